@@ -1,0 +1,74 @@
+// Monitor connection state, as acquisition reports it and the journal records it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace vitalsd::core {
+
+enum class MonitorState : std::uint8_t {
+  online,   // valid answers arriving
+  offline,  // no valid answer for comm_timeout_ms (link down, device silent)
+  error,    // the device answers, but with something unusable (exceptions, garbage)
+};
+
+std::string_view to_string(MonitorState s);
+std::optional<MonitorState> monitor_state_from_name(std::string_view name);
+
+}  // namespace vitalsd::core
+
+#include <chrono>
+#include <map>
+#include <string>
+
+#include "core/diagnostic.hpp"
+
+namespace vitalsd::core {
+
+// How one monitor is reached: the `[[monitors]]` table of the config, typed. Each driver reads
+// the part that is its own; `where` keeps each key's position for error messages.
+struct SimulatorConfig {
+  std::string scenario = "steady";  // steady | hypertensive-spike | bradycardia | desaturation | dropout
+  std::uint64_t seed = 1;
+  double nibp_interval_s = 300;  // cuff cycle
+  std::optional<double> event_at_s;        // when the scenario's event starts; scenario default if unset
+  std::optional<double> event_duration_s;  // how long it lasts; scenario default if unset
+};
+
+struct ModbusConfig {
+  std::string endpoint;  // modbus-tcp: "host:port"
+  std::string device;    // modbus-rtu: "/dev/ttyUSB0"
+  int baud = 19200;
+  char parity = 'E';     // 'N', 'E', 'O'
+  int data_bits = 8;
+  int stop_bits = 1;
+  int unit = 1;          // Modbus unit (slave) id
+  std::string profile;   // profile name, resolved to profile_path
+  std::string profile_path;
+};
+
+struct Hl7MonitorConfig {
+  std::string source;  // matched against MSH-3.1, PV1-3 or OBX-18
+};
+
+struct MonitorConfig {
+  std::string id;
+  std::string driver;
+  std::string location;  // free text shown to nurses, e.g. "Room 2, chair 3"
+  std::chrono::milliseconds poll{1000};
+  std::chrono::milliseconds comm_timeout{3000};
+  SimulatorConfig simulator;
+  ModbusConfig modbus;
+  Hl7MonitorConfig hl7;
+  SourcePos table;                         // the [[monitors]] header
+  std::map<std::string, SourcePos> where;  // key -> position of its value
+
+  // Position of `key`'s value, or of the table when the key was not written.
+  const SourcePos& position(const std::string& key) const {
+    auto it = where.find(key);
+    return it == where.end() ? table : it->second;
+  }
+};
+
+}  // namespace vitalsd::core

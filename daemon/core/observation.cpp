@@ -1,0 +1,33 @@
+#include "core/observation.hpp"
+
+#include <cmath>
+
+namespace vitalsd::core {
+
+std::string_view to_string(Validity v) {
+  switch (v) {
+    case Validity::valid: return "valid";
+    case Validity::questionable: return "questionable";
+    case Validity::invalid: return "invalid";
+  }
+  return "invalid";
+}
+
+std::optional<Validity> validity_from_name(std::string_view name) {
+  if (name == "valid") return Validity::valid;
+  if (name == "questionable") return Validity::questionable;
+  if (name == "invalid") return Validity::invalid;
+  return std::nullopt;
+}
+
+bool invalidate_if_implausible(Observation& o) {
+  if (o.validity == Validity::invalid) return false;
+  const auto& i = info(o.parameter);
+  if (!std::isfinite(o.value) || o.value < i.plausible_min || o.value > i.plausible_max) {
+    o.validity = Validity::invalid;
+    return true;
+  }
+  return false;
+}
+
+}  // namespace vitalsd::core

@@ -1,0 +1,41 @@
+// Observation: one value of one parameter from one monitor.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/parameter.hpp"
+#include "core/time.hpp"
+
+namespace vitalsd::core {
+
+enum class Validity : std::uint8_t {
+  valid,         // a measured value the device vouches for
+  questionable,  // the device flagged it (artifact, calibration) but gave a number
+  invalid,       // no usable value: sentinel, out of physiological range, sensor off
+};
+
+std::string_view to_string(Validity v);
+std::optional<Validity> validity_from_name(std::string_view name);
+
+struct Observation {
+  std::string monitor;                  // monitor id, "chair-1"
+  Parameter parameter{};
+  double value{};                       // in `unit`
+  std::string unit;                     // UCUM
+  std::optional<Timestamp> device_time; // the device's own time stamp, if it gives one
+  Timestamp received_at{};              // when vitalsd received it (UTC)
+  Validity validity{Validity::valid};
+  // Identity of an intermittent (NIBP) measurement, e.g. the cuff cycle counter or its time
+  // stamp: the same measurement polled again carries the same id and is stored once.
+  std::optional<std::uint64_t> measurement_id;
+  std::optional<std::int64_t> session;  // set by the sessions module, not by drivers
+};
+
+// Marks the observation invalid when its value is not finite or outside the parameter's
+// physiological range. Returns true when it changed the validity.
+bool invalidate_if_implausible(Observation& o);
+
+}  // namespace vitalsd::core

@@ -1,0 +1,69 @@
+// What a driver is. A driver turns device I/O into Observations and reports whether the device
+// answered; it never sees sessions, alarms, storage or feeds (DESIGN.md).
+//
+// Life of a driver (after NUT's drivers/main.h):
+//   1. make()   — start-up: parse the monitor's config, load its profile. May throw
+//                 std::runtime_error; this is the last time a driver is allowed to bail out.
+//   2. poll()   — called by acquisition every poll_ms on the io_context thread. Never blocks that
+//                 thread, never throws; it calls `done` exactly once, on the io_context. A failed
+//                 read is an error_code in the result, and the driver retries on the next poll.
+//   3. stop()   — end I/O; a poll in flight completes with asio::error::operation_aborted.
+// A new driver is one folder with one class implementing this interface, and one line in
+// drivers/registry.cpp.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "core/monitor.hpp"
+#include "core/observation.hpp"
+#include "core/time.hpp"
+#include "net/asio.hpp"
+
+namespace vitalsd::drivers {
+
+struct PollResult {
+  // Empty when the device answered. A device that answered with unusable data sets
+  // errc::bad_answer (the monitor goes to `error`); a device that did not answer sets any other
+  // code (the monitor goes `offline` once comm_timeout passes without a valid answer).
+  std::error_code error;
+  std::string detail;  // human-readable, for the log and the journal; never a secret
+  std::vector<core::Observation> observations;
+};
+
+using PollHandler = std::function<void(PollResult)>;
+
+class Driver {
+ public:
+  virtual ~Driver() = default;
+  Driver() = default;
+  Driver(const Driver&) = delete;
+  Driver& operator=(const Driver&) = delete;
+
+  virtual void poll(core::Timestamp now, PollHandler done) = 0;
+  virtual void stop() = 0;
+};
+
+// What drivers share: the daemon's io_context, and per driver family one shared object (a
+// Modbus gateway connection, the HL7 listener) created on first use.
+class Context {
+ public:
+  explicit Context(asio::io_context& io) : io_(io) {}
+  asio::io_context& io() { return io_; }
+
+  template <class T, class Make>
+  std::shared_ptr<T> shared(const std::string& key, Make&& make) {
+    auto& slot = shared_[key];
+    if (!slot) slot = std::shared_ptr<void>(make());
+    return std::static_pointer_cast<T>(slot);
+  }
+
+ private:
+  asio::io_context& io_;
+  std::map<std::string, std::shared_ptr<void>> shared_;
+};
+
+}  // namespace vitalsd::drivers

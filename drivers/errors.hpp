@@ -1,0 +1,22 @@
+// One error category for what can go wrong talking to a device, whatever the transport.
+#pragma once
+
+#include <system_error>
+
+namespace vitalsd::drivers {
+
+enum class errc {
+  timeout = 1,         // no answer in time
+  disconnected,        // link closed or refused
+  bad_answer,          // an answer, but unusable: exception, garbage, wrong unit id, bad CRC
+  no_data,             // a push device has sent nothing yet
+  too_many_fds,        // refusing a socket whose fd would exceed what libmodbus can select() on
+};
+
+const std::error_category& category();
+inline std::error_code make_error_code(errc e) { return {static_cast<int>(e), category()}; }
+
+}  // namespace vitalsd::drivers
+
+template <>
+struct std::is_error_code_enum<vitalsd::drivers::errc> : std::true_type {};

@@ -1,0 +1,35 @@
+#include "drivers/registry.hpp"
+
+#include <array>
+#include <string>
+
+#include "drivers/simulator/simulator.hpp"
+
+namespace vitalsd::drivers {
+namespace {
+// The one list of drivers. Add a line here for a new driver.
+const std::array kDrivers{
+    DriverEntry{"simulator", &simulator::check, &simulator::make},
+};
+}  // namespace
+
+std::span<const DriverEntry> all_drivers() { return kDrivers; }
+
+const DriverEntry* find_driver(std::string_view name) {
+  for (const auto& d : kDrivers)
+    if (d.name == name) return &d;
+  return nullptr;
+}
+
+void check_monitor(const core::MonitorConfig& m, core::Diagnostics& out) {
+  if (const auto* d = find_driver(m.driver)) {
+    d->check(m, out);
+    return;
+  }
+  std::string names;
+  for (const auto& d : kDrivers) names += (names.empty() ? "" : ", ") + std::string(d.name);
+  out.push_back({m.position("driver"),
+                 "monitor '" + m.id + "': unknown driver '" + m.driver + "' (known: " + names + ")"});
+}
+
+}  // namespace vitalsd::drivers
