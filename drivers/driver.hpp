@@ -7,7 +7,7 @@
 //   2. poll()   — called by acquisition every poll_ms on the io_context thread. Never blocks that
 //                 thread, never throws; it calls `done` exactly once, on the io_context. A failed
 //                 read is an error_code in the result, and the driver retries on the next poll.
-//   3. stop()   — end I/O; a poll in flight completes with asio::error::operation_aborted.
+//   3. stop()   — end I/O; a poll in flight completes with errc::stopped (drivers/errors.hpp).
 // A new driver is one folder with one class implementing this interface, and one line in
 // drivers/registry.cpp.
 #pragma once

@@ -6,15 +6,18 @@
 namespace vitalsd::drivers {
 
 enum class errc {
-  timeout = 1,         // no answer in time
-  disconnected,        // link closed or refused
-  bad_answer,          // an answer, but unusable: exception, garbage, wrong unit id, bad CRC
-  no_data,             // a push device has sent nothing yet
-  too_many_fds,        // refusing a socket whose fd would exceed what libmodbus can select() on
+  timeout = 1,   // no answer in time
+  disconnected,  // link closed or refused
+  bad_answer,    // an answer, but unusable: exception, garbage, wrong unit id, bad CRC
+  no_data,       // a push device has sent nothing yet
+  too_many_fds,  // refusing a socket whose fd would exceed what libmodbus can select() on
+  stopped,       // the driver was stopped while the poll was in flight
 };
 
 const std::error_category& category();
-inline std::error_code make_error_code(errc e) { return {static_cast<int>(e), category()}; }
+inline std::error_code make_error_code(errc e) {
+  return {static_cast<int>(e), category()};
+}
 
 }  // namespace vitalsd::drivers
 

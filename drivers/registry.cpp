@@ -13,7 +13,9 @@ const std::array kDrivers{
 };
 }  // namespace
 
-std::span<const DriverEntry> all_drivers() { return kDrivers; }
+std::span<const DriverEntry> all_drivers() {
+  return kDrivers;
+}
 
 const DriverEntry* find_driver(std::string_view name) {
   for (const auto& d : kDrivers)
@@ -28,8 +30,8 @@ void check_monitor(const core::MonitorConfig& m, core::Diagnostics& out) {
   }
   std::string names;
   for (const auto& d : kDrivers) names += (names.empty() ? "" : ", ") + std::string(d.name);
-  out.push_back({m.position("driver"),
-                 "monitor '" + m.id + "': unknown driver '" + m.driver + "' (known: " + names + ")"});
+  out.push_back({m.position("driver"), "monitor '" + m.id + "': unknown driver '" + m.driver +
+                                           "' (known: " + names + ")"});
 }
 
 }  // namespace vitalsd::drivers

@@ -4,9 +4,12 @@ namespace vitalsd::core {
 
 std::string_view to_string(MonitorState s) {
   switch (s) {
-    case MonitorState::online: return "online";
-    case MonitorState::offline: return "offline";
-    case MonitorState::error: return "error";
+    case MonitorState::online:
+      return "online";
+    case MonitorState::offline:
+      return "offline";
+    case MonitorState::error:
+      return "error";
   }
   return "error";
 }

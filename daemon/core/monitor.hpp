@@ -29,10 +29,11 @@ namespace vitalsd::core {
 // How one monitor is reached: the `[[monitors]]` table of the config, typed. Each driver reads
 // the part that is its own; `where` keeps each key's position for error messages.
 struct SimulatorConfig {
-  std::string scenario = "steady";  // steady | hypertensive-spike | bradycardia | desaturation | dropout
+  std::string scenario =
+      "steady";  // steady | hypertensive-spike | bradycardia | desaturation | dropout
   std::uint64_t seed = 1;
-  double nibp_interval_s = 300;  // cuff cycle
-  std::optional<double> event_at_s;        // when the scenario's event starts; scenario default if unset
+  double nibp_interval_s = 300;      // cuff cycle
+  std::optional<double> event_at_s;  // when the scenario's event starts; scenario default if unset
   std::optional<double> event_duration_s;  // how long it lasts; scenario default if unset
 };
 
@@ -40,11 +41,11 @@ struct ModbusConfig {
   std::string endpoint;  // modbus-tcp: "host:port"
   std::string device;    // modbus-rtu: "/dev/ttyUSB0"
   int baud = 19200;
-  char parity = 'E';     // 'N', 'E', 'O'
+  char parity = 'E';  // 'N', 'E', 'O'
   int data_bits = 8;
   int stop_bits = 1;
-  int unit = 1;          // Modbus unit (slave) id
-  std::string profile;   // profile name, resolved to profile_path
+  int unit = 1;         // Modbus unit (slave) id
+  std::string profile;  // profile name, resolved to profile_path
   std::string profile_path;
 };
 

@@ -6,9 +6,12 @@ namespace vitalsd::core {
 
 std::string_view to_string(Validity v) {
   switch (v) {
-    case Validity::valid: return "valid";
-    case Validity::questionable: return "questionable";
-    case Validity::invalid: return "invalid";
+    case Validity::valid:
+      return "valid";
+    case Validity::questionable:
+      return "questionable";
+    case Validity::invalid:
+      return "invalid";
   }
   return "invalid";
 }

@@ -21,12 +21,12 @@ std::string_view to_string(Validity v);
 std::optional<Validity> validity_from_name(std::string_view name);
 
 struct Observation {
-  std::string monitor;                  // monitor id, "chair-1"
+  std::string monitor;  // monitor id, "chair-1"
   Parameter parameter{};
-  double value{};                       // in `unit`
-  std::string unit;                     // UCUM
-  std::optional<Timestamp> device_time; // the device's own time stamp, if it gives one
-  Timestamp received_at{};              // when vitalsd received it (UTC)
+  double value{};                        // in `unit`
+  std::string unit;                      // UCUM
+  std::optional<Timestamp> device_time;  // the device's own time stamp, if it gives one
+  Timestamp received_at{};               // when vitalsd received it (UTC)
   Validity validity{Validity::valid};
   // Identity of an intermittent (NIBP) measurement, e.g. the cuff cycle counter or its time
   // stamp: the same measurement polled again carries the same id and is stored once.

@@ -12,25 +12,31 @@ constexpr std::array<ParameterInfo, 9> kParameters{{
      "MDC_DIM_MMHG", 10, 250, true},
     {Parameter::nibp_mean, "nibp_mean", 150023, "MDC_PRESS_BLD_NONINV_MEAN", "mm[Hg]", 266016,
      "MDC_DIM_MMHG", 15, 270, true},
-    {Parameter::hr, "hr", 147842, "MDC_ECG_HEART_RATE", "/min", 264864, "MDC_DIM_BEAT_PER_MIN",
+    {Parameter::hr, "hr", 147842, "MDC_ECG_HEART_RATE", "/min", 264864, "MDC_DIM_BEAT_PER_MIN", 15,
+     300, false},
+    {Parameter::pr, "pr", 149530, "MDC_PULS_OXIM_PULS_RATE", "/min", 264864, "MDC_DIM_BEAT_PER_MIN",
      15, 300, false},
-    {Parameter::pr, "pr", 149530, "MDC_PULS_OXIM_PULS_RATE", "/min", 264864,
-     "MDC_DIM_BEAT_PER_MIN", 15, 300, false},
     {Parameter::spo2, "spo2", 150456, "MDC_PULS_OXIM_SAT_O2", "%", 262688, "MDC_DIM_PERCENT", 30,
      100, false},
     {Parameter::rr, "rr", 151562, "MDC_RESP_RATE", "/min", 264928, "MDC_DIM_RESP_PER_MIN", 0, 120,
      false},
-    {Parameter::etco2, "etco2", 151708, "MDC_AWAY_CO2_ET", "mm[Hg]", 266016, "MDC_DIM_MMHG", 0,
-     150, false},
+    {Parameter::etco2, "etco2", 151708, "MDC_AWAY_CO2_ET", "mm[Hg]", 266016, "MDC_DIM_MMHG", 0, 150,
+     false},
     {Parameter::temp, "temp", 150344, "MDC_TEMP", "Cel", 268192, "MDC_DIM_DEGC", 25, 45, false},
 }};
 }  // namespace
 
-std::span<const ParameterInfo> all_parameters() { return kParameters; }
+std::span<const ParameterInfo> all_parameters() {
+  return kParameters;
+}
 
-const ParameterInfo& info(Parameter p) { return kParameters.at(static_cast<std::size_t>(p)); }
+const ParameterInfo& info(Parameter p) {
+  return kParameters.at(static_cast<std::size_t>(p));
+}
 
-std::string_view to_string(Parameter p) { return info(p).name; }
+std::string_view to_string(Parameter p) {
+  return info(p).name;
+}
 
 std::optional<Parameter> parameter_from_name(std::string_view name) {
   for (const auto& i : kParameters)

@@ -20,9 +20,9 @@ TEST(Time, ParsesWhatItFormatsAndOffsets) {
 }
 
 TEST(Time, RejectsMalformed) {
-  for (const char* bad : {"", "2024-02-30T00:00:00Z", "2024-01-01T00:00:00", "2024-01-01 x",
-                          "2024-01-01T25:00:00Z", "2024-01-01T00:00:00.Z",
-                          "2024-01-01T00:00:00Zjunk"})
+  for (const char* bad :
+       {"", "2024-02-30T00:00:00Z", "2024-01-01T00:00:00", "2024-01-01 x", "2024-01-01T25:00:00Z",
+        "2024-01-01T00:00:00.Z", "2024-01-01T00:00:00Zjunk"})
     EXPECT_FALSE(parse_iso8601(bad).has_value()) << bad;
 }
 
