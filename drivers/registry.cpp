@@ -3,6 +3,7 @@
 #include <array>
 #include <string>
 
+#include "drivers/modbus/modbus.hpp"
 #include "drivers/simulator/simulator.hpp"
 
 namespace vitalsd::drivers {
@@ -10,6 +11,8 @@ namespace {
 // The one list of drivers. Add a line here for a new driver.
 const std::array kDrivers{
     DriverEntry{"simulator", &simulator::check, &simulator::make},
+    DriverEntry{"modbus-tcp", &modbus::check_tcp, &modbus::make_tcp},
+    DriverEntry{"modbus-rtu", &modbus::check_rtu, &modbus::make_rtu},
 };
 }  // namespace
 
