@@ -1,0 +1,225 @@
+// The alarm engine: one Engine per session. Feed it the session's observations, the monitor's
+// connection state, phase changes, ticks and nurse actions; it returns the alert transitions
+// (events) to persist and publish. Pure and deterministic: no I/O, no clock reads, no threads,
+// no exceptions at run time; time is always an argument. Not thread-safe: one owner calls it.
+//
+// Alert state machine (docs/alarms.md draws it):
+//   raised -> active --acknowledge--> acknowledged
+//             active --pause(N s)---> paused --(N s, condition still present)--> active (unpaused)
+//             active --escalate_after_s, nobody acknowledged--> active + escalated
+//   condition ends: non-latching, or latching but acknowledged -> cleared
+//                   latching and not acknowledged             -> latched --reset--> cleared
+//   condition returns while latched -> active again (reactivated, same alert id)
+//   session ends -> every open alert cleared
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "alarms/baseline.hpp"
+#include "alarms/protocol.hpp"
+#include "core/monitor.hpp"
+#include "core/observation.hpp"
+#include "core/time.hpp"
+
+namespace vitalsd::alarms {
+
+enum class AlertState : std::uint8_t { active, acknowledged, paused, latched, cleared };
+std::string_view to_string(AlertState s);
+std::optional<AlertState> alert_state_from_name(std::string_view name);
+
+enum class EventType : std::uint8_t {
+  raised,        // -> active
+  escalated,     // active, unacknowledged for escalate_after_s -> active (escalated)
+  acknowledged,  // -> acknowledged (actor)
+  paused,        // -> paused until `until` (actor)
+  unpaused,      // pause over, condition still present -> active
+  latched,       // condition ended, latching rule, not acknowledged -> latched
+  reactivated,   // condition back while latched -> active
+  cleared,       // -> cleared (reason: condition_ended, not_in_phase, session_ended, ...)
+  reset,         // latched -> cleared (actor)
+};
+std::string_view to_string(EventType t);
+
+// One alert: what the store keeps in its `alerts` table, and what restore() takes back.
+struct Alert {
+  std::int64_t id = 0;
+  std::string rule;  // rule id
+  RuleKind kind = RuleKind::physiological;
+  std::optional<core::Parameter> parameter;
+  Priority priority = Priority::medium;
+  AlertState state = AlertState::active;
+  bool escalated = false;
+  bool condition_present = true;  // false only when latched (or cleared)
+  std::optional<double> value;    // latest value seen for the alert (raise value at first)
+  std::optional<double> limit;    // the limit that was breached (relative rules: computed)
+  std::string unit;               // of value and limit: UCUM, "s" for nibp_overdue
+  core::Timestamp raised_at{};
+  core::Timestamp active_since{};  // escalation clock: raised, unpaused or reactivated at
+  std::optional<core::Timestamp> paused_until;
+  std::string acknowledged_by;
+  std::optional<core::Timestamp> acknowledged_at;
+
+  bool open() const { return state != AlertState::cleared; }
+};
+
+// One alert transition: a journal event. `state` is the alert's state after the transition.
+struct Transition {
+  EventType type = EventType::raised;
+  std::int64_t session = 0;
+  std::int64_t alert_id = 0;
+  std::string rule;
+  RuleKind kind = RuleKind::physiological;
+  std::optional<core::Parameter> parameter;
+  std::optional<double> value;
+  std::optional<double> limit;
+  std::string unit;
+  Priority priority = Priority::medium;
+  AlertState state = AlertState::active;
+  bool escalated = false;
+  std::string actor;  // who (token name) for acknowledged/paused/reset; empty for the engine
+  core::Timestamp at{};
+  std::string reason;  // cleared: condition_ended | not_in_phase | session_ended | rule_removed
+  std::optional<core::Timestamp> until;  // paused: until when
+};
+
+enum class ActionError : std::uint8_t {
+  none,
+  unknown_alert,     // no alert with that id in this session (or it is already cleared)
+  invalid_state,     // e.g. acknowledge an acknowledged alert, reset an alert that is not latched
+  invalid_argument,  // pause seconds <= 0 or above the protocol's max_pause_s, empty actor
+  session_ended,     // the session is in phase `ended`
+  gate_blocked,      // baseline -> infusing refused: see Gate; pass an override reason
+};
+std::string_view to_string(ActionError e);
+
+// The outcome of an action or phase change: on error nothing changed and transitions is empty.
+struct ActionResult {
+  ActionError error = ActionError::none;
+  std::string message;  // for the API's error body
+  std::vector<Transition> transitions;
+  bool ok() const { return error == ActionError::none; }
+};
+
+// Everything the engine needs to carry on after a restart; snapshot() gives it, the store
+// persists it (sessions row: phase, phase_since, baseline; alerts table: open alerts).
+struct Snapshot {
+  Phase phase = Phase::baseline;
+  core::Timestamp phase_since{};
+  Baseline baseline;
+  std::vector<Alert> alerts;  // open alerts (active, acknowledged, paused, latched)
+  std::optional<core::Timestamp> last_nibp_at;  // last cuff reading (for nibp_overdue)
+  core::MonitorState monitor = core::MonitorState::online;
+};
+
+class Engine {
+ public:
+  // Returns a new alert id, unique across all sessions (the app keeps one counter, restored
+  // from the store as max(alerts.id) + 1). When empty, the engine counts from 1 itself.
+  using IdSource = std::function<std::int64_t()>;
+
+  // A new session in phase `baseline`, started at `start`, monitor assumed online.
+  Engine(std::shared_ptr<const Protocol> protocol, std::int64_t session, IdSource next_id,
+         core::Timestamp start);
+
+  // Rebuilds a session's engine after a restart. Open alerts keep their ids and states; no
+  // alert is raised again for a condition that already has one. Pending condition delays
+  // restart from zero. Alerts whose rule is no longer in the protocol are cleared
+  // (reason rule_removed) at the next call.
+  static Engine restore(std::shared_ptr<const Protocol> protocol, std::int64_t session,
+                        IdSource next_id, Snapshot snapshot);
+
+  // --- inputs; each first advances time to its `at` (escalations, pause ends, overdue cuffs,
+  // comm_lost delays) and returns every transition in order. Time never goes back: an
+  // earlier `at` is treated as the latest time seen.
+
+  // One observation of this session (time = o.received_at). Valid values evaluate the rules
+  // and, in `baseline`, count toward the baseline; questionable values are ignored; invalid
+  // values feed sensor_invalid rules. A repeated NIBP measurement (same measurement_id, else
+  // same device_time) is ignored.
+  std::vector<Transition> observe(const core::Observation& o);
+  std::vector<Transition> monitor_state(core::MonitorState s, core::Timestamp at);
+  std::vector<Transition> tick(core::Timestamp now);
+
+  // Phase change. Allowed: baseline->infusing (subject to the gate), infusing->recovery,
+  // recovery->ended, and any phase -> ended. A blocked gate is passed only with a non-empty
+  // override_reason (the caller journals it). Rules that do not apply in the new phase end
+  // their alerts' conditions; `ended` clears every open alert.
+  ActionResult set_phase(Phase to, core::Timestamp at, std::string_view actor = {},
+                         std::string_view override_reason = {});
+
+  // Nurse actions. acknowledge: active or paused -> acknowledged. pause: active or paused ->
+  // paused for `seconds` (0 < seconds <= protocol max_pause_s). reset: latched -> cleared.
+  ActionResult acknowledge(std::int64_t alert_id, std::string_view actor, core::Timestamp at);
+  ActionResult pause(std::int64_t alert_id, double seconds, std::string_view actor,
+                     core::Timestamp at);
+  ActionResult reset(std::int64_t alert_id, std::string_view actor, core::Timestamp at);
+
+  // --- queries
+  // Whether baseline -> infusing is blocked now, and why (empty reasons = nothing to say).
+  Gate gate() const;
+  Phase phase() const { return phase_; }
+  const Baseline& baseline() const { return baseline_; }
+  const Protocol& protocol() const { return *protocol_; }
+  std::int64_t session() const { return session_; }
+  const Alert* find(std::int64_t alert_id) const;  // open alerts only
+  std::vector<Alert> open_alerts() const;          // by id
+  Snapshot snapshot() const;
+
+ private:
+  struct Track {  // condition evaluation of one (rule, parameter)
+    std::optional<core::Timestamp> pending_since;
+    std::uint32_t pending_count = 0;
+  };
+  using Key = std::pair<std::size_t, int>;  // rule index, parameter (-1: none)
+
+  Engine(std::shared_ptr<const Protocol> protocol, std::int64_t session, IdSource next_id);
+
+  void advance(core::Timestamp at, std::vector<Transition>& out);
+  void evaluate_physiological(std::size_t r, const core::Observation& o,
+                              std::vector<Transition>& out);
+  void evaluate_invalid(std::size_t r, const core::Observation& o, std::vector<Transition>& out);
+  bool delay_met(const Rule& rule, Track& track, bool intermittent) const;
+  std::optional<double> limit_of(const Rule& rule) const;
+  void raise(std::size_t r, std::optional<core::Parameter> p, std::optional<double> value,
+             std::optional<double> limit, std::string unit, std::vector<Transition>& out);
+  void condition_ended(Alert& a, std::optional<double> value, std::string_view reason,
+                       std::vector<Transition>& out);
+  void condition_back(Alert& a, std::optional<double> value, std::vector<Transition>& out);
+  void close(Alert& a, EventType type, std::string_view actor, std::string_view reason,
+             std::vector<Transition>& out);
+  void reevaluate_applicability(std::vector<Transition>& out);
+  std::optional<double> overdue_limit(const Rule& rule) const;
+  Alert* open_alert(const Key& key);
+  Transition transition(const Alert& a, EventType type, std::string_view actor = {},
+                        std::string_view reason = {}) const;
+  std::int64_t new_id();
+  void forget(const Alert& a);
+
+  std::shared_ptr<const Protocol> protocol_;
+  std::int64_t session_ = 0;
+  IdSource next_id_;
+  std::int64_t own_next_id_ = 1;
+
+  Phase phase_ = Phase::baseline;
+  core::Timestamp phase_since_{};
+  core::Timestamp now_{};
+  Baseline baseline_;
+  core::MonitorState monitor_ = core::MonitorState::online;
+  core::Timestamp monitor_since_{};
+  std::optional<core::Timestamp> last_nibp_at_;
+  std::map<int, std::uint64_t> last_measurement_;  // parameter -> last NIBP measurement identity
+
+  std::map<Key, Track> tracks_;
+  std::map<Key, std::int64_t> open_by_key_;
+  std::map<std::int64_t, Alert> alerts_;  // open alerts by id
+  std::map<std::int64_t, Key> key_of_;
+};
+
+}  // namespace vitalsd::alarms

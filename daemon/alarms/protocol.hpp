@@ -1,0 +1,145 @@
+// Alarm protocols: the rules a session is watched with, as data (config/protocols/*.toml).
+// Pure: no I/O, no clock. The settings module reads the file and hands over the parsed
+// toml::table; parse_protocol() turns it into a Protocol or reports every problem with
+// file:line:column. The file format is described in docs/alarms.md.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <toml++/toml.h>
+
+#include "core/diagnostic.hpp"
+#include "core/parameter.hpp"
+
+namespace vitalsd::alarms {
+
+// Session phase. A session moves baseline -> infusing -> recovery -> ended (or to ended from
+// any phase when it is aborted).
+enum class Phase : std::uint8_t { baseline, infusing, recovery, ended };
+inline constexpr int kPhaseCount = 4;
+std::string_view to_string(Phase p);
+std::optional<Phase> phase_from_name(std::string_view name);
+
+enum class Priority : std::uint8_t { high, medium, low };
+std::string_view to_string(Priority p);
+std::optional<Priority> priority_from_name(std::string_view name);
+
+// What a rule watches. Physiological rules watch one parameter's values; technical rules watch
+// the monitoring itself. storage_failed and feed_undelivered are reserved names: the app raises
+// them through its own code paths; a protocol may not yet define them.
+enum class RuleKind : std::uint8_t {
+  physiological,
+  comm_lost,         // the monitor is not online (offline or error) for delay_s
+  nibp_overdue,      // no new cuff measurement within the phase's interval + grace
+  sensor_invalid,    // a parameter delivers only invalid values for the delay
+  storage_failed,    // reserved
+  feed_undelivered,  // reserved
+};
+std::string_view to_string(RuleKind k);
+std::optional<RuleKind> rule_kind_from_name(std::string_view name);  // not "physiological"
+
+// The condition of a physiological rule. `above`/`below` compare with an absolute limit;
+// the rise/fall kinds compare with the session baseline of the rule's parameter:
+//   rise_by:         value >= baseline + amount          fall_by:         value <= baseline -
+//   amount rise_by_percent: value >= baseline * (1 + amount/100) fall_by_percent: value <= baseline
+//   * (1 - amount/100)
+// `above` breaches at value > limit, `below` at value < limit (strict: "SBP > 180").
+enum class ConditionKind : std::uint8_t {
+  above,
+  below,
+  rise_by,
+  fall_by,
+  rise_by_percent,
+  fall_by_percent
+};
+std::string_view to_string(ConditionKind k);
+
+struct Condition {
+  ConditionKind kind = ConditionKind::above;
+  double amount = 0;  // the limit (above/below) or the change (mm[Hg], /min, % ...)
+  bool upward() const {
+    return kind == ConditionKind::above || kind == ConditionKind::rise_by ||
+           kind == ConditionKind::rise_by_percent;
+  }
+  bool relative() const { return kind != ConditionKind::above && kind != ConditionKind::below; }
+};
+
+struct Rule {
+  std::string id;    // "sbp-severe-high": unique in the protocol; the alert's `rule`
+  std::string name;  // human text for the dashboard; defaults to the id
+  RuleKind kind = RuleKind::physiological;
+  // physiological: required. sensor_invalid: optional (absent = every parameter, one alert per
+  // parameter). Other technical rules: absent.
+  std::optional<core::Parameter> parameter;
+  Condition condition;  // physiological only
+
+  // Condition delay: the condition must hold for delay_s seconds (time from the first breaching
+  // reading to a breaching reading) or for delay_readings consecutive valid readings before the
+  // alert is raised. Intermittent parameters (NIBP) only count readings: one cuff measurement is
+  // one reading. 0 s / 1 reading = raise on the first breaching reading.
+  double delay_s = 0;
+  std::uint32_t delay_readings = 1;
+  bool delay_in_readings = false;  // true when delay_readings was written (or NIBP)
+
+  // Clear hysteresis, in the parameter's unit: an `above`-like alert clears once a valid
+  // reading is at or below limit - clear_hysteresis, a `below`-like one at or above
+  // limit + clear_hysteresis.
+  double clear_hysteresis = 0;
+
+  Priority priority = Priority::medium;
+  bool applies[kPhaseCount] = {false, false, false, false};  // indexed by Phase
+  bool latching = false;
+  std::optional<double> escalate_after_s;  // active and unacknowledged this long -> escalated
+  // Whether an open alert of this rule during `baseline` blocks the move to `infusing`.
+  bool blocks_start = true;
+
+  // nibp_overdue: the expected cuff interval per phase (absent = not checked in that phase)
+  // and the grace added to it.
+  std::optional<double> interval_s[kPhaseCount];
+  double grace_s = 0;
+
+  core::SourcePos where;  // the [[rules]] table, for messages
+
+  bool applies_in(Phase p) const { return applies[static_cast<int>(p)]; }
+};
+
+// What the baseline is and what the phase gate does with it.
+enum class GateMode : std::uint8_t {
+  block,  // baseline -> infusing is refused (409) unless a nurse gives an override reason
+  warn,   // reasons are reported, the move is allowed
+  off,    // no gate
+};
+std::string_view to_string(GateMode g);
+
+struct BaselineSpec {
+  // Parameters whose baseline is computed (and must be complete for the gate).
+  std::vector<core::Parameter> parameters;
+  // Baseline value = median of the last `readings` valid readings taken in `baseline`.
+  std::uint32_t readings = 3;
+  GateMode gate = GateMode::block;
+};
+
+struct Protocol {
+  std::string name;  // "ketamine-iv"
+  std::string description;
+  std::string file;          // where it was loaded from (for messages)
+  double max_pause_s = 300;  // the longest pause a nurse may set on one alert
+  BaselineSpec baseline;
+  std::vector<Rule> rules;
+
+  const Rule* find_rule(std::string_view id) const;
+};
+
+// Parses a protocol from an already-read TOML table. `file` is used only in diagnostics.
+// Appends one Diagnostic per problem found (unknown keys, wrong types, unknown parameter,
+// phase or priority, missing priority, negative delays, inverted limits, ...) and returns
+// nullopt when there was any; never throws.
+std::optional<Protocol> parse_protocol(const toml::table& table, const std::string& file,
+                                       core::Diagnostics& out);
+
+}  // namespace vitalsd::alarms
