@@ -394,7 +394,10 @@ std::optional<Profile> parse_profile(std::string_view text, const std::string& p
           auto r = rd.reg(*tt, "nibp.time", *tn, dflt_order, ValueType::u32);
           if (r) {
             m.time = *r;
-            claim_reg(*r, "nibp.time", rd.pos(*tn));
+            // The id may itself be the time stamp: then both name the same registers.
+            const bool same = ok && r->table == m.id.table && r->address == m.id.address &&
+                              r->type == m.id.type;
+            if (!same) claim_reg(*r, "nibp.time", rd.pos(*tn));
           }
         } else {
           rd.error(rd.pos(*tn), "nibp.time must be a table {table, address, type}");
