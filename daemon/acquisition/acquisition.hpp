@@ -1,0 +1,69 @@
+// Acquisition: polls every monitor's driver on one io_context, at its poll_ms, without a thread
+// per monitor. It stores an intermittent (NIBP) measurement once however often it is polled,
+// marks non-physiological values invalid, and turns the drivers' answers into monitor state
+// (online / offline / error), reported once per change.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/monitor.hpp"
+#include "core/observation.hpp"
+#include "drivers/driver.hpp"
+#include "net/asio.hpp"
+
+namespace vitalsd::acquisition {
+
+// Where acquisition hands its results, on the io_context thread.
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  virtual void observations(std::vector<core::Observation> observations) = 0;
+  virtual void monitor_state(const std::string& monitor, core::MonitorState state,
+                             const std::string& detail, core::Timestamp at) = 0;
+};
+
+struct MonitorStatus {
+  std::string id;
+  std::optional<core::MonitorState> state;  // nullopt until the first answer or timeout
+  std::optional<core::Timestamp> last_answer;
+  std::uint64_t polls = 0;
+  std::uint64_t failed_polls = 0;
+  std::uint64_t late_polls = 0;  // polls skipped because the previous one was still running
+};
+
+class Acquisition {
+ public:
+  using WallClock = std::function<core::Timestamp()>;
+  Acquisition(asio::io_context& io, Sink& sink, WallClock clock = system_now);
+  ~Acquisition();
+
+  void add(const core::MonitorConfig& config, std::unique_ptr<drivers::Driver> driver);
+  void start();
+  // Stops polling; drivers are stopped; no callback reaches the sink afterwards.
+  void stop();
+
+  std::vector<MonitorStatus> status() const;
+
+  static core::Timestamp system_now();
+
+ private:
+  struct Monitor;
+  void schedule(Monitor& m);
+  void poll(Monitor& m);
+  void on_result(Monitor& m, drivers::PollResult result);
+  void set_state(Monitor& m, core::MonitorState s, const std::string& detail);
+
+  asio::io_context& io_;
+  Sink& sink_;
+  WallClock clock_;
+  std::vector<std::unique_ptr<Monitor>> monitors_;
+  std::shared_ptr<bool> alive_;
+};
+
+}  // namespace vitalsd::acquisition

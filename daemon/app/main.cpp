@@ -1,0 +1,166 @@
+// vitalsd: wiring only. Loads the config, opens the journal, starts the drivers and the poll
+// loop on one io_context, and stops cleanly on SIGTERM/SIGINT (flush, close, exit 0).
+#include <systemd/sd-daemon.h>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "acquisition/acquisition.hpp"
+#include "app/recorder.hpp"
+#include "core/version.hpp"
+#include "drivers/registry.hpp"
+#include "net/asio.hpp"
+#include "settings/settings.hpp"
+#include "store/journal.hpp"
+
+namespace {
+
+using namespace vitalsd;
+
+constexpr int kExitConfig = 2;
+constexpr int kExitStartup = 1;
+
+// Settings plus every driver's own check; prints each problem as file:line:column: message.
+std::optional<settings::Settings> load_config(const std::string& path) {
+  auto result = settings::load(path);
+  core::Diagnostics diags = std::move(result.diagnostics);
+  if (result.settings)
+    for (const auto& m : result.settings->monitors) drivers::check_monitor(m, diags);
+  for (const auto& d : diags) std::cerr << core::to_string(d) << '\n';
+  if (!diags.empty()) {
+    std::cerr << path << ": " << diags.size() << " problem" << (diags.size() == 1 ? "" : "s")
+              << " found\n";
+    return std::nullopt;
+  }
+  return std::move(result.settings);
+}
+
+std::string file_sha256(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return store::chain_hash("", 0, "", "", "", std::nullopt, s.str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{"vitalsd — secondary vitals alerting and record daemon"};
+  std::string config_path;
+  bool check_only = false;
+  bool version = false;
+  cli.add_option("-c,--config", config_path, "config file (TOML)");
+  cli.add_flag("--check-config", check_only, "check the config, print every problem, exit 0 or 2");
+  cli.add_flag("--version", version, "print the version and exit");
+  CLI11_PARSE(cli, argc, argv);
+  if (version) {
+    std::cout << "vitalsd " << core::kVersion << '\n';
+    return 0;
+  }
+  if (config_path.empty()) {
+    std::cerr << "vitalsd: --config FILE is required\n";
+    return kExitConfig;
+  }
+
+  auto config = load_config(config_path);
+  if (!config) return kExitConfig;
+  if (check_only) {
+    std::cout << config_path << ": OK (" << config->monitors.size() << " monitors)\n";
+    return 0;
+  }
+
+  auto log = spdlog::stderr_color_mt("vitalsd");
+  spdlog::set_default_logger(log);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
+  spdlog::set_level(spdlog::level::from_str(config->daemon.log_level));
+
+  std::unique_ptr<store::Journal> journal;
+  try {
+    journal = std::make_unique<store::Journal>(store::Journal::Options{config->daemon.state_dir});
+  } catch (const std::exception& e) {
+    spdlog::critical("{}", e.what());
+    return kExitStartup;
+  }
+  std::string monitor_list;
+  for (const auto& m : config->monitors)
+    monitor_list += (monitor_list.empty() ? "" : ", ") + m.id + " (" + m.driver + ")";
+  spdlog::info("vitalsd {} starting: config {}, database {}, site {}, monitors: {}", core::kVersion,
+               config_path, journal->database().string(), config->daemon.site,
+               monitor_list.empty() ? "none" : monitor_list);
+
+  asio::io_context io;
+  drivers::Context driver_context(io);
+  app::Recorder recorder(*journal);
+  acquisition::Acquisition acquisition(io, recorder);
+  try {
+    const auto now = acquisition::Acquisition::system_now();
+    journal->register_monitors(config->monitors, now);
+    for (const auto& m : config->monitors)
+      acquisition.add(m, drivers::find_driver(m.driver)->make(m, driver_context));
+    journal->start([](const std::vector<store::CommittedEventPtr>&) {});
+    store::Event loaded{"config.loaded",
+                        now,
+                        "",
+                        std::nullopt,
+                        {{"file", config_path},
+                         {"sha256", file_sha256(config_path)},
+                         {"version", core::kVersion},
+                         {"site", config->daemon.site},
+                         {"monitors", config->monitors.size()}}};
+    journal->record(std::move(loaded), store::Durability::urgent);
+  } catch (const std::exception& e) {
+    spdlog::critical("start-up failed: {}", e.what());
+    return kExitStartup;
+  }
+
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+    if (ec) return;
+    spdlog::info("signal {}: stopping", signo == SIGTERM ? "SIGTERM" : "SIGINT");
+    acquisition.stop();
+    io.stop();
+  });
+
+  // systemd: READY once the database is open and monitors are starting; WATCHDOG from the
+  // io_context itself, so a stalled loop stops the pings.
+  asio::steady_timer watchdog(io);
+  std::uint64_t watchdog_usec = 0;
+  if (sd_watchdog_enabled(0, &watchdog_usec) > 0) {
+    const auto period = std::chrono::microseconds(watchdog_usec / 2);
+    std::function<void()> ping = [&] {
+      sd_notify(0, "WATCHDOG=1");
+      watchdog.expires_after(period);
+      watchdog.async_wait([&](const boost::system::error_code& ec) {
+        if (!ec) ping();
+      });
+    };
+    ping();
+  }
+  acquisition.start();
+  sd_notify(0, "READY=1");
+  spdlog::info("polling {} monitors", config->monitors.size());
+
+  io.run();
+
+  sd_notify(0, "STOPPING=1");
+  journal->record({"daemon.stopped",
+                   acquisition::Acquisition::system_now(),
+                   "",
+                   std::nullopt,
+                   {{"reason", "signal"}}},
+                  store::Durability::urgent);
+  journal->stop();
+  const auto stats = journal->stats();
+  spdlog::info("stopped: {} observations and {} events written in {} commits (last seq {})",
+               stats.observations, stats.events, stats.commits, stats.last_seq);
+  if (!journal->last_error().empty()) {
+    spdlog::error("the last commit failed: {}", journal->last_error());
+    return kExitStartup;
+  }
+  return 0;
+}

@@ -1,0 +1,311 @@
+#include "settings/settings.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "core/toml_reader.hpp"
+
+namespace vitalsd::settings {
+namespace {
+
+using core::TomlReader;
+constexpr auto kMaxInt = std::numeric_limits<std::int64_t>::max();
+
+bool valid_id(const std::string& id) {
+  if (id.empty() || id.size() > 64) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.';
+  });
+}
+
+bool is_hex64(const std::string& s) {
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+         });
+}
+
+void read_daemon(const toml::table& t, const std::filesystem::path& base, Settings& s,
+                 const std::string& file, core::Diagnostics& out) {
+  TomlReader r(t, "daemon", file, out);
+  if (auto v = r.string("state_dir")) {
+    if (v->empty())
+      r.error("state_dir", "must not be empty");
+    else
+      s.daemon.state_dir = base / *v;
+  }
+  if (auto v = r.string("site")) {
+    if (!valid_id(*v))
+      r.error("site", "must be 1-64 characters of letters, digits, '-', '_' or '.'");
+    else
+      s.daemon.site = *v;
+  }
+  if (auto v = r.string("log_level")) {
+    static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error"};
+    if (!levels.count(*v))
+      r.error("log_level", "'" + *v + "' is not one of trace, debug, info, warn, error");
+    else
+      s.daemon.log_level = *v;
+  }
+  if (auto v = r.string("profiles_dir")) s.daemon.profiles_dir = base / *v;
+  if (auto v = r.string("protocols_dir")) s.daemon.protocols_dir = base / *v;
+  if (auto v = r.string("default_protocol")) s.daemon.default_protocol = *v;
+  r.finish();
+}
+
+void read_api(const toml::table& t, Settings& s, const std::string& file, core::Diagnostics& out) {
+  TomlReader r(t, "api", file, out);
+  if (auto v = r.string("listen")) {
+    if (auto ep = parse_endpoint(*v))
+      s.api.listen = *ep;
+    else
+      r.error("listen", "'" + *v + "' is not host:port");
+  }
+  if (auto v = r.integer("body_limit_bytes", 1024, 16 * 1024 * 1024))
+    s.api.body_limit_bytes = static_cast<std::size_t>(*v);
+  if (auto v = r.integer("header_timeout_ms", 100, 600'000))
+    s.api.header_timeout = std::chrono::milliseconds{*v};
+  if (auto v = r.integer("idle_timeout_ms", 100, 3'600'000))
+    s.api.idle_timeout = std::chrono::milliseconds{*v};
+  if (auto v = r.integer("max_connections", 1, 10'000))
+    s.api.max_connections = static_cast<std::size_t>(*v);
+  if (const auto* tokens = r.array("tokens")) {
+    std::map<std::string, int> names;
+    for (const auto& node : *tokens) {
+      const auto* tt = node.as_table();
+      if (!tt) {
+        out.push_back({core::position(node, file), "api.tokens: each entry must be a table"});
+        continue;
+      }
+      TomlReader tr(*tt, "api.tokens", file, out);
+      Token tok;
+      tok.where = core::position(*tt, file);
+      auto name = tr.string("name", true);
+      auto role = tr.string("role", true);
+      auto hash = tr.string("sha256", true);
+      if (name) {
+        if (!valid_id(*name))
+          tr.error("name", "must be 1-64 characters of letters, digits, '-', '_' or '.'");
+        else if (names.count(*name))
+          tr.error("name", "duplicate token name '" + *name + "' (first on line " +
+                               std::to_string(names[*name]) + ")");
+        else
+          names[*name] = tok.where.line;
+        tok.name = *name;
+      }
+      if (role) {
+        if (*role != "nurse" && *role != "system" && *role != "auditor" && *role != "admin")
+          tr.error("role", "'" + *role + "' is not one of nurse, system, auditor, admin");
+        tok.role = *role;
+      }
+      if (hash) {
+        if (!is_hex64(*hash))
+          tr.error("sha256", "must be the 64 hex digits of the token's SHA-256");
+        tok.sha256 = *hash;
+        std::transform(tok.sha256.begin(), tok.sha256.end(), tok.sha256.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      }
+      tr.finish();
+      s.api.tokens.push_back(std::move(tok));
+    }
+  }
+  r.finish();
+}
+
+// Keys each driver reads on top of id, driver, location, poll_ms and comm_timeout_ms.
+const std::map<std::string, std::set<std::string>>& driver_keys() {
+  static const std::map<std::string, std::set<std::string>> keys{
+      {"simulator", {"scenario", "seed", "nibp_interval_s", "event_at_s", "event_duration_s"}},
+      {"modbus-tcp", {"endpoint", "unit", "profile"}},
+      {"modbus-rtu", {"device", "baud", "parity", "data_bits", "stop_bits", "unit", "profile"}},
+      {"hl7", {"source"}},
+  };
+  return keys;
+}
+
+void read_monitor(const toml::table& t, Settings& s, const std::string& file,
+                  core::Diagnostics& out) {
+  core::MonitorConfig m;
+  m.table = core::position(t, file);
+  std::string context = "monitors";
+  if (const auto* idn = t.get("id"); idn && idn->is_string())
+    context = "monitors[" + idn->as_string()->get() + "]";
+  TomlReader r(t, context, file, out);
+  for (const auto& [k, v] : t) m.where[std::string(k.str())] = core::position(v, file);
+
+  if (auto v = r.string("id", true)) {
+    if (!valid_id(*v))
+      r.error("id", "'" + *v + "' must be 1-64 characters of letters, digits, '-', '_' or '.'");
+    m.id = *v;
+  }
+  if (auto v = r.string("driver", true)) m.driver = *v;
+  if (auto v = r.string("location")) m.location = *v;
+  if (auto v = r.integer("poll_ms", 100, 600'000)) m.poll = std::chrono::milliseconds{*v};
+  m.comm_timeout = 3 * m.poll;
+  if (auto v = r.integer("comm_timeout_ms", 100, 3'600'000)) {
+    if (std::chrono::milliseconds{*v} < m.poll)
+      r.error("comm_timeout_ms", "must be at least poll_ms (" + std::to_string(m.poll.count()) +
+                                     "): a monitor cannot be declared lost between two polls");
+    else
+      m.comm_timeout = std::chrono::milliseconds{*v};
+  }
+
+  const auto& keys = driver_keys();
+  const auto dk = keys.find(m.driver);
+  const auto has = [&](const char* key) { return dk != keys.end() && dk->second.count(key); };
+  // Driver-specific keys: read only those of this driver; the others stay unread and are
+  // reported by finish() as unknown for this driver.
+  if (has("scenario"))
+    if (auto v = r.string("scenario")) m.simulator.scenario = *v;
+  if (has("seed"))
+    if (auto v = r.integer("seed", 0, kMaxInt)) m.simulator.seed = static_cast<std::uint64_t>(*v);
+  if (has("nibp_interval_s"))
+    if (auto v = r.number("nibp_interval_s", 1, 86400)) m.simulator.nibp_interval_s = *v;
+  if (has("event_at_s"))
+    if (auto v = r.number("event_at_s", 0, 7 * 86400)) m.simulator.event_at_s = *v;
+  if (has("event_duration_s"))
+    if (auto v = r.number("event_duration_s", 0, 7 * 86400)) m.simulator.event_duration_s = *v;
+  if (has("endpoint")) {
+    if (auto v = r.string("endpoint", true)) {
+      if (!parse_endpoint(*v)) r.error("endpoint", "'" + *v + "' is not host:port");
+      m.modbus.endpoint = *v;
+    }
+  }
+  if (has("device"))
+    if (auto v = r.string("device", true)) m.modbus.device = *v;
+  if (has("baud"))
+    if (auto v = r.integer("baud", 300, 921600)) m.modbus.baud = static_cast<int>(*v);
+  if (has("parity")) {
+    if (auto v = r.string("parity")) {
+      if (*v == "none" || *v == "N")
+        m.modbus.parity = 'N';
+      else if (*v == "even" || *v == "E")
+        m.modbus.parity = 'E';
+      else if (*v == "odd" || *v == "O")
+        m.modbus.parity = 'O';
+      else
+        r.error("parity", "'" + *v + "' is not one of none, even, odd");
+    }
+  }
+  if (has("data_bits"))
+    if (auto v = r.integer("data_bits", 5, 8)) m.modbus.data_bits = static_cast<int>(*v);
+  if (has("stop_bits"))
+    if (auto v = r.integer("stop_bits", 1, 2)) m.modbus.stop_bits = static_cast<int>(*v);
+  if (has("unit"))
+    if (auto v = r.integer("unit", 0, 247)) m.modbus.unit = static_cast<int>(*v);
+  if (has("profile")) {
+    if (auto v = r.string("profile", true)) {
+      if (!valid_id(*v))
+        r.error("profile", "'" + *v + "' must be a profile name (the file name without .toml)");
+      m.modbus.profile = *v;
+      m.modbus.profile_path = (s.daemon.profiles_dir / (*v + ".toml")).string();
+    }
+  }
+  if (has("source"))
+    if (auto v = r.string("source", true)) m.hl7.source = *v;
+  r.finish();
+  // Kept even when it had errors, so that duplicate ids are still reported.
+  if (!m.id.empty()) s.monitors.push_back(std::move(m));
+}
+
+}  // namespace
+
+std::optional<Endpoint> parse_endpoint(const std::string& text) {
+  std::string host;
+  std::string port;
+  if (!text.empty() && text.front() == '[') {
+    const auto close = text.find(']');
+    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':')
+      return std::nullopt;
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string::npos) return std::nullopt;
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  unsigned value = 0;
+  auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (host.empty() || (host.find(':') != std::string::npos && text.front() != '[') ||
+      ec != std::errc{} || p != port.data() + port.size() || value == 0 || value > 65535)
+    return std::nullopt;
+  return Endpoint{host, static_cast<std::uint16_t>(value)};
+}
+
+LoadResult parse(const std::string& text, const std::filesystem::path& path) {
+  LoadResult result;
+  auto& out = result.diagnostics;
+  const std::string file = path.string();
+  toml::table root;
+  try {
+    root = toml::parse(text, file);
+  } catch (const toml::parse_error& e) {
+    out.push_back(
+        {{file, static_cast<int>(e.source().begin.line), static_cast<int>(e.source().begin.column)},
+         std::string(e.description())});
+    return result;
+  }
+  Settings s;
+  s.file = path;
+  const auto base = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  s.daemon.profiles_dir = base / "profiles";
+  s.daemon.protocols_dir = base / "protocols";
+
+  TomlReader r(root, "config", file, out);
+  const toml::table empty;
+  const auto* daemon = r.table("daemon");
+  read_daemon(daemon ? *daemon : empty, base, s, file, out);
+  if (!daemon)
+    out.push_back({{file, 0, 0}, "[daemon] table missing: state_dir and site are required"});
+  else if (!daemon->get("state_dir"))
+    out.push_back({core::position(*daemon, file), "daemon.state_dir: required key missing"});
+  if (const auto* api = r.table("api")) read_api(*api, s, file, out);
+  if (const auto* monitors = r.array("monitors")) {
+    std::map<std::string, int> seen;
+    for (const auto& node : *monitors) {
+      const auto* t = node.as_table();
+      if (!t) {
+        out.push_back(
+            {core::position(node, file), "monitors: each entry must be a [[monitors]] table"});
+        continue;
+      }
+      read_monitor(*t, s, file, out);
+    }
+    for (const auto& m : s.monitors) {
+      if (m.id.empty()) continue;
+      if (auto it = seen.find(m.id); it != seen.end())
+        out.push_back({m.position("id"), "monitors: duplicate monitor id '" + m.id +
+                                             "' (first on line " + std::to_string(it->second) +
+                                             ")"});
+      else
+        seen[m.id] = m.position("id").line;
+    }
+  }
+  r.finish();
+  result.settings = std::move(s);
+  return result;
+}
+
+LoadResult load(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::error_code ec;
+    const bool exists = std::filesystem::exists(path, ec);
+    LoadResult r;
+    r.diagnostics.push_back(
+        {{path.string(), 0, 0},
+         exists ? "cannot read the config file (permission denied?)" : "config file not found"});
+    return r;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse(text.str(), path);
+}
+
+}  // namespace vitalsd::settings

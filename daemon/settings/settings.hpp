@@ -1,0 +1,69 @@
+// The config file (one TOML file) as typed settings. Every key is documented in docs/config.md.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/diagnostic.hpp"
+#include "core/monitor.hpp"
+
+namespace vitalsd::settings {
+
+struct Endpoint {
+  std::string host;
+  std::uint16_t port = 0;
+};
+// "host:port" or "[v6]:port"; nullopt when malformed.
+std::optional<Endpoint> parse_endpoint(const std::string& text);
+
+struct DaemonSettings {
+  std::filesystem::path state_dir = "/var/lib/vitalsd";
+  std::string site = "clinic";
+  std::string log_level = "info";
+  std::filesystem::path profiles_dir;   // default: <config dir>/profiles
+  std::filesystem::path protocols_dir;  // default: <config dir>/protocols
+  std::string default_protocol = "ketamine-iv";
+};
+
+struct Token {
+  std::string name;    // the actor recorded for everything done with it
+  std::string role;    // nurse | system | auditor | admin
+  std::string sha256;  // lowercase hex digest of the token
+  core::SourcePos where;
+};
+
+struct ApiSettings {
+  Endpoint listen{"127.0.0.1", 8573};
+  std::size_t body_limit_bytes = 64 * 1024;
+  std::chrono::milliseconds header_timeout{10'000};
+  std::chrono::milliseconds idle_timeout{60'000};
+  std::size_t max_connections = 256;
+  std::vector<Token> tokens;
+};
+
+struct Settings {
+  std::filesystem::path file;  // the config file, as given
+  DaemonSettings daemon;
+  ApiSettings api;
+  std::vector<core::MonitorConfig> monitors;
+
+  std::filesystem::path database() const { return daemon.state_dir / "vitals.db"; }
+};
+
+struct LoadResult {
+  // Set unless the file is not TOML at all; usable only when diagnostics is empty (it is
+  // returned with errors so that drivers can still check the monitors that did parse).
+  std::optional<Settings> settings;
+  core::Diagnostics diagnostics;
+};
+
+// Reads and validates the file. Never throws; every problem is a diagnostic.
+LoadResult load(const std::filesystem::path& file);
+// The same from text already in memory (`file` names it in diagnostics).
+LoadResult parse(const std::string& text, const std::filesystem::path& file);
+
+}  // namespace vitalsd::settings

@@ -1,0 +1,110 @@
+// The journal: the one writer of the database. It owns the read-write connection and a thread;
+// everyone else hands it records through a queue. Observations are batched (a commit at most
+// every batch window); urgent events (alerts, sessions, user actions) are committed at once
+// with synchronous=FULL. Every committed event gets the next gapless `seq` and a hash linking
+// it to the previous one, and only after the commit is it handed to `on_commit` (persist
+// before publish).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/monitor.hpp"
+#include "core/observation.hpp"
+#include "store/event.hpp"
+#include "store/sqlite.hpp"
+
+namespace vitalsd::store {
+
+enum class Durability {
+  batched,  // committed with the next batch (observations, monitor state)
+  urgent,   // committed now, synchronous=FULL (alerts, sessions, user actions)
+};
+
+// Extra rows written in the same transaction as the events they go with (sessions, alerts).
+// Runs on the writer thread; returns an error message to roll the whole batch back.
+using Apply = std::function<std::optional<std::string>(Db&)>;
+
+struct JournalStats {
+  std::uint64_t observations = 0;
+  std::uint64_t events = 0;
+  std::uint64_t commits = 0;
+  std::uint64_t failed_commits = 0;
+  std::int64_t last_seq = 0;
+};
+
+class Journal {
+ public:
+  struct Options {
+    std::filesystem::path state_dir;
+    std::chrono::milliseconds batch_window{100};  // at most 200 ms (issue 2)
+  };
+
+  // Creates state_dir, takes its lock, opens or creates vitals.db (WAL), migrates it.
+  // Throws StoreError with a one-line reason: state_dir not creatable or writable, another
+  // vitalsd holding the lock, a database that is locked, corrupt, foreign or newer.
+  explicit Journal(Options options);
+  ~Journal();
+  Journal(const Journal&) = delete;
+  Journal& operator=(const Journal&) = delete;
+
+  const std::filesystem::path& database() const { return database_; }
+
+  // Records which monitors the config has (upsert; never deletes history). Start-up only.
+  void register_monitors(const std::vector<core::MonitorConfig>& monitors, core::Timestamp now);
+
+  // Starts the writer thread. `on_commit` runs on the writer thread after each commit, with
+  // the committed events in seq order; it must not block.
+  void start(std::function<void(const std::vector<CommittedEventPtr>&)> on_commit);
+
+  // Thread-safe; never block on I/O.
+  void record(std::vector<core::Observation> observations);
+  void record(Event event, Durability durability = Durability::batched, Apply apply = {});
+
+  // Commits everything pending, then stops the writer thread. Idempotent.
+  void stop();
+
+  JournalStats stats() const;
+  // Last error the writer met (empty when the last commit succeeded).
+  std::string last_error() const;
+
+ private:
+  struct Item {
+    std::vector<core::Observation> observations;
+    std::optional<Event> event;
+    Apply apply;
+  };
+  void run();
+  bool commit(std::vector<Item>& batch, bool urgent, std::vector<CommittedEventPtr>& committed);
+
+  Options options_;
+  std::filesystem::path database_;
+  int lock_fd_ = -1;
+  std::unique_ptr<Db> db_;
+  std::function<void(const std::vector<CommittedEventPtr>&)> on_commit_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::vector<Item> queue_;
+  bool urgent_pending_ = false;
+  bool stopping_ = false;
+  std::thread thread_;
+
+  // Writer-thread state.
+  std::int64_t last_seq_ = 0;
+  std::string last_hash_;
+  JournalStats stats_;
+  std::string last_error_;
+};
+
+}  // namespace vitalsd::store

@@ -1,0 +1,92 @@
+#include "store/schema.hpp"
+
+#include <array>
+#include <string>
+
+namespace vitalsd::store {
+namespace {
+
+constexpr std::array<std::string_view, 1> kMigrations{
+    // 1: monitors, observations and the append-only, hash-chained event journal.
+    R"sql(
+CREATE TABLE monitors (
+  id            TEXT PRIMARY KEY,      -- monitor id from the config, "chair-1"
+  driver        TEXT NOT NULL,         -- simulator | modbus-tcp | modbus-rtu | hl7
+  location      TEXT NOT NULL DEFAULT '',
+  state         TEXT,                  -- online | offline | error; NULL until first known
+  state_since   TEXT,                  -- UTC ISO 8601, ms
+  state_detail  TEXT,
+  configured_at TEXT NOT NULL          -- last start-up that had it in the config
+);
+CREATE TABLE observations (
+  id             INTEGER PRIMARY KEY,
+  monitor        TEXT NOT NULL,
+  session        INTEGER,              -- the infusion session it belongs to; NULL outside one
+  parameter      TEXT NOT NULL,        -- nibp_sys | nibp_dia | nibp_mean | hr | pr | spo2 | ...
+  mdc_code       INTEGER NOT NULL,     -- IEEE 11073 MDC code of the parameter
+  value          REAL,                 -- NULL when the device gave no number (NaN)
+  unit           TEXT NOT NULL,        -- UCUM
+  device_time    TEXT,                 -- the device's time stamp, if it gave one
+  received_at    TEXT NOT NULL,        -- when vitalsd received it (UTC)
+  validity       TEXT NOT NULL,        -- valid | questionable | invalid
+  measurement_id INTEGER               -- NIBP: the cuff measurement's identity
+);
+CREATE INDEX observations_monitor_time ON observations (monitor, received_at);
+CREATE INDEX observations_session_time ON observations (session, received_at);
+CREATE TABLE events (
+  seq       INTEGER PRIMARY KEY,       -- gapless, from 1
+  at        TEXT NOT NULL,             -- UTC ISO 8601, ms
+  type      TEXT NOT NULL,             -- see docs/events.md
+  monitor   TEXT,
+  session   INTEGER,
+  payload   TEXT NOT NULL,             -- JSON object
+  prev_hash TEXT NOT NULL,             -- hash of event seq-1 (64 zeros for seq 1)
+  hash      TEXT NOT NULL              -- SHA-256 over prev_hash and this row, hex
+);
+CREATE INDEX events_type ON events (type, seq);
+CREATE INDEX events_monitor ON events (monitor, seq);
+CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
+  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
+  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE TRIGGER observations_append_only_update BEFORE UPDATE ON observations
+  BEGIN SELECT RAISE(ABORT, 'observations are append-only'); END;
+CREATE TRIGGER observations_append_only_delete BEFORE DELETE ON observations
+  BEGIN SELECT RAISE(ABORT, 'observations are append-only'); END;
+)sql",
+};
+
+}  // namespace
+
+std::span<const std::string_view> migrations() {
+  return kMigrations;
+}
+int current_schema_version() {
+  return static_cast<int>(kMigrations.size());
+}
+
+void migrate(Db& db) {
+  const auto version = db.scalar_int("PRAGMA user_version");
+  if (version > current_schema_version())
+    throw StoreError("database " + db.path().string() + " has schema version " +
+                     std::to_string(version) + ", newer than this vitalsd understands (" +
+                     std::to_string(current_schema_version()) +
+                     "); refusing to touch it — run a newer vitalsd");
+  if (version == 0 && db.scalar_int("SELECT count(*) FROM sqlite_schema") > 0)
+    throw StoreError("database " + db.path().string() +
+                     " has tables but no vitalsd schema version; it is not a vitalsd database");
+  if (version == current_schema_version()) return;
+  db.exec_or_throw("BEGIN IMMEDIATE", "migration");
+  for (auto v = version; v < current_schema_version(); ++v) {
+    if (auto err = db.exec(kMigrations[static_cast<std::size_t>(v)])) {
+      db.exec("ROLLBACK");
+      throw StoreError("database " + db.path().string() + ": migration to schema version " +
+                       std::to_string(v + 1) + " failed: " + *err);
+    }
+  }
+  db.exec_or_throw("PRAGMA user_version = " + std::to_string(current_schema_version()),
+                   "migration");
+  db.exec_or_throw("COMMIT", "migration");
+}
+
+}  // namespace vitalsd::store

@@ -1,0 +1,183 @@
+#include "settings/settings.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "drivers/registry.hpp"
+
+namespace vitalsd::settings {
+namespace {
+
+constexpr const char* kGood = R"(
+[daemon]
+state_dir = "/tmp/vitalsd-test"
+site = "clinic-1"
+
+[api]
+listen = "127.0.0.1:8573"
+
+[[api.tokens]]
+name = "station-1"
+role = "nurse"
+sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+
+[[monitors]]
+id = "chair-1"
+driver = "simulator"
+scenario = "steady"
+seed = 1
+poll_ms = 1000
+
+[[monitors]]
+id = "chair-2"
+driver = "modbus-tcp"
+endpoint = "10.0.0.21:502"
+unit = 1
+profile = "generic-vitals"
+poll_ms = 1000
+)";
+
+// Settings plus the drivers' own checks, as vitalsd --check-config runs them.
+core::Diagnostics check(const std::string& text) {
+  auto r = parse(text, "/etc/vitalsd/vitalsd.toml");
+  if (r.settings)
+    for (const auto& m : r.settings->monitors) drivers::check_monitor(m, r.diagnostics);
+  return r.diagnostics;
+}
+
+std::string first(const core::Diagnostics& d) {
+  return d.empty() ? std::string("(none)") : core::to_string(d.front());
+}
+
+TEST(Settings, TheDesignExampleLoads) {
+  auto r = parse(kGood, "/etc/vitalsd/vitalsd.toml");
+  ASSERT_TRUE(r.settings) << first(r.diagnostics);
+  const auto& s = *r.settings;
+  EXPECT_EQ(s.daemon.state_dir, "/tmp/vitalsd-test");
+  EXPECT_EQ(s.database(), "/tmp/vitalsd-test/vitals.db");
+  EXPECT_EQ(s.daemon.site, "clinic-1");
+  EXPECT_EQ(s.api.listen.port, 8573);
+  ASSERT_EQ(s.api.tokens.size(), 1u);
+  EXPECT_EQ(s.api.tokens[0].role, "nurse");
+  ASSERT_EQ(s.monitors.size(), 2u);
+  EXPECT_EQ(s.monitors[0].comm_timeout, std::chrono::milliseconds{3000});
+  EXPECT_EQ(s.monitors[1].modbus.endpoint, "10.0.0.21:502");
+  EXPECT_EQ(s.monitors[1].modbus.profile_path, "/etc/vitalsd/profiles/generic-vitals.toml");
+  EXPECT_EQ(s.daemon.protocols_dir, "/etc/vitalsd/protocols");
+}
+
+TEST(Settings, RelativeStateDirIsRelativeToTheConfigFile) {
+  auto r = parse("[daemon]\nstate_dir = \"state\"\n", "/srv/cfg/v.toml");
+  ASSERT_TRUE(r.settings) << first(r.diagnostics);
+  EXPECT_EQ(r.settings->daemon.state_dir, "/srv/cfg/state");
+}
+
+struct BadCase {
+  const char* name;
+  std::string text;
+  int line;
+  const char* words;  // a fragment the message must contain
+};
+
+class SettingsErrors : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(SettingsErrors, NamesFileLineAndProblem) {
+  const auto& c = GetParam();
+  const auto diags = check(c.text);
+  ASSERT_FALSE(diags.empty()) << c.name;
+  bool found = false;
+  for (const auto& d : diags)
+    if (d.where.line == c.line && core::to_string(d).find(c.words) != std::string::npos &&
+        d.where.file == "/etc/vitalsd/vitalsd.toml")
+      found = true;
+  EXPECT_TRUE(found) << c.name << ": got " << first(diags);
+}
+
+const std::string kHead = "[daemon]\nstate_dir = \"/tmp/x\"\n";  // lines 1-2
+
+INSTANTIATE_TEST_SUITE_P(
+    Issue2, SettingsErrors,
+    ::testing::Values(
+        BadCase{"unknown_key", kHead + "no_such_key = 1\n", 3, "unknown key 'no_such_key'"},
+        BadCase{"unknown_daemon_key", "[daemon]\nstate_dir = \"/x\"\nstat_dir = \"/y\"\n", 3,
+                "unknown key 'stat_dir'"},
+        BadCase{"malformed_toml", kHead + "site = \n", 3, ""},
+        BadCase{"wrong_type",
+                kHead + "[[monitors]]\nid = \"c\"\ndriver = \"simulator\"\npoll_ms = \"fast\"\n", 6,
+                "expected an integer, got a string"},
+        BadCase{"duplicate_id",
+                kHead +
+                    "[[monitors]]\nid = \"c\"\ndriver = \"simulator\"\n[[monitors]]\nid = \"c\"\n"
+                    "driver = \"simulator\"\n",
+                7, "duplicate monitor id 'c' (first on line 4)"},
+        BadCase{"poll_too_fast",
+                kHead + "[[monitors]]\nid = \"c\"\ndriver = \"simulator\"\npoll_ms = 5\n", 6,
+                "out of range [100, 600000]"},
+        BadCase{"comm_timeout_below_poll",
+                kHead + "[[monitors]]\nid = \"c\"\ndriver = \"simulator\"\npoll_ms = 1000\n"
+                        "comm_timeout_ms = 500\n",
+                7, "must be at least poll_ms"},
+        BadCase{"unknown_driver", kHead + "[[monitors]]\nid = \"c\"\ndriver = \"snmp\"\n", 5,
+                "unknown driver 'snmp'"},
+        BadCase{"unknown_scenario",
+                kHead + "[[monitors]]\nid = \"c\"\ndriver = \"simulator\"\nscenario = \"chaos\"\n",
+                6, "unknown scenario 'chaos'"},
+        BadCase{"key_of_another_driver",
+                kHead + "[[monitors]]\nid = \"c\"\ndriver = \"simulator\"\nendpoint = \"h:1\"\n", 6,
+                "unknown key 'endpoint'"},
+        BadCase{"missing_id", kHead + "[[monitors]]\ndriver = \"simulator\"\n", 3,
+                "required key missing"},
+        BadCase{"bad_role",
+                kHead + "[[api.tokens]]\nname = \"t\"\nrole = \"root\"\nsha256 = \"" +
+                    std::string(64, 'a') + "\"\n",
+                5, "not one of nurse, system, auditor, admin"},
+        BadCase{"bad_hash",
+                kHead + "[[api.tokens]]\nname = \"t\"\nrole = \"nurse\"\nsha256 = \"abc\"\n", 6,
+                "64 hex digits"},
+        BadCase{"bad_listen", kHead + "[api]\nlisten = \"localhost\"\n", 4, "not host:port"},
+        BadCase{"negative_interval",
+                kHead + "[[monitors]]\nid = \"c\"\ndriver = \"simulator\"\nnibp_interval_s = -5\n",
+                6, "out of range"}),
+    [](const auto& p) { return std::string(p.param.name); });
+
+TEST(Settings, EveryProblemIsReportedNotJustTheFirst) {
+  const auto diags = check(kHead + "a = 1\nb = 2\n[[monitors]]\nid = \"c\"\ndriver = \"nope\"\n");
+  EXPECT_GE(diags.size(), 3u);
+}
+
+TEST(Settings, MissingDaemonTableOrStateDirIsAnError) {
+  EXPECT_FALSE(check("").empty());
+  EXPECT_FALSE(check("[daemon]\nsite = \"x\"\n").empty());
+}
+
+TEST(Settings, UnreadableFileIsAnErrorNamingIt) {
+  auto r = load("/nonexistent/vitalsd.toml");
+  ASSERT_EQ(r.diagnostics.size(), 1u);
+  EXPECT_EQ(core::to_string(r.diagnostics[0]), "/nonexistent/vitalsd.toml: config file not found");
+  // A directory is not a readable config file either.
+  auto d = load(std::filesystem::temp_directory_path());
+  EXPECT_FALSE(d.diagnostics.empty());
+}
+
+TEST(Settings, TheShippedConfigIsValid) {
+  const std::string path = VITALSD_SOURCE_DIR "/config/vitalsd.toml";
+  auto r = load(path);
+  core::Diagnostics diags = r.diagnostics;
+  if (r.settings)
+    for (const auto& m : r.settings->monitors) drivers::check_monitor(m, diags);
+  EXPECT_TRUE(diags.empty()) << first(diags);
+  ASSERT_TRUE(r.settings);
+  EXPECT_GE(r.settings->monitors.size(), 2u);
+}
+
+TEST(Endpoint, ParsesHostPortAndRejectsJunk) {
+  EXPECT_EQ(parse_endpoint("10.0.0.21:502")->port, 502);
+  EXPECT_EQ(parse_endpoint("[::1]:8573")->host, "::1");
+  for (const char* bad : {"", "host", ":80", "h:0", "h:65536", "h:8x", "::1:80"})
+    EXPECT_FALSE(parse_endpoint(bad).has_value()) << bad;
+}
+
+}  // namespace
+}  // namespace vitalsd::settings
