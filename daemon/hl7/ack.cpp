@@ -189,7 +189,10 @@ std::string build_reject(std::string_view raw, const ParseError& why, const AckO
         unescape(clip(nth_piece(nth_piece(line, theirs.field, 12), theirs.component, 1)), theirs);
   }
   // Values that came from a broken message are only trusted if they look sane.
-  if (h.version.size() > 8) h.version.clear();
+  const bool looks_like_version =
+      h.version.size() <= 8 && h.version.find_first_not_of("0123456789.") == std::string::npos;
+  if (!looks_like_version) h.version.clear();
+  if (h.processing_id.size() > 3) h.processing_id.clear();
   Builder b{ours};
   add_msh(b, h, opt);
   AckError e;

@@ -130,6 +130,11 @@ std::string_view Message::get(std::string_view seg, std::size_t occurrence, std:
   return s ? s->get(field, rep, comp, sub) : std::string_view{};
 }
 
+std::string_view Message::field(std::string_view seg, std::size_t occurrence, std::size_t n) const {
+  const auto s = find(seg, occurrence);
+  return s ? s->field(n) : std::string_view{};
+}
+
 std::string Message::value(std::string_view seg, std::size_t occurrence, std::size_t field,
                            std::size_t rep, std::size_t comp, std::size_t sub) const {
   const auto s = find(seg, occurrence);

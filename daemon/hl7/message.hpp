@@ -100,6 +100,9 @@ class Message {
                        std::size_t rep = 1, std::size_t comp = 1, std::size_t sub = 1) const;
   std::string value(std::string_view seg, std::size_t occurrence, std::size_t field,
                     std::size_t rep = 1, std::size_t comp = 1, std::size_t sub = 1) const;
+  // Whole field, raw, all repetitions and components: msg.field("OBX", 0, 3) is
+  // "150021^MDC_PRESS_BLD_NONINV_SYS^MDC".
+  std::string_view field(std::string_view seg, std::size_t occurrence, std::size_t field) const;
 
   // The message re-serialised: segments joined by '\r', with a final '\r'.
   std::string to_string() const;
