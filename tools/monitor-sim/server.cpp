@@ -13,6 +13,7 @@
 #include <cstring>
 #include <set>
 #include <stdexcept>
+#include <tuple>
 
 namespace vitalsd::monitor_sim {
 
@@ -100,7 +101,8 @@ void Server::set_raw(int unit, const Register& reg, double raw) {
 
 void Server::write(int unit, const drivers::modbus::Profile& profile,
                    std::span<const core::Observation> observations) {
-  std::map<std::pair<Table, std::uint16_t>, std::uint16_t> status;
+  // A status bit shared by several values says "valid" only when all of them are.
+  std::map<std::tuple<Table, std::uint16_t, int>, std::pair<bool, bool>> bits;  // valid, when
   std::optional<std::uint64_t> nibp_id;
   std::optional<core::Timestamp> nibp_time;
   for (const auto& f : profile.fields) {
@@ -118,12 +120,18 @@ void Server::write(int unit, const drivers::modbus::Profile& profile,
     }
     set_raw(unit, f.reg, raw);
     if (f.status) {
-      auto& w = status[{f.status->table, f.status->address}];
-      const bool bit = valid ? f.status->valid_when : !f.status->valid_when;
-      if (bit) w = static_cast<std::uint16_t>(w | (1U << f.status->bit));
+      auto [it2, fresh] = bits.try_emplace({f.status->table, f.status->address, f.status->bit},
+                                           valid, f.status->valid_when);
+      if (!fresh) it2->second.first = it2->second.first && valid;
     }
     if (have && it->measurement_id) nibp_id = it->measurement_id;
     if (have && it->device_time) nibp_time = it->device_time;
+  }
+  std::map<std::pair<Table, std::uint16_t>, std::uint16_t> status;
+  for (const auto& [key, v] : bits) {
+    auto& w = status[{std::get<0>(key), std::get<1>(key)}];
+    const bool bit = v.first ? v.second : !v.second;
+    if (bit) w = static_cast<std::uint16_t>(w | (1U << std::get<2>(key)));
   }
   for (const auto& [key, w] : status) {
     const std::uint16_t word = w;
