@@ -1,0 +1,18 @@
+// Entry points shared by the libFuzzer targets and the always-built corpus replay test. Each
+// checks properties and calls std::abort() when one fails, so a fuzzer reports it as a crash.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace vitalsd::fuzz {
+
+// Parses the bytes as one HL7 message; on success exercises every accessor, checks
+// parse(build(m)) == m and parse(m.to_string()) == m, and builds ACKs; on failure builds the AR.
+int hl7_parser_one(const std::uint8_t* data, std::size_t size);
+
+// Feeds the bytes to an MLLP decoder whole and in chunks (chunk sizes taken from the data
+// itself) and checks both give the same events and that memory stays bounded.
+int mllp_framer_one(const std::uint8_t* data, std::size_t size);
+
+}  // namespace vitalsd::fuzz

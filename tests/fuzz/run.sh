@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang (ASan + UBSan) in their own build directory and runs
+# each for a bounded time. Exit status is non-zero if a fuzzer finds a crash, a leak or a
+# failed property; the reproducer is left in $WORK/<target>/ (crash-*, leak-*, ...).
+#
+#   tests/fuzz/run.sh [seconds-per-target]       default 60
+#   env: VITALSD_FUZZ_BUILD (default <repo>/build-fuzz), VITALSD_FUZZ_WORK (default
+#        $VITALSD_FUZZ_BUILD/fuzz-work), JOBS (default 2)
+set -euo pipefail
+
+seconds="${1:-60}"
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+build="${VITALSD_FUZZ_BUILD:-$repo/build-fuzz}"
+work="${VITALSD_FUZZ_WORK:-$build/fuzz-work}"
+jobs="${JOBS:-2}"
+
+cmake -S "$repo" -B "$build" -G Ninja \
+  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined" \
+  -DVITALSD_FUZZ=ON -DVITALSD_TESTS=ON >/dev/null
+cmake --build "$build" --target fuzz_hl7_parser fuzz_mllp_framer -j"$jobs"
+
+status=0
+for target in fuzz_hl7_parser fuzz_mllp_framer; do
+  seeds="$repo/tests/fuzz/corpus/${target#fuzz_}"
+  dir="$work/$target"
+  mkdir -p "$dir/corpus"
+  echo "== $target: ${seconds}s, seeds $seeds"
+  log="$dir/log.txt"
+  if UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+     "$build/fuzz/$target" -max_total_time="$seconds" -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
+       -print_final_stats=1 -artifact_prefix="$dir/" "$dir/corpus" "$seeds" >"$log" 2>&1; then
+    runs=$(grep -Eo 'Done [0-9]+ runs in [0-9]+ second' "$log" | tail -1 || true)
+    cov=$(grep -Eo 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+/[0-9]+[a-zA-Z]*' "$log" | tail -1 || true)
+    echo "   ok: ${runs:-?}(s); ${cov}"
+  else
+    status=1
+    echo "   FAILED — see $log"
+    grep -E 'ERROR|SUMMARY|Test unit written' "$log" | head -5 || true
+  fi
+done
+exit $status
