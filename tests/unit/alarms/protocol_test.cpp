@@ -1,1 +1,219 @@
+// Protocol parsing: the shipped ketamine-iv.toml, and one test per class of mistake, each with
+// the line the diagnostic must point at.
 #include <gtest/gtest.h>
+
+#include <string>
+
+#include "alarms/protocol.hpp"
+
+namespace vitalsd::alarms {
+namespace {
+
+std::optional<Protocol> parse(const std::string& text, core::Diagnostics& diags) {
+  const auto table = toml::parse(std::string_view{text}, std::string_view{"p.toml"});
+  return parse_protocol(table, "p.toml", diags);
+}
+
+std::string all(const core::Diagnostics& d) {
+  std::string s;
+  for (const auto& x : d) s += core::to_string(x) + "\n";
+  return s;
+}
+
+// Lines 1-4: a valid header. The first [[rules]] is line 5, its first key line 6.
+const std::string kHead =
+    "[protocol]\n"
+    "name = \"t\"\n"
+    "[baseline]\n"
+    "parameters = [\"nibp_sys\", \"hr\"]\n";
+
+TEST(Protocol, ShippedKetamineIvParses) {
+  const std::string path = VITALSD_SOURCE_DIR "/config/protocols/ketamine-iv.toml";
+  const auto table = toml::parse_file(path);
+  core::Diagnostics diags;
+  const auto p = parse_protocol(table, path, diags);
+  ASSERT_TRUE(p) << all(diags);
+  EXPECT_TRUE(diags.empty()) << all(diags);
+  EXPECT_EQ(p->name, "ketamine-iv");
+  EXPECT_EQ(p->baseline.readings, 3u);
+  EXPECT_EQ(p->baseline.gate, GateMode::block);
+
+  // The acceptance contract: SBP > 180 is high and raises on the first cuff reading while
+  // infusing.
+  const Rule* sbp = p->find_rule("sbp-severe-high");
+  ASSERT_NE(sbp, nullptr);
+  EXPECT_EQ(sbp->parameter, core::Parameter::nibp_sys);
+  EXPECT_EQ(sbp->condition.kind, ConditionKind::above);
+  EXPECT_EQ(sbp->condition.amount, 180);
+  EXPECT_EQ(sbp->priority, Priority::high);
+  EXPECT_TRUE(sbp->applies_in(Phase::infusing));
+  EXPECT_TRUE(sbp->delay_in_readings);
+  EXPECT_EQ(sbp->delay_readings, 1u);
+
+  const Rule* overdue = p->find_rule("nibp-overdue");
+  ASSERT_NE(overdue, nullptr);
+  EXPECT_EQ(overdue->kind, RuleKind::nibp_overdue);
+  EXPECT_EQ(overdue->interval_s[static_cast<int>(Phase::infusing)], 600);
+  EXPECT_EQ(overdue->interval_s[static_cast<int>(Phase::recovery)], 900);
+  EXPECT_FALSE(overdue->interval_s[static_cast<int>(Phase::baseline)]);
+
+  // Continuous parameters carry a condition delay against nuisance alarms.
+  for (const auto& r : p->rules) {
+    if (r.kind == RuleKind::physiological && !core::info(*r.parameter).intermittent) {
+      EXPECT_GT(r.delay_s, 0) << r.id;
+    }
+  }
+}
+
+TEST(Protocol, MinimalRuleDefaults) {
+  core::Diagnostics d;
+  auto p = parse(kHead +
+                     "[[rules]]\nid = \"a\"\nparameter = \"hr\"\nabove = 150\n"
+                     "priority = \"high\"\nphases = [\"infusing\"]\n",
+                 d);
+  ASSERT_TRUE(p) << all(d);
+  ASSERT_EQ(p->rules.size(), 1u);
+  const auto& r = p->rules[0];
+  EXPECT_EQ(r.name, "a");
+  EXPECT_FALSE(r.latching);
+  EXPECT_TRUE(r.blocks_start);
+  EXPECT_EQ(r.delay_s, 0);
+  EXPECT_FALSE(r.delay_in_readings);
+  EXPECT_EQ(r.where.line, 5);
+  EXPECT_EQ(p->max_pause_s, 300);
+}
+
+struct BadCase {
+  const char* what;
+  std::string rules;  // appended after kHead; the first line of it is line 5
+  int line;           // where the diagnostic must point
+  const char* says;   // substring of the message
+};
+
+class ProtocolErrors : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(ProtocolErrors, ReportsFileLineAndCause) {
+  const auto& c = GetParam();
+  core::Diagnostics d;
+  auto p = parse(kHead + c.rules, d);
+  EXPECT_FALSE(p) << c.what;
+  ASSERT_FALSE(d.empty()) << c.what;
+  bool found = false;
+  for (const auto& x : d)
+    if (x.where.line == c.line && x.message.find(c.says) != std::string::npos) found = true;
+  EXPECT_TRUE(found) << c.what << ": want line " << c.line << " '" << c.says << "', got\n"
+                     << all(d);
+  EXPECT_EQ(d[0].where.file, "p.toml");
+}
+
+const std::string kOk = "priority = \"high\"\nphases = [\"infusing\"]\n";
+
+INSTANTIATE_TEST_SUITE_P(
+    Classes, ProtocolErrors,
+    ::testing::Values(
+        BadCase{"unknown parameter", "[[rules]]\nid = \"a\"\nparameter = \"bp\"\nabove = 1\n" + kOk,
+                7, "unknown parameter 'bp'"},
+        BadCase{"inverted limits",
+                "[[rules]]\nid = \"hi\"\nparameter = \"hr\"\nabove = 100\n" + kOk +
+                    "[[rules]]\nid = \"lo\"\nparameter = \"hr\"\nbelow = 120\n" + kOk,
+                11, "inverted limits on hr"},
+        BadCase{"negative delay",
+                "[[rules]]\nid = \"a\"\nparameter = \"hr\"\nabove = 150\ndelay_s = -5\n" + kOk, 9,
+                "delay_s must not be negative"},
+        BadCase{
+            "zero delay_readings",
+            "[[rules]]\nid = \"a\"\nparameter = \"hr\"\nabove = 150\ndelay_readings = 0\n" + kOk, 9,
+            "at least 1"},
+        BadCase{"unknown phase",
+                "[[rules]]\nid = \"a\"\nparameter = \"hr\"\nabove = 150\npriority = \"high\"\n"
+                "phases = [\"infusion\"]\n",
+                10, "unknown phase 'infusion'"},
+        BadCase{"phase ended",
+                "[[rules]]\nid = \"a\"\nparameter = \"hr\"\nabove = 150\npriority = \"high\"\n"
+                "phases = [\"ended\"]\n",
+                10, "phase 'ended'"},
+        BadCase{"missing priority",
+                "[[rules]]\nid = \"a\"\nparameter = \"hr\"\nabove = 150\nphases = [\"infusing\"]\n",
+                5, "missing 'priority'"},
+        BadCase{"unknown priority",
+                "[[rules]]\nid = \"a\"\nparameter = \"hr\"\nabove = 150\npriority = \"urgent\"\n"
+                "phases = [\"infusing\"]\n",
+                9, "unknown priority 'urgent'"},
+        BadCase{"unknown key",
+                "[[rules]]\nid = \"a\"\nparameter = \"hr\"\nabove = 150\nlimit = 3\n" + kOk, 9,
+                "unknown key 'rules[0].limit'"},
+        BadCase{"unknown top-level key", "[alarm]\nx = 1\n", 5, "unknown key 'alarm'"},
+        BadCase{"wrong type", "[[rules]]\nid = \"a\"\nparameter = \"hr\"\nabove = \"150\"\n" + kOk,
+                8, "expected a number, got a string"},
+        BadCase{"wrong type bool",
+                "[[rules]]\nid = \"a\"\nparameter = \"hr\"\nabove = 150\nlatching = 1\n" + kOk, 9,
+                "expected true or false"},
+        BadCase{
+            "NIBP delay in seconds",
+            "[[rules]]\nid = \"a\"\nparameter = \"nibp_sys\"\nabove = 180\ndelay_s = 30\n" + kOk, 9,
+            "intermittent"},
+        BadCase{"missing condition", "[[rules]]\nid = \"a\"\nparameter = \"hr\"\n" + kOk, 5,
+                "missing a condition"},
+        BadCase{"two conditions",
+                "[[rules]]\nid = \"a\"\nparameter = \"hr\"\nabove = 150\nbelow = 40\n" + kOk, 9,
+                "more than one condition"},
+        BadCase{"duplicate id",
+                "[[rules]]\nid = \"a\"\nparameter = \"hr\"\nabove = 150\n" + kOk +
+                    "[[rules]]\nid = \"a\"\nparameter = \"hr\"\nabove = 160\n" + kOk,
+                12, "duplicate rule id 'a'"},
+        BadCase{"relative rule in baseline",
+                "[[rules]]\nid = \"a\"\nparameter = \"hr\"\nrise_by = 30\npriority = \"low\"\n"
+                "phases = [\"baseline\", \"infusing\"]\n",
+                10, "cannot apply in 'baseline'"},
+        BadCase{"relative rule without baseline parameter",
+                "[[rules]]\nid = \"a\"\nparameter = \"spo2\"\nfall_by = 3\n" + kOk, 5,
+                "not in [baseline] parameters"},
+        BadCase{"limit outside plausible range",
+                "[[rules]]\nid = \"a\"\nparameter = \"spo2\"\nbelow = 190\n" + kOk, 8,
+                "outside the plausible range"},
+        BadCase{"unknown technical rule", "[[rules]]\nid = \"a\"\ntechnical = \"cuff_off\"\n" + kOk,
+                7, "unknown technical rule 'cuff_off'"},
+        BadCase{"reserved technical rule",
+                "[[rules]]\nid = \"a\"\ntechnical = \"storage_failed\"\n" + kOk, 7,
+                "raised by the daemon itself"},
+        BadCase{"nibp_overdue without interval for a phase",
+                "[[rules]]\nid = \"a\"\ntechnical = \"nibp_overdue\"\n"
+                "interval_s = { recovery = 900 }\n" +
+                    kOk,
+                8, "no interval_s for phase 'infusing'"},
+        BadCase{
+            "negative hysteresis",
+            "[[rules]]\nid = \"a\"\nparameter = \"hr\"\nabove = 150\nclear_hysteresis = -1\n" + kOk,
+            9, "clear_hysteresis must not be negative"},
+        BadCase{
+            "escalation not positive",
+            "[[rules]]\nid = \"a\"\nparameter = \"hr\"\nabove = 150\nescalate_after_s = 0\n" + kOk,
+            9, "escalate_after_s must be > 0"}));
+
+TEST(Protocol, MissingProtocolTableAndRules) {
+  core::Diagnostics d;
+  EXPECT_FALSE(parse("", d));
+  ASSERT_FALSE(d.empty());
+  EXPECT_NE(all(d).find("missing [protocol]"), std::string::npos) << all(d);
+}
+
+TEST(Protocol, ReportsEveryProblemNotJustTheFirst) {
+  core::Diagnostics d;
+  EXPECT_FALSE(parse(kHead + "[[rules]]\nid = \"a\"\nparameter = \"bp\"\nabove = 1\nphases = "
+                             "[\"x\"]\n",
+                     d));
+  EXPECT_GE(d.size(), 3u) << all(d);  // parameter, phase, priority
+}
+
+TEST(Protocol, NamesRoundTrip) {
+  for (auto ph : {Phase::baseline, Phase::infusing, Phase::recovery, Phase::ended})
+    EXPECT_EQ(phase_from_name(to_string(ph)), ph);
+  for (auto pr : {Priority::high, Priority::medium, Priority::low})
+    EXPECT_EQ(priority_from_name(to_string(pr)), pr);
+  EXPECT_FALSE(phase_from_name("infusion"));
+  EXPECT_EQ(rule_kind_from_name("comm_lost"), RuleKind::comm_lost);
+  EXPECT_FALSE(rule_kind_from_name("physiological"));
+}
+
+}  // namespace
+}  // namespace vitalsd::alarms
