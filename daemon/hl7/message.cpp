@@ -278,20 +278,23 @@ ParseResult Parser::run(std::string_view in, const ParseLimits& lim) {
   m.enc_ = enc;
   m.text_.assign(in);
   const std::string_view t = m.text_;
-  const auto n_fs = static_cast<std::size_t>(std::count(t.begin(), t.end(), enc.field));
-  m.fields_.reserve(n_fs + 2 * (n_fs / 8 + 4));
-  m.segs_.reserve(n_fs / 8 + 4);
+  const std::size_t n = t.size();
+  m.fields_.reserve(n / 6 + 16);
+  m.segs_.reserve(n / 48 + 4);
 
+  // One pass over the bytes: 0 = data, 1 = field separator, 2 = segment terminator.
+  std::uint8_t cls[256] = {};
+  cls[static_cast<unsigned char>('\r')] = 2;
+  cls[static_cast<unsigned char>('\n')] = 2;
+  cls[static_cast<unsigned char>(enc.field)] = 1;
+  auto at = [&](std::size_t i) { return cls[static_cast<unsigned char>(t[i])]; };
   auto sp = [](std::size_t off, std::size_t len) {
     return Message::Span{static_cast<std::uint32_t>(off), static_cast<std::uint32_t>(len)};
   };
 
   std::size_t pos = 0;
-  while (pos < t.size()) {
-    // Segment [pos, end).
-    std::size_t end = pos;
-    while (end < t.size() && !is_terminator(t[end])) ++end;
-    if (end == pos) {  // empty line
+  while (pos < n) {
+    if (at(pos) == 2) {  // terminator of the previous segment, or an empty line
       ++pos;
       continue;
     }
@@ -301,16 +304,16 @@ ParseResult Parser::run(std::string_view in, const ParseLimits& lim) {
                    "more than " + std::to_string(lim.max_segments) + " segments");
     Message::SegRec rec;
     rec.first = static_cast<std::uint32_t>(m.fields_.size());
-    std::size_t fstart = pos;
+    std::size_t q = pos;
+    bool has_fields = true;
     if (seg == 0) {
       m.fields_.push_back(sp(0, 3));          // "MSH"
       m.fields_.push_back(sp(3, 1));          // MSH-1
       m.fields_.push_back(sp(4, ec.size()));  // MSH-2
-      fstart = 4 + ec.size() + 1;             // after the separator that ends MSH-2
+      q = 4 + ec.size() + 1;                  // after the separator that ends MSH-2
     } else {
-      const std::size_t name_end = t.find(enc.field, pos);
-      const std::size_t ne = std::min(name_end, end);
-      const std::string_view name = t.substr(pos, ne - pos);
+      while (q < n && at(q) == 0) ++q;
+      const std::string_view name = t.substr(pos, q - pos);
       if (name == "MSH")
         return error(ParseErrc::bad_segment_name, seg, 0,
                      where(seg, name) + ": a second MSH (one message per parse)");
@@ -318,18 +321,16 @@ ParseResult Parser::run(std::string_view in, const ParseLimits& lim) {
         return error(ParseErrc::bad_segment_name, seg, 0,
                      "segment " + std::to_string(seg) + ": id \"" + printable(name) +
                          "\" is not 3 characters [A-Z][A-Z0-9][A-Z0-9]");
-      m.fields_.push_back(sp(pos, ne - pos));
-      if (ne == end)
-        fstart = end + 1;  // no fields at all
+      m.fields_.push_back(sp(pos, q - pos));
+      if (q < n && at(q) == 1)
+        ++q;
       else
-        fstart = ne + 1;
+        has_fields = false;
     }
-    // Fields: split [fstart, end) at the field separator.
-    if (fstart <= end) {
-      std::size_t f = fstart;
+    if (has_fields) {
       for (;;) {
-        std::size_t q = f;
-        while (q < end && t[q] != enc.field) ++q;
+        const std::size_t f = q;
+        while (q < n && at(q) == 0) ++q;
         if (m.fields_.size() - rec.first > lim.max_fields) {
           const std::string_view name = m.span(m.fields_[rec.first]);
           return error(
@@ -337,13 +338,13 @@ ParseResult Parser::run(std::string_view in, const ParseLimits& lim) {
               where(seg, name) + ": more than " + std::to_string(lim.max_fields) + " fields");
         }
         m.fields_.push_back(sp(f, q - f));
-        if (q >= end) break;
-        f = q + 1;
+        if (q >= n || at(q) == 2) break;
+        ++q;  // past the field separator
       }
     }
     rec.count = static_cast<std::uint32_t>(m.fields_.size() - rec.first);
     m.segs_.push_back(rec);
-    pos = end;
+    pos = q;
   }
 
   // MSH content every message needs (and every ACK echoes).
