@@ -133,9 +133,12 @@ const toml::table* TomlReader::table(const std::string& key) {
 
 void TomlReader::finish() {
   for (const auto& [k, v] : table_) {
+    (void)v;
     const std::string key(k.str());
     if (!used_.count(key))
-      out_.push_back({position(v, file_), context_ + ": unknown key '" + key + "'"});
+      out_.push_back({{file_, static_cast<int>(k.source().begin.line),
+                       static_cast<int>(k.source().begin.column)},
+                      context_ + ": unknown key '" + key + "'"});
   }
 }
 

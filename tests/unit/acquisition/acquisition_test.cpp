@@ -1,0 +1,117 @@
+// Acquisition against the real simulator driver on a real io_context and steady timers.
+#include "acquisition/acquisition.hpp"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "drivers/registry.hpp"
+
+namespace vitalsd::acquisition {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct Recording final : Sink {
+  std::vector<core::Observation> seen;
+  std::vector<std::pair<std::string, core::MonitorState>> states;
+  void observations(std::vector<core::Observation> obs) override {
+    for (auto& o : obs) seen.push_back(std::move(o));
+  }
+  void monitor_state(const std::string& m, core::MonitorState s, const std::string&,
+                     core::Timestamp) override {
+    states.emplace_back(m, s);
+  }
+  int count(const std::string& monitor, core::Parameter p) const {
+    int n = 0;
+    for (const auto& o : seen) n += o.monitor == monitor && o.parameter == p;
+    return n;
+  }
+};
+
+core::MonitorConfig simulated(const std::string& id, const std::string& scenario, int poll_ms) {
+  core::MonitorConfig m;
+  m.id = id;
+  m.driver = "simulator";
+  m.poll = std::chrono::milliseconds{poll_ms};
+  m.comm_timeout = 2 * m.poll;
+  m.simulator.scenario = scenario;
+  m.simulator.nibp_interval_s = 0.5;
+  return m;
+}
+
+void run_for(asio::io_context& io, Acquisition& a, std::chrono::milliseconds d) {
+  asio::steady_timer stop(io, d);
+  stop.async_wait([&](auto) { a.stop(); });
+  io.run();
+}
+
+TEST(Acquisition, PollsEachMonitorOnScheduleAndStoresACuffMeasurementOnce) {
+  asio::io_context io;
+  drivers::Context ctx(io);
+  Recording sink;
+  Acquisition a(io, sink);
+  for (const auto& m : {simulated("chair-1", "steady", 50), simulated("chair-2", "steady", 100)})
+    a.add(m, drivers::find_driver("simulator")->make(m, ctx));
+  a.start();
+  run_for(io, a, 1020ms);
+  // ~20 and ~10 polls; timers are real, so allow some slack.
+  EXPECT_NEAR(sink.count("chair-1", core::Parameter::hr), 21, 3);
+  EXPECT_NEAR(sink.count("chair-2", core::Parameter::hr), 11, 2);
+  // Polled 20 times, but only three cuff cycles (t = 0, 0.5, 1.0 s at most) completed.
+  EXPECT_GE(sink.count("chair-1", core::Parameter::nibp_sys), 2);
+  EXPECT_LE(sink.count("chair-1", core::Parameter::nibp_sys), 3);
+  std::set<std::uint64_t> ids;
+  for (const auto& o : sink.seen) {
+    if (o.monitor == "chair-1" && o.parameter == core::Parameter::nibp_sys) {
+      EXPECT_TRUE(ids.insert(*o.measurement_id).second) << "measurement stored twice";
+    }
+  }
+  ASSERT_EQ(sink.states.size(), 2u);
+  EXPECT_EQ(sink.states[0].second, core::MonitorState::online);
+}
+
+TEST(Acquisition, ADroppedOutMonitorGoesOfflineOnceAndComesBack) {
+  asio::io_context io;
+  drivers::Context ctx(io);
+  Recording sink;
+  Acquisition a(io, sink);
+  auto m = simulated("chair-4", "dropout", 50);
+  m.simulator.event_at_s = 0.3;
+  m.simulator.event_duration_s = 0.5;
+  m.comm_timeout = 150ms;
+  a.add(m, drivers::find_driver("simulator")->make(m, ctx));
+  a.start();
+  run_for(io, a, 1200ms);
+  std::vector<core::MonitorState> seen;
+  for (const auto& [id, s] : sink.states) seen.push_back(s);
+  EXPECT_EQ(seen, (std::vector<core::MonitorState>{core::MonitorState::online,
+                                                   core::MonitorState::offline,
+                                                   core::MonitorState::online}));
+  const auto st = a.status();
+  EXPECT_GT(st[0].failed_polls, 5u);
+}
+
+TEST(Acquisition, ImplausibleValuesAreStoredInvalid) {
+  // A hypertensive spike is plausible; what acquisition rejects is what no patient can have.
+  core::Observation o;
+  o.parameter = core::Parameter::spo2;
+  o.value = 140;
+  EXPECT_TRUE(core::invalidate_if_implausible(o));
+}
+
+TEST(Acquisition, NothingReachesTheSinkAfterStop) {
+  asio::io_context io;
+  drivers::Context ctx(io);
+  Recording sink;
+  Acquisition a(io, sink);
+  auto m = simulated("chair-1", "steady", 100);
+  a.add(m, drivers::find_driver("simulator")->make(m, ctx));
+  a.start();
+  a.stop();
+  io.run();
+  EXPECT_TRUE(sink.seen.empty());
+}
+
+}  // namespace
+}  // namespace vitalsd::acquisition

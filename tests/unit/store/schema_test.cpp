@@ -1,0 +1,91 @@
+#include "store/schema.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "store/journal.hpp"
+#include "support/temp_dir.hpp"
+
+namespace vitalsd::store {
+namespace {
+
+TEST(Schema, MigratesAnEmptyDatabaseToTheCurrentVersion) {
+  test::TempDir dir;
+  Db db(dir / "v.db", Db::Mode::read_write_create);
+  migrate(db);
+  EXPECT_EQ(db.scalar_int("PRAGMA user_version"), current_schema_version());
+  for (const char* table : {"monitors", "observations", "events"})
+    EXPECT_EQ(db.scalar_int(std::string("SELECT count(*) FROM sqlite_schema WHERE name = '") +
+                            table + "'"),
+              1)
+        << table;
+  migrate(db);  // idempotent
+  EXPECT_EQ(db.scalar_int("PRAGMA user_version"), current_schema_version());
+}
+
+TEST(Schema, MigratesForwardFromEveryOlderVersion) {
+  for (int from = 1; from < current_schema_version(); ++from) {
+    test::TempDir dir;
+    Db db(dir / "v.db", Db::Mode::read_write_create);
+    for (int v = 0; v < from; ++v) ASSERT_FALSE(db.exec(migrations()[static_cast<std::size_t>(v)]));
+    ASSERT_FALSE(db.exec("PRAGMA user_version = " + std::to_string(from)));
+    migrate(db);
+    EXPECT_EQ(db.scalar_int("PRAGMA user_version"), current_schema_version()) << "from " << from;
+  }
+}
+
+TEST(Schema, RefusesANewerSchema) {
+  test::TempDir dir;
+  {
+    Db db(dir / "vitals.db", Db::Mode::read_write_create);
+    migrate(db);
+    db.exec("PRAGMA user_version = 999");
+  }
+  try {
+    Journal j({dir.path()});
+    FAIL() << "opened a newer database";
+  } catch (const StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("schema version 999, newer than"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(Schema, RefusesAForeignDatabase) {
+  test::TempDir dir;
+  {
+    Db db(dir / "vitals.db", Db::Mode::read_write_create);
+    db.exec("CREATE TABLE customers (id INTEGER)");
+  }
+  EXPECT_THROW(Journal({dir.path()}), StoreError);
+}
+
+TEST(Schema, RefusesACorruptFileAndLeavesItAlone) {
+  test::TempDir dir;
+  {
+    std::ofstream f(dir / "vitals.db");
+    f << std::string(4096, 'x');
+  }
+  try {
+    Journal j({dir.path()});
+    FAIL() << "opened a corrupt database";
+  } catch (const StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("vitals.db"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(std::filesystem::file_size(dir / "vitals.db"), 4096u);  // never a silent new file
+}
+
+TEST(Schema, EventsAndObservationsAreAppendOnly) {
+  test::TempDir dir;
+  Db db(dir / "v.db", Db::Mode::read_write_create);
+  migrate(db);
+  ASSERT_FALSE(
+      db.exec("INSERT INTO events VALUES (1, '2026-01-01T00:00:00.000Z', 't', NULL, NULL, '{}', "
+              "'a', 'b')"));
+  EXPECT_TRUE(db.exec("UPDATE events SET type = 'x'"));
+  EXPECT_TRUE(db.exec("DELETE FROM events"));
+  EXPECT_EQ(db.scalar_int("SELECT count(*) FROM events"), 1);
+}
+
+}  // namespace
+}  // namespace vitalsd::store
