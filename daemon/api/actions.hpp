@@ -1,0 +1,49 @@
+// What the API asks of the daemon beyond reading the database: the nurse's actions and the
+// live monitor view. The app implements it (daemon/app/pipeline.*) on top of the sessions
+// manager and the journal; the API depends only on this interface.
+//
+// Every call is made on the io_context thread. `done` is called exactly once, on the
+// io_context thread, after what the action changed is committed to the journal (so a GET
+// right after it sees the change). Errors come back as a Reply with a 4xx status and
+// {"error": "...", "detail": "..."}.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace vitalsd::api {
+
+struct Reply {
+  int status = 200;  // 200, 201; 400 bad argument, 404 unknown, 409 conflict (state/gate)
+  nlohmann::json body;
+};
+using Done = std::function<void(Reply)>;
+
+class Actions {
+ public:
+  virtual ~Actions() = default;
+
+  // 201 {"id", "monitor", "patient", "protocol", "phase", "started_at", "started_by", ...}
+  virtual void start_session(const std::string& monitor, const std::string& patient,
+                             const std::string& protocol, const std::string& actor, Done done) = 0;
+  // phase: "infusing" | "recovery" | "ended"; override_reason empty unless the nurse overrides a
+  // blocked baseline gate (409 with the gate's reasons otherwise). 200 with the session.
+  virtual void set_phase(std::int64_t session, const std::string& phase,
+                         const std::string& override_reason, const std::string& actor,
+                         Done done) = 0;
+  virtual void end_session(std::int64_t session, const std::string& actor, Done done) = 0;
+  // 200 with the alert after the action.
+  virtual void acknowledge(std::int64_t alert, const std::string& actor, Done done) = 0;
+  virtual void pause(std::int64_t alert, double seconds, const std::string& actor, Done done) = 0;
+  virtual void reset(std::int64_t alert, const std::string& actor, Done done) = 0;
+
+  // Synchronous, in memory: [{"id","location","driver","state","state_since","session",
+  //   "last": {"hr": {"value","unit","validity","at","age_s"}, ...}}]
+  virtual nlohmann::json monitors() = 0;
+  // Synchronous, in memory: a session as the API shows it (with phase, baseline, gate), or null.
+  virtual nlohmann::json session(std::int64_t id) = 0;
+};
+
+}  // namespace vitalsd::api
