@@ -339,7 +339,8 @@ TEST(ModbusCheck, AcceptsAGoodMonitorAndPositionsEachProblem) {
   auto m = monitor("modbus-tcp");
   m.modbus.endpoint = "nowhere";
   m.modbus.unit = 300;
-  m.modbus.profile_path = "/nonexistent/generic-vitals.toml";
+  m.modbus.profile = "no-such-profile";
+  m.modbus.profile_path = "/nonexistent/no-such-profile.toml";
   check_tcp(m, d);
   ASSERT_EQ(d.size(), 3U) << dump(d);
   EXPECT_EQ(d[0].where.line, 13);
