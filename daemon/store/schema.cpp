@@ -6,7 +6,7 @@
 namespace vitalsd::store {
 namespace {
 
-constexpr std::array<std::string_view, 1> kMigrations{
+constexpr std::array<std::string_view, 2> kMigrations{
     // 1: monitors, observations and the append-only, hash-chained event journal.
     R"sql(
 CREATE TABLE monitors (
@@ -53,6 +53,48 @@ CREATE TRIGGER observations_append_only_update BEFORE UPDATE ON observations
   BEGIN SELECT RAISE(ABORT, 'observations are append-only'); END;
 CREATE TRIGGER observations_append_only_delete BEFORE DELETE ON observations
   BEGIN SELECT RAISE(ABORT, 'observations are append-only'); END;
+)sql",
+    // 2: infusion sessions and their alerts (issue 4).
+    R"sql(
+CREATE TABLE sessions (
+  id          INTEGER PRIMARY KEY,
+  monitor     TEXT NOT NULL,
+  patient     TEXT NOT NULL,           -- opaque patient reference, as the nurse gave it
+  protocol    TEXT NOT NULL,           -- "ketamine-iv"
+  phase       TEXT NOT NULL,           -- baseline | infusing | recovery | ended
+  phase_since TEXT NOT NULL,
+  started_at  TEXT NOT NULL,
+  started_by  TEXT NOT NULL,           -- token name
+  ended_at    TEXT,
+  ended_by    TEXT,
+  baseline    TEXT NOT NULL DEFAULT '{}',  -- JSON: parameter -> {value, unit, readings[]}
+  state       TEXT NOT NULL DEFAULT '{}'   -- JSON: what the alarm engine needs after a restart
+);
+CREATE INDEX sessions_monitor ON sessions (monitor, phase);
+CREATE TABLE alerts (
+  id              INTEGER PRIMARY KEY,
+  session         INTEGER NOT NULL REFERENCES sessions (id),
+  monitor         TEXT NOT NULL,
+  rule            TEXT NOT NULL,       -- rule id in the protocol
+  kind            TEXT NOT NULL,       -- physiological | comm_lost | nibp_overdue | sensor_invalid | ...
+  parameter       TEXT,                -- NULL for technical alerts without one
+  value           REAL,                -- latest value seen for the alert
+  limit_value     REAL,                -- the limit that was breached (JSON/API: "limit")
+  unit            TEXT NOT NULL DEFAULT '',
+  priority        TEXT NOT NULL,       -- high | medium | low
+  state           TEXT NOT NULL,       -- active | acknowledged | paused | latched | cleared
+  escalated       INTEGER NOT NULL DEFAULT 0,
+  raised_at       TEXT NOT NULL,
+  active_since    TEXT NOT NULL,
+  updated_at      TEXT NOT NULL,       -- time of the last transition
+  paused_until    TEXT,
+  acknowledged_by TEXT,
+  acknowledged_at TEXT,
+  cleared_at      TEXT,
+  cleared_reason  TEXT
+);
+CREATE INDEX alerts_state ON alerts (state, id);
+CREATE INDEX alerts_session ON alerts (session, id);
 )sql",
 };
 
