@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "core/toml_reader.hpp"
+#include "core/version.hpp"
 
 namespace vitalsd::settings {
 namespace {
@@ -213,6 +214,57 @@ void read_monitor(const toml::table& t, Settings& s, const std::string& file,
   if (!m.id.empty()) s.monitors.push_back(std::move(m));
 }
 
+std::string read_file(const std::filesystem::path& path, bool& ok) {
+  std::ifstream in(path, std::ios::binary);
+  ok = static_cast<bool>(in);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Every protocols_dir/*.toml, parsed by the alarm core; each problem names its file and line.
+void load_protocols(Settings& s, const toml::table* daemon, const std::string& config_file,
+                    core::Diagnostics& out) {
+  std::error_code ec;
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::directory_iterator(s.daemon.protocols_dir, ec))
+    if (e.path().extension() == ".toml") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  for (const auto& f : files) {
+    bool ok = false;
+    const auto text = read_file(f, ok);
+    if (!ok) {
+      out.push_back({{f.string(), 0, 0}, "cannot read protocol file"});
+      continue;
+    }
+    toml::table table;
+    try {
+      table = toml::parse(text, f.string());
+    } catch (const toml::parse_error& e) {
+      out.push_back({{f.string(), static_cast<int>(e.source().begin.line),
+                      static_cast<int>(e.source().begin.column)},
+                     std::string(e.description())});
+      continue;
+    }
+    auto p = alarms::parse_protocol(table, f.string(), out);
+    if (!p) continue;
+    if (auto prev = s.protocols.find(p->name); prev != s.protocols.end()) {
+      out.push_back({{f.string(), 0, 0},
+                     "protocol '" + p->name + "' is also defined in " + prev->second->file});
+      continue;
+    }
+    auto name = p->name;
+    s.protocols.emplace(std::move(name), std::make_shared<const alarms::Protocol>(std::move(*p)));
+  }
+  if (!s.protocols.count(s.daemon.default_protocol)) {
+    core::SourcePos where{config_file, 0, 0};
+    if (daemon)
+      if (const auto* n = daemon->get("default_protocol")) where = core::position(*n, config_file);
+    out.push_back({where, "default protocol '" + s.daemon.default_protocol + "' not found in " +
+                              s.daemon.protocols_dir.string()});
+  }
+}
+
 }  // namespace
 
 std::optional<Endpoint> parse_endpoint(const std::string& text) {
@@ -254,8 +306,13 @@ LoadResult parse(const std::string& text, const std::filesystem::path& path) {
   Settings s;
   s.file = path;
   const auto base = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-  s.daemon.profiles_dir = base / "profiles";
-  s.daemon.protocols_dir = base / "protocols";
+  // Shipped profiles and protocols apply unless the config's directory has its own.
+  std::error_code ec;
+  for (auto [dir, name] : {std::pair{&s.daemon.profiles_dir, "profiles"},
+                           std::pair{&s.daemon.protocols_dir, "protocols"}})
+    *dir = std::filesystem::is_directory(base / name, ec)
+               ? base / name
+               : std::filesystem::path(core::kDataDir) / name;
 
   TomlReader r(root, "config", file, out);
   const toml::table empty;
@@ -288,13 +345,16 @@ LoadResult parse(const std::string& text, const std::filesystem::path& path) {
     }
   }
   r.finish();
+  load_protocols(s, daemon, file, out);
   result.settings = std::move(s);
   return result;
 }
 
 LoadResult load(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  bool ok = false;
+  const auto text = read_file(path, ok);
+  std::error_code dir_ec;
+  if (!ok || std::filesystem::is_directory(path, dir_ec)) {
     std::error_code ec;
     const bool exists = std::filesystem::exists(path, ec);
     LoadResult r;
@@ -303,9 +363,7 @@ LoadResult load(const std::filesystem::path& path) {
          exists ? "cannot read the config file (permission denied?)" : "config file not found"});
     return r;
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse(text.str(), path);
+  return parse(text, path);
 }
 
 }  // namespace vitalsd::settings

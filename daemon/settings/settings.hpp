@@ -8,6 +8,10 @@
 #include <string>
 #include <vector>
 
+#include <map>
+#include <memory>
+
+#include "alarms/protocol.hpp"
 #include "core/diagnostic.hpp"
 #include "core/monitor.hpp"
 
@@ -24,8 +28,10 @@ struct DaemonSettings {
   std::filesystem::path state_dir = "/var/lib/vitalsd";
   std::string site = "clinic";
   std::string log_level = "info";
-  std::filesystem::path profiles_dir;   // default: <config dir>/profiles
-  std::filesystem::path protocols_dir;  // default: <config dir>/protocols
+  // Defaults: <config dir>/profiles and <config dir>/protocols when they exist, else the
+  // shipped ones (core::kDataDir).
+  std::filesystem::path profiles_dir;
+  std::filesystem::path protocols_dir;
   std::string default_protocol = "ketamine-iv";
 };
 
@@ -50,6 +56,8 @@ struct Settings {
   DaemonSettings daemon;
   ApiSettings api;
   std::vector<core::MonitorConfig> monitors;
+  // Every protocol in protocols_dir, by name (docs/alarms.md).
+  std::map<std::string, std::shared_ptr<const alarms::Protocol>> protocols;
 
   std::filesystem::path database() const { return daemon.state_dir / "vitals.db"; }
 };

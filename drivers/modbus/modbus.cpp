@@ -13,19 +13,8 @@ namespace {
 // Leave room for the daemon's own fds (database, API, feeds) below libmodbus's limit.
 constexpr int kStartupFdHeadroom = 24;
 
-// The profile file: the settings' profile_path (<profiles_dir>/<name>.toml) when it exists,
-// else config/profiles/<name>.toml under the working directory (a source checkout, as the demo
-// and the acceptance checks run), else profile_path again so the error names it.
-std::string resolve_profile(const core::ModbusConfig& c) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (!c.profile_path.empty() && fs::exists(c.profile_path, ec)) return c.profile_path;
-  if (!c.profile.empty() && c.profile.find('/') == std::string::npos) {
-    const auto local = fs::path("config") / "profiles" / (c.profile + ".toml");
-    if (fs::exists(local, ec)) return local.string();
-  }
-  return c.profile_path;
-}
+// The profile file: settings resolved it (<profiles_dir>/<name>.toml, see docs/config.md).
+std::string resolve_profile(const core::ModbusConfig& c) { return c.profile_path; }
 
 void check_common(const core::MonitorConfig& m, core::Diagnostics& out, int min_unit,
                   int max_unit) {

@@ -5,7 +5,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/version.hpp"
 #include "drivers/registry.hpp"
+#include "support/temp_dir.hpp"
 
 namespace vitalsd::settings {
 namespace {
@@ -64,8 +66,11 @@ TEST(Settings, TheDesignExampleLoads) {
   ASSERT_EQ(s.monitors.size(), 2u);
   EXPECT_EQ(s.monitors[0].comm_timeout, std::chrono::milliseconds{3000});
   EXPECT_EQ(s.monitors[1].modbus.endpoint, "10.0.0.21:502");
-  EXPECT_EQ(s.monitors[1].modbus.profile_path, "/etc/vitalsd/profiles/generic-vitals.toml");
-  EXPECT_EQ(s.daemon.protocols_dir, "/etc/vitalsd/protocols");
+  // /etc/vitalsd has no profiles/ or protocols/ here: the shipped ones apply.
+  EXPECT_EQ(s.monitors[1].modbus.profile_path,
+            std::string(core::kDataDir) + "/profiles/generic-vitals.toml");
+  EXPECT_EQ(s.daemon.protocols_dir, std::string(core::kDataDir) + "/protocols");
+  ASSERT_TRUE(s.protocols.count("ketamine-iv"));
 }
 
 TEST(Settings, RelativeStateDirIsRelativeToTheConfigFile) {
@@ -170,6 +175,26 @@ TEST(Settings, TheShippedConfigIsValid) {
   EXPECT_TRUE(diags.empty()) << first(diags);
   ASSERT_TRUE(r.settings);
   EXPECT_GE(r.settings->monitors.size(), 2u);
+}
+
+TEST(Settings, TheConfigDirectorysOwnProtocolsWinAndTheirErrorsNameTheirFile) {
+  test::TempDir dir;
+  std::filesystem::create_directories(dir / "protocols");
+  std::ofstream(dir / "protocols/bad.toml") << "name = \"bad\"\n\n[[rules]]\nid = \"x\"\n"
+                                               "parameter = \"nibp_syst\"\n";
+  std::ofstream(dir / "v.toml") << "[daemon]\nstate_dir = \"s\"\ndefault_protocol = \"mine\"\n";
+  auto r = load(dir / "v.toml");
+  EXPECT_EQ(r.settings->daemon.protocols_dir, dir / "protocols");
+  bool bad_file = false;
+  bool no_default = false;
+  for (const auto& d : r.diagnostics) {
+    if (d.where.file == (dir / "protocols/bad.toml").string() && d.where.line == 5) bad_file = true;
+    if (d.where.line == 3 &&
+        d.message.find("default protocol 'mine' not found") != std::string::npos)
+      no_default = true;
+  }
+  EXPECT_TRUE(bad_file) << first(r.diagnostics);
+  EXPECT_TRUE(no_default) << first(r.diagnostics);
 }
 
 TEST(Endpoint, ParsesHostPortAndRejectsJunk) {
