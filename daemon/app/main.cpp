@@ -11,12 +11,13 @@
 #include <sstream>
 
 #include "acquisition/acquisition.hpp"
-#include "app/recorder.hpp"
+#include "app/pipeline.hpp"
 #include "core/version.hpp"
 #include "drivers/registry.hpp"
 #include "net/asio.hpp"
 #include "settings/settings.hpp"
 #include "store/journal.hpp"
+#include "store/records.hpp"
 
 namespace {
 
@@ -95,14 +96,39 @@ int main(int argc, char** argv) {
 
   asio::io_context io;
   drivers::Context driver_context(io);
-  app::Recorder recorder(*journal);
-  acquisition::Acquisition acquisition(io, recorder);
+  std::unique_ptr<sessions::Manager> sessions;
+  std::unique_ptr<app::Pipeline> pipeline;
+  std::unique_ptr<acquisition::Acquisition> acquisition;
   try {
     const auto now = acquisition::Acquisition::system_now();
     journal->register_monitors(config->monitors, now);
+    // Active sessions and their open alerts come back as they were; nothing is raised twice.
+    store::Db reader(journal->database(), store::Db::Mode::read_only);
+    auto restored = store::restore(reader);
+    std::set<std::string> monitor_ids;
+    for (const auto& m : config->monitors) monitor_ids.insert(m.id);
+    sessions = std::make_unique<sessions::Manager>(
+        config->protocols, monitor_ids, restored.next_session_id, restored.next_alert_id);
+    for (auto& [session, snapshot] : restored.sessions) {
+      if (!config->protocols.count(session.protocol) || !monitor_ids.count(session.monitor)) {
+        spdlog::error(
+            "session {} on {} uses protocol '{}' or a monitor no longer configured; "
+            "it stays in the database but is not monitored",
+            session.id, session.monitor, session.protocol);
+        continue;
+      }
+      spdlog::info("session {} on {} restored in phase {} with {} open alerts", session.id,
+                   session.monitor, alarms::to_string(session.phase), snapshot.alerts.size());
+      sessions->restore(std::move(session), std::move(snapshot));
+    }
+    pipeline = std::make_unique<app::Pipeline>(io, *journal, *sessions, config->monitors);
+    acquisition = std::make_unique<acquisition::Acquisition>(io, *pipeline);
+    pipeline->set_acquisition(acquisition.get());
     for (const auto& m : config->monitors)
-      acquisition.add(m, drivers::find_driver(m.driver)->make(m, driver_context));
+      acquisition->add(m, drivers::find_driver(m.driver)->make(m, driver_context));
     journal->start([](const std::vector<store::CommittedEventPtr>&) {});
+    std::vector<std::string> protocol_names;
+    for (const auto& [name, p] : config->protocols) protocol_names.push_back(name);
     store::Event loaded{"config.loaded",
                         now,
                         "",
@@ -111,7 +137,8 @@ int main(int argc, char** argv) {
                          {"sha256", file_sha256(config_path)},
                          {"version", core::kVersion},
                          {"site", config->daemon.site},
-                         {"monitors", config->monitors.size()}}};
+                         {"monitors", config->monitors.size()},
+                         {"protocols", protocol_names}}};
     journal->record(std::move(loaded), store::Durability::urgent);
   } catch (const std::exception& e) {
     spdlog::critical("start-up failed: {}", e.what());
@@ -122,7 +149,8 @@ int main(int argc, char** argv) {
   signals.async_wait([&](const boost::system::error_code& ec, int signo) {
     if (ec) return;
     spdlog::info("signal {}: stopping", signo == SIGTERM ? "SIGTERM" : "SIGINT");
-    acquisition.stop();
+    acquisition->stop();
+    pipeline->stop();
     io.stop();
   });
 
@@ -141,7 +169,8 @@ int main(int argc, char** argv) {
     };
     ping();
   }
-  acquisition.start();
+  acquisition->start();
+  pipeline->start();
   sd_notify(0, "READY=1");
   spdlog::info("polling {} monitors", config->monitors.size());
 

@@ -118,15 +118,35 @@ void Journal::start(std::function<void(const std::vector<CommittedEventPtr>&)> o
 void Journal::record(std::vector<core::Observation> observations) {
   if (observations.empty()) return;
   std::lock_guard lock(mutex_);
-  queue_.push_back(Item{std::move(observations), std::nullopt, {}});
+  queue_.push_back(Item{std::move(observations), std::nullopt, {}, {}});
   wake_.notify_one();
 }
 
 void Journal::record(Event event, Durability durability, Apply apply) {
   std::lock_guard lock(mutex_);
-  queue_.push_back(Item{{}, std::move(event), std::move(apply)});
+  queue_.push_back(Item{{}, std::move(event), std::move(apply), {}});
   if (durability == Durability::urgent) urgent_pending_ = true;
   wake_.notify_one();
+}
+
+void Journal::write(Apply apply, Durability durability) {
+  std::lock_guard lock(mutex_);
+  queue_.push_back(Item{{}, std::nullopt, std::move(apply), {}});
+  if (durability == Durability::urgent) urgent_pending_ = true;
+  wake_.notify_one();
+}
+
+void Journal::when_committed(std::function<void()> fn) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!stopping_ && thread_.joinable()) {
+      queue_.push_back(Item{{}, std::nullopt, {}, std::move(fn)});
+      urgent_pending_ = true;
+      wake_.notify_one();
+      return;
+    }
+  }
+  fn();
 }
 
 void Journal::stop() {
@@ -176,9 +196,11 @@ void Journal::run() {
     if (!batch.empty()) {
       committed.clear();
       if (commit(batch, urgent, committed)) {
-        batch.clear();
         retry = std::chrono::milliseconds{0};
         if (on_commit_ && !committed.empty()) on_commit_(committed);
+        for (auto& item : batch)
+          if (item.committed) item.committed();
+        batch.clear();
       } else {
         retry = std::min(std::chrono::milliseconds{5000},
                          std::max(std::chrono::milliseconds{100}, retry * 2));

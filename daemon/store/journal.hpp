@@ -70,6 +70,11 @@ class Journal {
   // Thread-safe; never block on I/O.
   void record(std::vector<core::Observation> observations);
   void record(Event event, Durability durability = Durability::batched, Apply apply = {});
+  // Rows without an event of their own (a session's growing baseline).
+  void write(Apply apply, Durability durability = Durability::batched);
+  // Calls `fn` on the writer thread once everything recorded before it is committed (at once
+  // if the journal is stopped). Used to answer an API request only after its commit.
+  void when_committed(std::function<void()> fn);
 
   // Commits everything pending, then stops the writer thread. Idempotent.
   void stop();
@@ -83,6 +88,7 @@ class Journal {
     std::vector<core::Observation> observations;
     std::optional<Event> event;
     Apply apply;
+    std::function<void()> committed;
   };
   void run();
   bool commit(std::vector<Item>& batch, bool urgent, std::vector<CommittedEventPtr>& committed);

@@ -1,0 +1,244 @@
+#include "app/pipeline.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "store/records.hpp"
+
+namespace vitalsd::app {
+
+using nlohmann::json;
+
+Pipeline::Pipeline(asio::io_context& io, store::Journal& journal, sessions::Manager& sessions,
+                   const std::vector<core::MonitorConfig>& monitors)
+    : io_(io), journal_(journal), sessions_(sessions), monitors_(monitors), tick_(io) {}
+
+core::Timestamp Pipeline::now() {
+  return acquisition::Acquisition::system_now();
+}
+
+void Pipeline::start() {
+  tick_.expires_after(std::chrono::seconds{1});
+  tick_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || stopped_) return;
+    persist(sessions_.tick(now()));
+    start();
+  });
+}
+
+void Pipeline::stop() {
+  stopped_ = true;
+  tick_.cancel();
+}
+
+void Pipeline::persist(const sessions::Change& change) {
+  std::set<std::int64_t> saved;
+  for (const auto& e : change.session_events) {
+    alarms::Snapshot snap;
+    if (const auto* engine = sessions_.engine(e.session.id))
+      snap = engine->snapshot();
+    else
+      snap.phase = e.session.phase;
+    journal_.record(store::session_event(e), store::Durability::urgent,
+                    store::save_session(e.session, snap));
+    saved.insert(e.session.id);
+  }
+  for (const auto& t : change.transitions) {
+    const auto* session = sessions_.find(t.session);
+    std::string monitor;
+    const alarms::Alert* open = nullptr;
+    if (session) {
+      monitor = session->monitor;
+      open = sessions_.engine(t.session)->find(t.alert_id);
+    } else {
+      for (const auto& e : change.session_events)
+        if (e.session.id == t.session) monitor = e.session.monitor;
+    }
+    if (t.type == alarms::EventType::raised || t.type == alarms::EventType::escalated)
+      spdlog::warn("alert {} {} {} on {} (session {}): {} {} (limit {})", t.alert_id,
+                   alarms::to_string(t.type), alarms::to_string(t.priority), monitor, t.session,
+                   t.rule, t.value ? std::to_string(*t.value) : "-",
+                   t.limit ? std::to_string(*t.limit) : "-");
+    journal_.record(store::alert_event(t, monitor), store::Durability::urgent,
+                    store::save_alert(t, open, monitor));
+  }
+  // Sessions that changed without an event of their own (the baseline grew, alerts moved).
+  for (auto id : change.touched) {
+    if (saved.count(id)) continue;
+    if (const auto* s = sessions_.find(id))
+      journal_.write(
+          store::save_session(*s, sessions_.engine(id)->snapshot()),
+          change.transitions.empty() ? store::Durability::batched : store::Durability::urgent);
+  }
+}
+
+void Pipeline::observations(std::vector<core::Observation> observations) {
+  auto change = sessions_.observe(observations);  // sets each observation's session
+  for (const auto& o : observations) view_[o.monitor].last[o.parameter] = o;
+  // The observations are queued first: their events precede the alerts they caused.
+  journal_.record(std::move(observations));
+  persist(change);
+}
+
+void Pipeline::monitor_state(const std::string& monitor, core::MonitorState state,
+                             const std::string& detail, core::Timestamp at) {
+  if (state == core::MonitorState::online)
+    spdlog::info("monitor {}: online", monitor);
+  else
+    spdlog::warn("monitor {}: {} ({})", monitor, core::to_string(state), detail);
+  auto& v = view_[monitor];
+  const bool was_lost = v.state && *v.state != core::MonitorState::online;
+  v.state = state;
+  v.state_since = at;
+  v.detail = detail;
+  const std::string name(core::to_string(state));
+  json payload{{"state", name}, {"detail", detail}};
+  // comm_lost / comm_ok pair, as NUT's COMMBAD/COMMOK: journaled whether or not a session runs.
+  if (state != core::MonitorState::online)
+    payload["comm"] = "comm_lost";
+  else if (was_lost)
+    payload["comm"] = "comm_ok";
+  const auto since = core::format_iso8601(at);
+  journal_.record(
+      store::Event{"monitor.state", at, monitor, std::nullopt, payload},
+      state == core::MonitorState::online ? store::Durability::batched : store::Durability::urgent,
+      [monitor, name, since, detail](store::Db& db) -> std::optional<std::string> {
+        store::Stmt up(db,
+                       "UPDATE monitors SET state = ?1, state_since = ?2, "
+                       "state_detail = ?3 WHERE id = ?4");
+        up.bind(1, name).bind(2, since).bind(3, detail).bind(4, monitor);
+        up.step();
+        if (!up.ok()) return "update monitor state: " + db.error_message();
+        return std::nullopt;
+      });
+  persist(sessions_.monitor_state(monitor, state, at));
+}
+
+void Pipeline::answer(const sessions::Outcome& outcome, int ok_status, json body, api::Done done) {
+  if (!outcome.ok()) {
+    json err{{"error", sessions::to_string(outcome.error)}, {"detail", outcome.message}};
+    if (!outcome.reasons.empty()) err["reasons"] = outcome.reasons;
+    done(api::Reply{sessions::http_status(outcome.error), std::move(err)});
+    return;
+  }
+  persist(outcome.change);
+  // Answer once the change is committed, back on the io_context.
+  journal_.when_committed(
+      [this, ok_status, body = std::move(body), done = std::move(done)]() mutable {
+        asio::post(io_, [ok_status, body = std::move(body), done = std::move(done)]() mutable {
+          done(api::Reply{ok_status, std::move(body)});
+        });
+      });
+}
+
+void Pipeline::start_session(const std::string& monitor, const std::string& patient,
+                             const std::string& protocol, const std::string& actor,
+                             api::Done done) {
+  auto out = sessions_.start(monitor, patient, protocol, actor, now());
+  answer(out, 201, out.ok() ? session(out.session) : json(), std::move(done));
+}
+
+void Pipeline::set_phase(std::int64_t id, const std::string& phase,
+                         const std::string& override_reason, const std::string& actor,
+                         api::Done done) {
+  auto out = sessions_.set_phase(id, phase, override_reason, actor, now());
+  json body;
+  if (out.ok()) {
+    body = session(id);
+    if (body.is_null())  // ended: the last state is in the change
+      for (const auto& e : out.change.session_events) body = store::session_json(e.session);
+  }
+  answer(out, 200, std::move(body), std::move(done));
+}
+
+void Pipeline::end_session(std::int64_t id, const std::string& actor, api::Done done) {
+  auto out = sessions_.end(id, actor, now());
+  json body;
+  for (const auto& e : out.change.session_events) body = store::session_json(e.session);
+  answer(out, 200, std::move(body), std::move(done));
+}
+
+json Pipeline::alert_reply(const sessions::Outcome& out) {
+  for (auto it = out.change.transitions.rbegin(); it != out.change.transitions.rend(); ++it)
+    if (it->alert_id == out.alert) {
+      const auto* s = sessions_.find(it->session);
+      auto j = store::alert_json(*it, s ? s->monitor : "");
+      if (const auto* e = sessions_.engine(it->session))
+        if (const auto* a = e->find(it->alert_id)) {
+          j["acknowledged_by"] = a->acknowledged_by.empty() ? json() : json(a->acknowledged_by);
+          j["paused_until"] =
+              a->paused_until ? json(core::format_iso8601(*a->paused_until)) : json();
+          j["raised_at"] = core::format_iso8601(a->raised_at);
+        }
+      return j;
+    }
+  return json::object();
+}
+
+void Pipeline::acknowledge(std::int64_t alert, const std::string& actor, api::Done done) {
+  auto out = sessions_.acknowledge(alert, actor, now());
+  answer(out, 200, out.ok() ? alert_reply(out) : json(), std::move(done));
+}
+
+void Pipeline::pause(std::int64_t alert, double seconds, const std::string& actor, api::Done done) {
+  auto out = sessions_.pause(alert, seconds, actor, now());
+  answer(out, 200, out.ok() ? alert_reply(out) : json(), std::move(done));
+}
+
+void Pipeline::reset(std::int64_t alert, const std::string& actor, api::Done done) {
+  auto out = sessions_.reset(alert, actor, now());
+  answer(out, 200, out.ok() ? alert_reply(out) : json(), std::move(done));
+}
+
+json Pipeline::monitors() {
+  const auto t = now();
+  std::map<std::string, acquisition::MonitorStatus> status;
+  if (acquisition_)
+    for (auto& s : acquisition_->status()) status[s.id] = s;
+  json out = json::array();
+  for (const auto& m : monitors_) {
+    const auto& v = view_[m.id];
+    json last = json::object();
+    for (const auto& [p, o] : v.last) {
+      const double age = std::chrono::duration<double>(t - o.received_at).count();
+      last[std::string(core::to_string(p))] = {
+          {"value", std::isfinite(o.value) ? json(o.value) : json()},
+          {"unit", o.unit},
+          {"validity", core::to_string(o.validity)},
+          {"at", core::format_iso8601(o.received_at)},
+          {"device_time", o.device_time ? json(core::format_iso8601(*o.device_time)) : json()},
+          {"age_s", std::round(age * 10) / 10},
+          // A value older than 3 poll periods (NIBP: its cuff cycle) is not current.
+          {"stale", core::info(p).intermittent
+                        ? false
+                        : age * 1000 > 3.0 * static_cast<double>(m.poll.count())}};
+    }
+    const auto* s = sessions_.active_on(m.id);
+    out.push_back({{"id", m.id},
+                   {"location", m.location},
+                   {"driver", m.driver},
+                   {"state", v.state ? json(core::to_string(*v.state)) : json("unknown")},
+                   {"state_since", v.state ? json(core::format_iso8601(v.state_since)) : json()},
+                   {"detail", v.detail},
+                   {"session", s ? json(s->id) : json()},
+                   {"last", last}});
+  }
+  return out;
+}
+
+json Pipeline::session(std::int64_t id) {
+  const auto* s = sessions_.find(id);
+  if (!s) return nullptr;
+  const auto* engine = sessions_.engine(id);
+  auto j = store::session_json(*s);
+  j["baseline"] = store::baseline_json(engine->baseline());
+  const auto gate = engine->gate();
+  json reasons = json::array();
+  for (const auto& r : gate.reasons) reasons.push_back(r.message);
+  j["gate"] = {{"blocked", gate.blocked}, {"reasons", reasons}};
+  json alerts = json::array();
+  for (const auto& a : engine->open_alerts()) alerts.push_back(a.id);
+  j["open_alerts"] = alerts;
+  return j;
+}
+
+}  // namespace vitalsd::app

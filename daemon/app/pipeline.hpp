@@ -1,0 +1,70 @@
+// The daemon's one path for data and actions, on the io_context thread:
+//   acquisition -> sessions (owner, phase, baseline, alarm engine) -> journal (persist) -> feeds
+// and the API's nurse actions through the same sessions manager and journal. Nothing reaches
+// a subscriber or an API answer before it is committed.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "acquisition/acquisition.hpp"
+#include "api/actions.hpp"
+#include "net/asio.hpp"
+#include "sessions/manager.hpp"
+#include "store/journal.hpp"
+
+namespace vitalsd::app {
+
+class Pipeline final : public acquisition::Sink, public api::Actions {
+ public:
+  Pipeline(asio::io_context& io, store::Journal& journal, sessions::Manager& sessions,
+           const std::vector<core::MonitorConfig>& monitors);
+
+  void set_acquisition(const acquisition::Acquisition* a) { acquisition_ = a; }
+  // Starts the 1 s tick that drives escalations, pause ends and overdue cuffs.
+  void start();
+  void stop();
+
+  // acquisition::Sink
+  void observations(std::vector<core::Observation> observations) override;
+  void monitor_state(const std::string& monitor, core::MonitorState state,
+                     const std::string& detail, core::Timestamp at) override;
+
+  // api::Actions
+  void start_session(const std::string& monitor, const std::string& patient,
+                     const std::string& protocol, const std::string& actor,
+                     api::Done done) override;
+  void set_phase(std::int64_t session, const std::string& phase, const std::string& override_reason,
+                 const std::string& actor, api::Done done) override;
+  void end_session(std::int64_t session, const std::string& actor, api::Done done) override;
+  void acknowledge(std::int64_t alert, const std::string& actor, api::Done done) override;
+  void pause(std::int64_t alert, double seconds, const std::string& actor, api::Done done) override;
+  void reset(std::int64_t alert, const std::string& actor, api::Done done) override;
+  nlohmann::json monitors() override;
+  nlohmann::json session(std::int64_t id) override;
+
+  static core::Timestamp now();
+
+ private:
+  void persist(const sessions::Change& change);
+  void answer(const sessions::Outcome& outcome, int ok_status, nlohmann::json body, api::Done done);
+  nlohmann::json alert_reply(const sessions::Outcome& outcome);
+
+  asio::io_context& io_;
+  store::Journal& journal_;
+  sessions::Manager& sessions_;
+  const acquisition::Acquisition* acquisition_ = nullptr;
+  std::vector<core::MonitorConfig> monitors_;
+  struct MonitorView {
+    std::optional<core::MonitorState> state;
+    core::Timestamp state_since{};
+    std::string detail;
+    std::map<core::Parameter, core::Observation> last;
+  };
+  std::map<std::string, MonitorView> view_;
+  asio::steady_timer tick_;
+  bool stopped_ = false;
+};
+
+}  // namespace vitalsd::app

@@ -1,0 +1,248 @@
+#include "store/records.hpp"
+
+namespace vitalsd::store {
+namespace {
+
+using nlohmann::json;
+
+json ts(const std::optional<core::Timestamp>& t) {
+  return t ? json(core::format_iso8601(*t)) : json();
+}
+std::optional<core::Timestamp> ts_from(const json& j) {
+  if (!j.is_string()) return std::nullopt;
+  return core::parse_iso8601(j.get<std::string>());
+}
+json opt(const std::optional<double>& v) {
+  return v ? json(*v) : json();
+}
+
+std::optional<std::string> run(Stmt& s, Db& db, const char* what) {
+  s.step();
+  if (!s.ok()) return std::string(what) + ": " + db.error_message();
+  return std::nullopt;
+}
+
+json state_json(const alarms::Snapshot& snap) {
+  return {{"phase", alarms::to_string(snap.phase)},
+          {"phase_since", core::format_iso8601(snap.phase_since)},
+          {"last_nibp_at", ts(snap.last_nibp_at)},
+          {"monitor", core::to_string(snap.monitor)},
+          {"baseline_readings", [&] {
+             json b = json::object();
+             for (const auto& [p, v] : snap.baseline.values()) {
+               json e{{"readings", v.readings}, {"unit", v.unit}};
+               if (v.last_measurement) e["last_measurement"] = *v.last_measurement;
+               b[std::string(core::to_string(p))] = e;
+             }
+             return b;
+           }()}};
+}
+
+}  // namespace
+
+json baseline_json(const alarms::Baseline& b) {
+  json out = json::object();
+  for (const auto& [p, v] : b.values())
+    if (!v.readings.empty())
+      out[std::string(core::to_string(p))] = {
+          {"value", v.value()}, {"unit", v.unit}, {"readings", v.readings.size()}};
+  return out;
+}
+
+json session_json(const sessions::Session& s) {
+  return {{"id", s.id},
+          {"monitor", s.monitor},
+          {"patient", s.patient},
+          {"protocol", s.protocol},
+          {"phase", alarms::to_string(s.phase)},
+          {"phase_since", core::format_iso8601(s.phase_since)},
+          {"started_at", core::format_iso8601(s.started_at)},
+          {"started_by", s.started_by},
+          {"ended_at", ts(s.ended_at)},
+          {"ended_by", s.ended_by.empty() ? json() : json(s.ended_by)}};
+}
+
+json alert_json(const alarms::Transition& t, const std::string& monitor) {
+  json j{{"id", t.alert_id},
+         {"session", t.session},
+         {"monitor", monitor},
+         {"rule", t.rule},
+         {"kind", alarms::to_string(t.kind)},
+         {"parameter", t.parameter ? json(core::to_string(*t.parameter)) : json()},
+         {"value", opt(t.value)},
+         {"unit", t.unit},
+         {"limit", opt(t.limit)},
+         {"priority", alarms::to_string(t.priority)},
+         {"state", alarms::to_string(t.state)},
+         {"escalated", t.escalated}};
+  if (t.parameter) j["mdc_code"] = core::info(*t.parameter).mdc_code;
+  return j;
+}
+
+Apply save_session(const sessions::Session& s, const alarms::Snapshot& snap) {
+  return [s, baseline = baseline_json(snap.baseline).dump(),
+          state = state_json(snap).dump()](Db& db) -> std::optional<std::string> {
+    Stmt up(db,
+            "INSERT INTO sessions (id, monitor, patient, protocol, phase, phase_since, started_at, "
+            "started_by, ended_at, ended_by, baseline, state) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT(id) DO UPDATE SET phase = excluded.phase, phase_since = "
+            "excluded.phase_since, ended_at = excluded.ended_at, ended_by = excluded.ended_by, "
+            "baseline = excluded.baseline, state = excluded.state");
+    up.bind(1, s.id).bind(2, s.monitor).bind(3, s.patient).bind(4, s.protocol);
+    up.bind(5, alarms::to_string(s.phase)).bind(6, core::format_iso8601(s.phase_since));
+    up.bind(7, core::format_iso8601(s.started_at)).bind(8, s.started_by);
+    up.bind(9, s.ended_at ? std::optional(core::format_iso8601(*s.ended_at)) : std::nullopt);
+    up.bind(10, s.ended_by.empty() ? std::nullopt : std::optional(s.ended_by));
+    up.bind(11, baseline).bind(12, state);
+    return run(up, db, "save session");
+  };
+}
+
+Apply save_alert(const alarms::Transition& t, const alarms::Alert* open,
+                 const std::string& monitor) {
+  struct Row {
+    alarms::Transition t;
+    std::optional<alarms::Alert> a;
+    std::string monitor;
+  };
+  Row row{t, open ? std::optional(*open) : std::nullopt, monitor};
+  return [row](Db& db) -> std::optional<std::string> {
+    const auto& tr = row.t;
+    const auto at = core::format_iso8601(tr.at);
+    Stmt up(db,
+            "INSERT INTO alerts (id, session, monitor, rule, kind, parameter, value, limit_value, "
+            "unit, priority, state, escalated, raised_at, active_since, updated_at, paused_until, "
+            "acknowledged_by, acknowledged_at, cleared_at, cleared_reason) "
+            "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20) "
+            "ON CONFLICT(id) DO UPDATE SET value = excluded.value, limit_value = "
+            "excluded.limit_value, state = excluded.state, escalated = excluded.escalated, "
+            "active_since = excluded.active_since, updated_at = excluded.updated_at, "
+            "paused_until = excluded.paused_until, acknowledged_by = "
+            "coalesce(excluded.acknowledged_by, alerts.acknowledged_by), acknowledged_at = "
+            "coalesce(excluded.acknowledged_at, alerts.acknowledged_at), cleared_at = "
+            "excluded.cleared_at, cleared_reason = excluded.cleared_reason");
+    up.bind(1, tr.alert_id).bind(2, tr.session).bind(3, row.monitor).bind(4, tr.rule);
+    up.bind(5, alarms::to_string(tr.kind));
+    up.bind(6, tr.parameter ? std::optional(std::string(core::to_string(*tr.parameter)))
+                            : std::nullopt);
+    up.bind(7, tr.value)
+        .bind(8, tr.limit)
+        .bind(9, tr.unit)
+        .bind(10, alarms::to_string(tr.priority));
+    up.bind(11, alarms::to_string(tr.state)).bind(12, std::int64_t{tr.escalated});
+    if (row.a) {
+      const auto& a = *row.a;
+      up.bind(13, core::format_iso8601(a.raised_at)).bind(14, core::format_iso8601(a.active_since));
+      up.bind(16,
+              a.paused_until ? std::optional(core::format_iso8601(*a.paused_until)) : std::nullopt);
+      up.bind(17, a.acknowledged_by.empty() ? std::nullopt : std::optional(a.acknowledged_by));
+      up.bind(18, a.acknowledged_at ? std::optional(core::format_iso8601(*a.acknowledged_at))
+                                    : std::nullopt);
+      up.bind_null(19).bind_null(20);
+    } else {
+      up.bind(13, at).bind(14, at).bind_null(16).bind_null(17).bind_null(18);
+      up.bind(19, at).bind(20, tr.reason);
+    }
+    up.bind(15, at);
+    return run(up, db, "save alert");
+  };
+}
+
+Event session_event(const sessions::SessionEvent& e) {
+  json payload = session_json(e.session);
+  payload["by"] = e.actor;
+  if (!e.from_phase.empty()) payload["from_phase"] = e.from_phase;
+  if (e.type == "gate_override") {
+    payload["override_reason"] = e.override_reason;
+    payload["gate_reasons"] = e.gate_reasons;
+  }
+  return Event{"session." + e.type, e.at, e.session.monitor, e.session.id, std::move(payload)};
+}
+
+Event alert_event(const alarms::Transition& t, const std::string& monitor) {
+  json payload{{"alert", alert_json(t, monitor)}};
+  if (!t.actor.empty()) payload["by"] = t.actor;
+  if (!t.reason.empty()) payload["reason"] = t.reason;
+  if (t.until) payload["until"] = core::format_iso8601(*t.until);
+  // Top-level copies of the alert's key fields, so a subscriber can filter without nesting.
+  payload["priority"] = alarms::to_string(t.priority);
+  payload["rule"] = t.rule;
+  return Event{"alert." + std::string(alarms::to_string(t.type)), t.at, monitor, t.session,
+               std::move(payload)};
+}
+
+Restored restore(Db& db) {
+  Restored out;
+  out.next_session_id = db.scalar_int("SELECT coalesce(max(id), 0) + 1 FROM sessions");
+  out.next_alert_id = db.scalar_int("SELECT coalesce(max(id), 0) + 1 FROM alerts");
+  Stmt s(db,
+         "SELECT id, monitor, patient, protocol, phase, phase_since, started_at, started_by, state "
+         "FROM sessions WHERE phase != 'ended' ORDER BY id");
+  Stmt a(db,
+         "SELECT id, rule, kind, parameter, priority, state, escalated, value, limit_value, unit, "
+         "raised_at, active_since, paused_until, acknowledged_by, acknowledged_at "
+         "FROM alerts WHERE session = ? AND state != 'cleared' ORDER BY id");
+  auto time = [](const std::string& text) {
+    return core::parse_iso8601(text).value_or(core::Timestamp{});
+  };
+  while (s.step()) {
+    sessions::Session session;
+    session.id = s.int64(0);
+    session.monitor = s.text(1);
+    session.patient = s.text(2);
+    session.protocol = s.text(3);
+    session.phase = alarms::phase_from_name(s.text(4)).value_or(alarms::Phase::baseline);
+    session.phase_since = time(s.text(5));
+    session.started_at = time(s.text(6));
+    session.started_by = s.text(7);
+    alarms::Snapshot snap;
+    snap.phase = session.phase;
+    snap.phase_since = session.phase_since;
+    const auto state = json::parse(s.text(8), nullptr, false);
+    if (state.is_object()) {
+      snap.last_nibp_at = ts_from(state.value("last_nibp_at", json()));
+      snap.monitor = core::monitor_state_from_name(state.value("monitor", "online"))
+                         .value_or(core::MonitorState::online);
+      const json readings =
+          state.contains("baseline_readings") ? state["baseline_readings"] : json::object();
+      for (const auto& [name, v] : readings.items()) {
+        auto p = core::parameter_from_name(name);
+        if (!p || !v.is_object()) continue;
+        alarms::BaselineValue bv;
+        bv.readings = v.value("readings", std::vector<double>{});
+        bv.unit = v.value("unit", "");
+        if (v.contains("last_measurement"))
+          bv.last_measurement = v["last_measurement"].get<std::uint64_t>();
+        snap.baseline.values()[*p] = std::move(bv);
+      }
+    }
+    a.reset();
+    a.bind(1, session.id);
+    while (a.step()) {
+      alarms::Alert al;
+      al.id = a.int64(0);
+      al.rule = a.text(1);
+      al.kind = alarms::rule_kind_from_name(a.text(2)).value_or(alarms::RuleKind::physiological);
+      if (auto p = a.text_or_null(3)) al.parameter = core::parameter_from_name(*p);
+      al.priority = alarms::priority_from_name(a.text(4)).value_or(alarms::Priority::high);
+      al.state = alarms::alert_state_from_name(a.text(5)).value_or(alarms::AlertState::active);
+      al.escalated = a.int64(6) != 0;
+      al.condition_present = al.state != alarms::AlertState::latched;
+      if (!a.is_null(7)) al.value = a.real(7);
+      if (!a.is_null(8)) al.limit = a.real(8);
+      al.unit = a.text(9);
+      al.raised_at = time(a.text(10));
+      al.active_since = time(a.text(11));
+      if (auto t = a.text_or_null(12)) al.paused_until = core::parse_iso8601(*t);
+      if (auto t = a.text_or_null(13)) al.acknowledged_by = *t;
+      if (auto t = a.text_or_null(14)) al.acknowledged_at = core::parse_iso8601(*t);
+      snap.alerts.push_back(std::move(al));
+    }
+    if (!a.ok()) throw StoreError("database " + db.path().string() + ": " + db.error_message());
+    out.sessions.emplace_back(std::move(session), std::move(snap));
+  }
+  if (!s.ok()) throw StoreError("database " + db.path().string() + ": " + db.error_message());
+  return out;
+}
+
+}  // namespace vitalsd::store

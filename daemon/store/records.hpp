@@ -1,0 +1,39 @@
+// How sessions and alerts are kept in the database: the rows written with each change, the
+// journal events that describe it (docs/events.md), and the reading back after a restart.
+#pragma once
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "alarms/engine.hpp"
+#include "sessions/manager.hpp"
+#include "store/event.hpp"
+#include "store/journal.hpp"
+#include "store/sqlite.hpp"
+
+namespace vitalsd::store {
+
+// The session row (with its baseline and engine state) as an upsert.
+Apply save_session(const sessions::Session& session, const alarms::Snapshot& snapshot);
+// The alert row as an upsert: from the open alert when it is still open, else the transition.
+Apply save_alert(const alarms::Transition& t, const alarms::Alert* open,
+                 const std::string& monitor);
+
+Event session_event(const sessions::SessionEvent& e);
+Event alert_event(const alarms::Transition& t, const std::string& monitor);
+
+nlohmann::json session_json(const sessions::Session& s);
+nlohmann::json alert_json(const alarms::Transition& t, const std::string& monitor);
+nlohmann::json baseline_json(const alarms::Baseline& b);
+
+struct Restored {
+  std::vector<std::pair<sessions::Session, alarms::Snapshot>> sessions;  // not ended
+  std::int64_t next_session_id = 1;
+  std::int64_t next_alert_id = 1;
+};
+// Reads the active sessions with their open alerts and engine state. Start-up only: throws
+// StoreError when the rows cannot be read.
+Restored restore(Db& db);
+
+}  // namespace vitalsd::store
