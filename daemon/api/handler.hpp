@@ -1,0 +1,39 @@
+// One request in, one response (or the start of an event stream) out. Everything a client can
+// send ends here as a JSON status; nothing throws out.
+#pragma once
+
+#include <boost/beast/http.hpp>
+#include <optional>
+#include <string>
+
+#include "api/queries.hpp"
+#include "api/state.hpp"
+
+namespace vitalsd::api::detail {
+
+namespace http = boost::beast::http;
+using Request = http::request<http::string_body>;
+
+struct Response {
+  unsigned status = 200;
+  std::string body;        // JSON
+  std::string allow;       // 405: Allow header
+  bool challenge = false;  // 401: WWW-Authenticate: Bearer
+};
+
+struct StreamRequest {
+  std::int64_t after = 0;
+  queries::EventFilter filter;
+  std::string actor;
+};
+
+struct Outcome {
+  Response response;
+  std::optional<StreamRequest> stream;  // set: hand the connection to an SSE session
+};
+
+Response error(unsigned status, std::string_view code, std::string_view detail);
+
+asio::awaitable<Outcome> handle(std::shared_ptr<State> state, const Request& req);
+
+}  // namespace vitalsd::api::detail

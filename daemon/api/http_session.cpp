@@ -1,0 +1,178 @@
+#include "api/http_session.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/beast/http.hpp>
+
+#include "api/handler.hpp"
+#include "api/sse_session.hpp"
+
+namespace vitalsd::api::detail {
+
+namespace beast = boost::beast;
+using asio::redirect_error;
+using asio::use_awaitable;
+
+HttpSession::HttpSession(std::shared_ptr<State> state, asio::ip::tcp::socket socket)
+    : state_(std::move(state)),
+      stream_(std::move(socket)),
+      buffer_(Limits::kHeaderBytes + state_->settings.body_limit_bytes + 64 * 1024) {
+  state_->connections.insert(this);
+}
+
+HttpSession::~HttpSession() {
+  state_->connections.erase(this);
+}
+
+void HttpSession::run() {
+  asio::co_spawn(
+      state_->strand, [self = shared_from_this()]() { return self->loop(); }, asio::detached);
+}
+
+void HttpSession::close() {
+  if (moved_) return;
+  boost::system::error_code ec;
+  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  stream_.socket().close(ec);
+}
+
+asio::awaitable<void> HttpSession::refuse(unsigned status, std::string_view code,
+                                          std::string_view detail) {
+  auto r = error(status, code, detail);
+  http::response<http::string_body> res{static_cast<http::status>(status), 11};
+  res.set(http::field::content_type, "application/json");
+  res.set(http::field::connection, "close");
+  res.body() = std::move(r.body);
+  res.prepare_payload();
+  boost::system::error_code ec;
+  stream_.expires_after(state_->settings.idle_timeout);
+  co_await http::async_write(stream_, res, redirect_error(use_awaitable, ec));
+}
+
+// After refusing a request whose body we did not read: close our side for writing, then read
+// and drop what the client still sends for a moment, so that it sees our answer rather than
+// a reset.
+asio::awaitable<void> HttpSession::linger() {
+  boost::system::error_code ec;
+  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+  std::size_t dropped = 0;
+  const auto until = std::chrono::steady_clock::now() + Limits::kLinger;
+  std::array<char, 16 * 1024> sink;
+  while (!ec && dropped < 16 * 1024 * 1024 && std::chrono::steady_clock::now() < until) {
+    stream_.expires_at(until);
+    dropped +=
+        co_await stream_.async_read_some(asio::buffer(sink), redirect_error(use_awaitable, ec));
+  }
+}
+
+asio::awaitable<void> HttpSession::loop() {
+  auto self = shared_from_this();
+  const auto& cfg = state_->settings;
+  try {
+    while (!state_->stopped) {
+      boost::system::error_code ec;
+      // Between requests: the idle timeout. A pipelined request already in the buffer skips it.
+      if (buffer_.size() == 0) {
+        stream_.expires_after(cfg.idle_timeout);
+        const auto n = co_await stream_.async_read_some(buffer_.prepare(4096),
+                                                        redirect_error(use_awaitable, ec));
+        if (ec) break;
+        buffer_.commit(n);
+      }
+      // From the first byte to the end of the header (and the body): the header timeout.
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(Limits::kHeaderBytes));
+      parser.body_limit(cfg.body_limit_bytes);
+      stream_.expires_after(cfg.header_timeout);
+      co_await http::async_read_header(stream_, buffer_, parser, redirect_error(use_awaitable, ec));
+      if (ec == http::error::body_limit) {
+        co_await refuse(413, "payload_too_large",
+                        "the body is larger than " + std::to_string(cfg.body_limit_bytes) +
+                            " bytes ([api] body_limit_bytes)");
+        co_await linger();
+        break;
+      }
+      if (ec == http::error::header_limit) {
+        co_await refuse(431, "header_too_large", "the request header is larger than 8 KiB");
+        break;
+      }
+      if (ec == beast::error::timeout || ec == http::error::end_of_stream ||
+          ec == asio::error::eof || ec == asio::error::operation_aborted ||
+          ec == asio::error::connection_reset)
+        break;
+      if (ec) {
+        co_await refuse(400, "bad_request", "malformed HTTP request");
+        break;
+      }
+      auto& head = parser.get();
+      const auto cl = parser.content_length();
+      if (cl && *cl > cfg.body_limit_bytes) {
+        co_await refuse(413, "payload_too_large",
+                        "the body is larger than " + std::to_string(cfg.body_limit_bytes) +
+                            " bytes ([api] body_limit_bytes)");
+        co_await linger();
+        break;
+      }
+      if (!parser.is_done()) {
+        if (beast::iequals(head[http::field::expect], "100-continue")) {
+          http::response<http::empty_body> cont{http::status::continue_, 11};
+          co_await http::async_write(stream_, cont, redirect_error(use_awaitable, ec));
+          if (ec) break;
+        }
+        co_await http::async_read(stream_, buffer_, parser, redirect_error(use_awaitable, ec));
+        if (ec == http::error::body_limit) {
+          co_await refuse(413, "payload_too_large",
+                          "the body is larger than " + std::to_string(cfg.body_limit_bytes) +
+                              " bytes ([api] body_limit_bytes)");
+          co_await linger();
+          break;
+        }
+        if (ec == beast::error::timeout || ec == asio::error::eof ||
+            ec == http::error::partial_message || ec == asio::error::operation_aborted ||
+            ec == asio::error::connection_reset)
+          break;
+        if (ec) {
+          co_await refuse(400, "bad_request", "malformed HTTP request body");
+          break;
+        }
+      }
+      stream_.expires_never();
+      Request req = parser.release();
+      const bool keep_alive = req.keep_alive();
+      const bool head_only = req.method() == http::verb::head;
+      auto out = co_await handle(state_, req);
+      if (state_->stopped) break;
+      if (out.stream) {
+        moved_ = true;
+        std::make_shared<SseSession>(state_, std::move(stream_), std::move(*out.stream))->run();
+        co_return;
+      }
+      http::response<http::string_body> res{static_cast<http::status>(out.response.status),
+                                            req.version()};
+      res.set(http::field::server, "vitalsd");
+      res.set(http::field::content_type, "application/json");
+      res.set(http::field::cache_control, "no-store");
+      if (out.response.challenge) res.set(http::field::www_authenticate, "Bearer");
+      if (!out.response.allow.empty()) res.set(http::field::allow, out.response.allow);
+      res.keep_alive(keep_alive);
+      res.body() = std::move(out.response.body);
+      res.prepare_payload();
+      if (head_only) res.body().clear();
+      stream_.expires_after(cfg.idle_timeout);
+      if (head_only) {
+        http::response_serializer<http::string_body> sr{res};
+        co_await http::async_write_header(stream_, sr, redirect_error(use_awaitable, ec));
+      } else {
+        co_await http::async_write(stream_, res, redirect_error(use_awaitable, ec));
+      }
+      if (ec || !keep_alive) break;
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("api: connection failed: {}", e.what());
+  }
+  boost::system::error_code ignored;
+  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  stream_.socket().close(ignored);
+}
+
+}  // namespace vitalsd::api::detail

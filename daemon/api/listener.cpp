@@ -1,0 +1,56 @@
+#include "api/listener.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <stdexcept>
+
+#include "api/http_session.hpp"
+
+namespace vitalsd::api::detail {
+
+Listener::Listener(std::shared_ptr<State> state)
+    : state_(std::move(state)), acceptor_(state_->strand) {}
+
+asio::ip::tcp::endpoint Listener::bind(const asio::ip::tcp::endpoint& endpoint) {
+  boost::system::error_code ec;
+  const auto where = endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    acceptor_.close(ec);
+    throw std::runtime_error("api: cannot listen on " + where + ": " + ec.message());
+  }
+  return acceptor_.local_endpoint(ec);
+}
+
+void Listener::run() {
+  accept();
+}
+
+void Listener::stop() {
+  boost::system::error_code ec;
+  acceptor_.close(ec);
+}
+
+void Listener::accept() {
+  acceptor_.async_accept(state_->strand, [self = shared_from_this()](boost::system::error_code ec,
+                                                                     asio::ip::tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
+    if (!ec) {
+      if (self->state_->connections.size() >= self->state_->settings.max_connections) {
+        ++self->state_->refused_connections;
+        boost::system::error_code ignored;
+        socket.close(ignored);
+      } else {
+        std::make_shared<HttpSession>(self->state_, std::move(socket))->run();
+      }
+    } else if (ec == asio::error::no_descriptors) {
+      spdlog::warn("api: accept: {}", ec.message());
+    }
+    self->accept();
+  });
+}
+
+}  // namespace vitalsd::api::detail

@@ -1,0 +1,71 @@
+// Reads of the journal database through a read-only connection, in the API's JSON shapes.
+// Shared by the server and by `vitalsctl --db` (offline audit), so both show the same thing.
+// Every list is a bounded page with a cursor; nothing here writes.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "store/event.hpp"
+#include "store/sqlite.hpp"
+
+namespace vitalsd::api::queries {
+
+inline constexpr int kMaxPage = 1000;
+
+struct AlertFilter {
+  std::vector<std::string> states;  // empty: any; "open" = any state but cleared
+  std::vector<std::string> monitors;
+  std::optional<std::int64_t> session;
+  std::optional<std::int64_t> before;  // cursor: alerts with a smaller id (newest first)
+  int limit = 200;
+};
+// {"alerts": [...], "next": id|null}; newest first.
+nlohmann::json alerts(store::Db& db, const AlertFilter& filter);
+std::optional<nlohmann::json> alert(store::Db& db, std::int64_t id);
+
+struct SessionFilter {
+  std::optional<std::string> state;  // active (phase != ended) | ended
+  std::vector<std::string> monitors;
+  std::optional<std::int64_t> before;
+  int limit = 200;
+};
+// {"sessions": [...], "next": id|null}; newest first.
+nlohmann::json sessions(store::Db& db, const SessionFilter& filter);
+std::optional<nlohmann::json> session(store::Db& db, std::int64_t id);
+
+struct ObservationFilter {
+  std::int64_t session = 0;
+  std::optional<std::string> since;  // canonical ISO 8601 (core::format_iso8601), inclusive
+  std::optional<std::string> until;  // exclusive
+  std::vector<std::string> parameters;
+  std::optional<std::int64_t> after;  // cursor: observation id
+  int limit = 500;
+};
+// {"session": id, "observations": [...], "next": id|null}; oldest first.
+nlohmann::json observations(store::Db& db, const ObservationFilter& filter);
+
+struct EventFilter {
+  std::vector<std::string> types;  // exact, or a prefix ending in '*' ("alert.*")
+  std::vector<std::string> monitors;
+  std::vector<std::string> priorities;  // payload "priority"
+  bool empty() const { return types.empty() && monitors.empty() && priorities.empty(); }
+  bool matches(const store::Event& e) const;
+};
+struct EventPage {
+  std::vector<std::string> events;  // each as store::event_json gives it
+  std::vector<std::int64_t> seqs;
+  std::int64_t next = 0;  // the seq to pass as `after` for the next page
+  bool more = false;      // a full page: ask again at once
+};
+EventPage events(store::Db& db, std::int64_t after, int limit, const EventFilter& filter);
+// {"events":[...],"next":N} without re-parsing the events.
+std::string event_page_json(const EventPage& page);
+
+// Splits "a,b,c" (empty parts dropped).
+std::vector<std::string> split_list(std::string_view text);
+
+}  // namespace vitalsd::api::queries

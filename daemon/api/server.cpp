@@ -1,0 +1,85 @@
+#include "api/server.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <stdexcept>
+
+#include "api/listener.hpp"
+#include "api/state.hpp"
+
+namespace vitalsd::api {
+
+Server::Server(asio::io_context& io, const settings::ApiSettings& settings, Actions& actions,
+               std::filesystem::path database)
+    : state_(std::make_shared<detail::State>(io, settings, actions, std::move(database))) {}
+
+Server::~Server() {
+  stop();
+}
+
+void Server::start() {
+  if (listener_) return;
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(state_->settings.listen.host, ec);
+  if (ec)
+    throw std::runtime_error("api: [api] listen host '" + state_->settings.listen.host +
+                             "' is not an IP address");
+  try {
+    state_->db = std::make_unique<store::Db>(state_->database, store::Db::Mode::read_only);
+    state_->db->exec("PRAGMA query_only = 1");
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string("api: ") + e.what());
+  }
+  auto listener = std::make_shared<detail::Listener>(state_);
+  endpoint_ = listener->bind({address, state_->settings.listen.port});
+  listener_ = std::move(listener);
+  state_->stopped = false;
+  listener_->run();
+  spdlog::info("api: listening on http://{}:{} ({} tokens)", endpoint_.address().to_string(),
+               endpoint_.port(), state_->auth.size());
+}
+
+void Server::stop() {
+  if (!listener_) return;
+  state_->stopped = true;
+  listener_->stop();
+  listener_.reset();
+  // close() may destroy nothing synchronously (handlers hold the sessions), but copy anyway.
+  const std::vector<detail::Connection*> open(state_->connections.begin(),
+                                              state_->connections.end());
+  for (auto* c : open) c->close();
+}
+
+asio::ip::tcp::endpoint Server::local_endpoint() const {
+  return endpoint_;
+}
+
+void Server::publish(const std::vector<store::CommittedEventPtr>& events) {
+  if (events.empty()) return;
+  std::vector<detail::Frame> frames;
+  frames.reserve(events.size());
+  for (const auto& e : events) {
+    if (!e) continue;
+    std::string text;
+    text.reserve(e->json.size() + 32);
+    text += "id: ";
+    text += std::to_string(e->seq);
+    text += "\ndata: ";
+    text += e->json;
+    text += "\n\n";
+    frames.push_back({e, std::make_shared<const std::string>(std::move(text))});
+  }
+  asio::post(state_->strand, [state = state_, frames = std::move(frames)] {
+    const std::vector<detail::Subscriber*> subs(state->subscribers.begin(),
+                                                state->subscribers.end());
+    for (auto* s : subs)
+      if (state->subscribers.count(s)) s->deliver(frames);
+  });
+}
+
+ServerStats Server::stats() const {
+  return {state_->requests, state_->unauthorized, state_->refused_connections,
+          state_->connections.size(), state_->subscribers.size()};
+}
+
+}  // namespace vitalsd::api

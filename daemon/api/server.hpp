@@ -1,0 +1,63 @@
+// The HTTP API (docs/api.md): Boost.Beast on the daemon's io_context, bearer tokens with
+// roles, JSON in and out, reads through its own read-only SQLite connection, nurse actions
+// through api::Actions, and the live event stream (SSE).
+//
+// Threading: construct, start(), stop() and publish() on the io_context's thread (or before
+// it runs / after it stopped). All connection work runs on one strand of that io_context.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include "api/actions.hpp"
+#include "net/asio.hpp"
+#include "settings/settings.hpp"
+#include "store/event.hpp"
+
+namespace vitalsd::api {
+
+namespace detail {
+struct State;
+class Listener;
+}  // namespace detail
+
+struct ServerStats {
+  std::uint64_t requests = 0;
+  std::uint64_t unauthorized = 0;
+  std::uint64_t refused_connections = 0;
+  std::size_t connections = 0;
+  std::size_t subscribers = 0;
+};
+
+class Server {
+ public:
+  // Throws std::runtime_error on a bad token table (start-up).
+  Server(asio::io_context& io, const settings::ApiSettings& settings, Actions& actions,
+         std::filesystem::path database);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Opens the read-only database connection and binds the listener. Throws
+  // std::runtime_error with a one-line reason when it cannot (start-up).
+  void start();
+  // Closes the listener and every connection. Idempotent.
+  void stop();
+  // The bound address (port 0 in the settings picks an ephemeral port).
+  asio::ip::tcp::endpoint local_endpoint() const;
+
+  // Committed events, in seq order, for the live stream. Serialised once here; cheap.
+  void publish(const std::vector<store::CommittedEventPtr>& events);
+
+  // Read on the strand; approximate from other threads.
+  ServerStats stats() const;
+
+ private:
+  std::shared_ptr<detail::State> state_;
+  std::shared_ptr<detail::Listener> listener_;
+  asio::ip::tcp::endpoint endpoint_;
+};
+
+}  // namespace vitalsd::api

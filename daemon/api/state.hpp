@@ -1,0 +1,76 @@
+// What every connection of one api::Server shares (the chat-multi example's shared_state):
+// settings, the Actions, token table, the read-only database connection, the live
+// connections and the SSE subscribers. Touched only on the server's strand.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <unordered_set>
+#include <vector>
+
+#include "api/actions.hpp"
+#include "api/auth.hpp"
+#include "net/asio.hpp"
+#include "settings/settings.hpp"
+#include "store/event.hpp"
+#include "store/sqlite.hpp"
+
+namespace vitalsd::api::detail {
+
+using Strand = asio::strand<asio::io_context::executor_type>;
+
+// A live connection the server can close on stop() or count against max_connections.
+class Connection {
+ public:
+  virtual ~Connection() = default;
+  virtual void close() = 0;
+};
+
+// One event, serialised once as an SSE frame, shared by every subscriber.
+struct Frame {
+  store::CommittedEventPtr event;
+  std::shared_ptr<const std::string> text;  // "id: N\ndata: {...}\n\n"
+};
+
+class Subscriber {
+ public:
+  virtual ~Subscriber() = default;
+  virtual void deliver(const std::vector<Frame>& frames) = 0;
+};
+
+struct Limits {
+  static constexpr std::size_t kHeaderBytes = 8 * 1024;
+  static constexpr std::size_t kTargetBytes = 2 * 1024;
+  static constexpr std::size_t kSseQueue = 4096;  // frames waiting for one subscriber
+  static constexpr std::chrono::seconds kSseHeartbeat{15};
+  static constexpr std::chrono::seconds kLinger{1};  // reading what a refused client still sends
+};
+
+struct State {
+  State(asio::io_context& io, const settings::ApiSettings& s, Actions& a,
+        std::filesystem::path db_path)
+      : strand(asio::make_strand(io)),
+        settings(s),
+        actions(a),
+        auth(s.tokens),
+        database(std::move(db_path)) {}
+
+  Strand strand;
+  settings::ApiSettings settings;
+  Actions& actions;
+  Auth auth;
+  std::filesystem::path database;
+  std::unique_ptr<store::Db> db;  // read-only, opened by start()
+  bool stopped = false;
+
+  std::unordered_set<Connection*> connections;
+  std::unordered_set<Subscriber*> subscribers;
+
+  // Counters for tests and logs.
+  std::uint64_t requests = 0;
+  std::uint64_t unauthorized = 0;
+  std::uint64_t refused_connections = 0;
+};
+
+}  // namespace vitalsd::api::detail
