@@ -51,6 +51,10 @@ struct ModbusConfig {
 
 struct Hl7MonitorConfig {
   std::string source;  // matched against MSH-3.1, PV1-3 or OBX-18
+  // From the [hl7] table, the same for every hl7 monitor:
+  std::string listen = "127.0.0.1:2575";  // the PCD-01 MLLP listener
+  std::size_t max_message_bytes = 1 << 20;
+  std::map<std::string, std::string> codes;  // vendor-local OBX-3 code -> parameter name
 };
 
 struct MonitorConfig {
@@ -59,6 +63,8 @@ struct MonitorConfig {
   std::string location;  // free text shown to nurses, e.g. "Room 2, chair 3"
   std::chrono::milliseconds poll{1000};
   std::chrono::milliseconds comm_timeout{3000};
+  // Device time and receive time further apart than this: a clock_skew event (once).
+  std::chrono::milliseconds max_skew{5000};
   SimulatorConfig simulator;
   ModbusConfig modbus;
   Hl7MonitorConfig hl7;

@@ -156,6 +156,8 @@ void read_monitor(const toml::table& t, Settings& s, const std::string& file,
       m.comm_timeout = std::chrono::milliseconds{*v};
   }
 
+  if (auto v = r.integer("max_skew_ms", 0, 86'400'000)) m.max_skew = std::chrono::milliseconds{*v};
+
   const auto& keys = driver_keys();
   const auto dk = keys.find(m.driver);
   const auto has = [&](const char* key) { return dk != keys.end() && dk->second.count(key); };
@@ -212,6 +214,86 @@ void read_monitor(const toml::table& t, Settings& s, const std::string& file,
   r.finish();
   // Kept even when it had errors, so that duplicate ids are still reported.
   if (!m.id.empty()) s.monitors.push_back(std::move(m));
+}
+
+// [hl7]: the PCD-01 listener shared by every `driver = "hl7"` monitor.
+void read_hl7(const toml::table& t, core::Hl7MonitorConfig& hl7, const std::string& file,
+              core::Diagnostics& out) {
+  TomlReader r(t, "hl7", file, out);
+  if (auto v = r.string("listen")) {
+    if (!parse_endpoint(*v))
+      r.error("listen", "'" + *v + "' is not host:port");
+    else
+      hl7.listen = *v;
+  }
+  if (auto v = r.integer("max_message_bytes", 1024, 16 * 1024 * 1024))
+    hl7.max_message_bytes = static_cast<std::size_t>(*v);
+  if (const auto* codes = r.table("codes")) {
+    for (const auto& [k, v] : *codes) {
+      const std::string code(k.str());
+      const auto* name = v.as_string();
+      if (!name || !core::parameter_from_name(name->get())) {
+        out.push_back({core::position(v, file),
+                       "hl7.codes." + code + ": must name a parameter (nibp_sys, hr, spo2, ...)"});
+        continue;
+      }
+      hl7.codes[code] = name->get();
+    }
+  }
+  r.finish();
+}
+
+void read_feed(const toml::table& t, Settings& s, const std::string& file, core::Diagnostics& out) {
+  core::FeedConfig f;
+  f.table = core::position(t, file);
+  for (const auto& [k, v] : t) f.where[std::string(k.str())] = core::position(v, file);
+  std::string context = "feeds";
+  if (const auto* n = t.get("name"); n && n->is_string())
+    context = "feeds[" + n->as_string()->get() + "]";
+  TomlReader r(t, context, file, out);
+  if (auto v = r.string("name", true)) {
+    if (!valid_id(*v))
+      r.error("name", "must be 1-64 characters of letters, digits, '-', '_' or '.'");
+    f.name = *v;
+  }
+  if (auto v = r.string("type", true)) {
+    if (*v != "hl7" && *v != "mqtt") r.error("type", "'" + *v + "' is not one of hl7, mqtt");
+    f.type = *v;
+  }
+  if (auto v = r.string("endpoint", true)) {
+    if (!parse_endpoint(*v)) r.error("endpoint", "'" + *v + "' is not host:port");
+    f.endpoint = *v;
+  }
+  if (auto v = r.integer("undelivered_after_s", 1, 86400))
+    f.undelivered_after = std::chrono::seconds{*v};
+  if (const auto* types = r.array("event_types")) {
+    for (const auto& n : *types) {
+      if (const auto* str = n.as_string())
+        f.event_types.push_back(str->get());
+      else
+        out.push_back(
+            {core::position(n, file), context + ".event_types: each entry must be a string"});
+    }
+  }
+  if (f.type == "hl7") {
+    if (auto v = r.string("sending_application")) f.sending_application = *v;
+    if (auto v = r.string("receiving_application")) f.receiving_application = *v;
+    if (auto v = r.string("receiving_facility")) f.receiving_facility = *v;
+    if (auto v = r.integer("ack_timeout_ms", 100, 600'000))
+      f.ack_timeout = std::chrono::milliseconds{*v};
+  } else if (f.type == "mqtt") {
+    if (auto v = r.string("topic_prefix")) {
+      if (v->empty() || v->find_first_of("#+") != std::string::npos)
+        r.error("topic_prefix", "must be non-empty and hold no MQTT wildcard (# or +)");
+      f.topic_prefix = *v;
+    }
+    if (auto v = r.string("client_id")) f.client_id = *v;
+    if (auto v = r.string("username")) f.username = *v;
+    if (auto v = r.string("password")) f.password = *v;
+    if (auto v = r.integer("keepalive_s", 5, 3600)) f.keepalive_s = static_cast<int>(*v);
+  }
+  r.finish();
+  s.feeds.push_back(std::move(f));
 }
 
 std::string read_file(const std::filesystem::path& path, bool& ok) {
@@ -323,6 +405,26 @@ LoadResult parse(const std::string& text, const std::filesystem::path& path) {
   else if (!daemon->get("state_dir"))
     out.push_back({core::position(*daemon, file), "daemon.state_dir: required key missing"});
   if (const auto* api = r.table("api")) read_api(*api, s, file, out);
+  core::Hl7MonitorConfig hl7;
+  if (const auto* t = r.table("hl7")) read_hl7(*t, hl7, file, out);
+  if (const auto* feeds = r.array("feeds")) {
+    std::map<std::string, int> names;
+    for (const auto& node : *feeds) {
+      const auto* t = node.as_table();
+      if (!t) {
+        out.push_back({core::position(node, file), "feeds: each entry must be a [[feeds]] table"});
+        continue;
+      }
+      read_feed(*t, s, file, out);
+    }
+    for (const auto& f : s.feeds) {
+      if (f.name.empty()) continue;
+      auto pos = f.where.count("name") ? f.where.at("name") : f.table;
+      if (auto [it, fresh] = names.emplace(f.name, pos.line); !fresh)
+        out.push_back({pos, "feeds: duplicate feed name '" + f.name + "' (first on line " +
+                                std::to_string(it->second) + ")"});
+    }
+  }
   if (const auto* monitors = r.array("monitors")) {
     std::map<std::string, int> seen;
     for (const auto& node : *monitors) {
@@ -343,6 +445,11 @@ LoadResult parse(const std::string& text, const std::filesystem::path& path) {
       else
         seen[m.id] = m.position("id").line;
     }
+  }
+  for (auto& m : s.monitors) {
+    const auto source = m.hl7.source;
+    m.hl7 = hl7;
+    m.hl7.source = source;
   }
   r.finish();
   load_protocols(s, daemon, file, out);

@@ -13,6 +13,7 @@
 
 #include "alarms/protocol.hpp"
 #include "core/diagnostic.hpp"
+#include "core/feed.hpp"
 #include "core/monitor.hpp"
 
 namespace vitalsd::settings {
@@ -56,6 +57,7 @@ struct Settings {
   DaemonSettings daemon;
   ApiSettings api;
   std::vector<core::MonitorConfig> monitors;
+  std::vector<core::FeedConfig> feeds;
   // Every protocol in protocols_dir, by name (docs/alarms.md).
   std::map<std::string, std::shared_ptr<const alarms::Protocol>> protocols;
 

@@ -6,7 +6,7 @@
 namespace vitalsd::store {
 namespace {
 
-constexpr std::array<std::string_view, 2> kMigrations{
+constexpr std::array<std::string_view, 3> kMigrations{
     // 1: monitors, observations and the append-only, hash-chained event journal.
     R"sql(
 CREATE TABLE monitors (
@@ -95,6 +95,16 @@ CREATE TABLE alerts (
 );
 CREATE INDEX alerts_state ON alerts (state, id);
 CREATE INDEX alerts_session ON alerts (session, id);
+)sql",
+    // 3: where each feed's delivery stands (issue 6).
+    R"sql(
+CREATE TABLE feed_cursors (
+  feed         TEXT PRIMARY KEY,       -- [[feeds]] name
+  type         TEXT NOT NULL,          -- hl7 | mqtt
+  delivered    INTEGER NOT NULL,       -- seq of the last event the receiver acknowledged
+  delivered_at TEXT,                   -- when that acknowledgement came
+  updated_at   TEXT NOT NULL
+);
 )sql",
 };
 
