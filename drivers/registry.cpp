@@ -3,6 +3,7 @@
 #include <array>
 #include <string>
 
+#include "drivers/hl7/hl7.hpp"
 #include "drivers/modbus/modbus.hpp"
 #include "drivers/simulator/simulator.hpp"
 
@@ -13,6 +14,7 @@ const std::array kDrivers{
     DriverEntry{"simulator", &simulator::check, &simulator::make},
     DriverEntry{"modbus-tcp", &modbus::check_tcp, &modbus::make_tcp},
     DriverEntry{"modbus-rtu", &modbus::check_rtu, &modbus::make_rtu},
+    DriverEntry{"hl7", &hl7::check, &hl7::make},
 };
 }  // namespace
 

@@ -1,0 +1,84 @@
+// The PCD-01 MLLP listener shared by every `driver = "hl7"` monitor of a daemon.
+//
+// It accepts many clients on the io_context (no thread per client; every handler runs on one
+// strand), decodes MLLP frames, parses each message with vitalsd::hl7, routes it to the monitor
+// whose source matches (drivers/hl7/convert.hpp), buffers the observations per monitor until
+// its driver polls, and answers every message with an ACK (AA / AE / AR). Each client is
+// bounded on its own: message size, bytes of garbage, unread ACKs, idle time; a bad client is
+// answered or closed and never delays the others. Rules: docs/hl7-monitors.md.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/observation.hpp"
+#include "net/asio.hpp"
+
+namespace vitalsd::drivers::hl7 {
+
+struct ListenerOptions {
+  std::string listen = "127.0.0.1:2575";  // host:port; port 0 picks a free one (tests)
+  std::size_t max_message_bytes = 1 << 20;
+  std::map<std::string, std::string> codes;  // vendor OBX-3 code -> parameter name
+  std::size_t max_clients = 64;
+  std::chrono::milliseconds idle_timeout{std::chrono::minutes{10}};
+  std::size_t max_garbage_bytes = 4096;  // non-MLLP bytes in a row before a client is closed
+  std::size_t max_unsent_ack_bytes = 256 * 1024;  // reading pauses above this
+  std::size_t max_buffered_observations = 4096;   // per monitor, between two polls
+};
+
+struct ListenerStats {
+  std::uint64_t accepted = 0;
+  std::uint64_t refused = 0;  // over max_clients
+  std::uint64_t closed_idle = 0;
+  std::uint64_t closed_garbage = 0;
+  std::uint64_t frames = 0;
+  std::uint64_t aa = 0, ae = 0, ar = 0;
+  std::uint64_t oversize = 0;
+  std::uint64_t truncated = 0;
+  std::uint64_t garbage_bytes = 0;
+  std::uint64_t observations = 0;          // buffered for a monitor
+  std::uint64_t dropped_observations = 0;  // buffer full: the oldest were dropped
+  std::size_t clients = 0;                 // connected now
+};
+
+// What arrived for one source since the last take().
+struct Delivery {
+  std::vector<core::Observation> observations;
+  std::optional<std::chrono::steady_clock::time_point> last_message;  // ever, for this source
+  std::size_t messages = 0;  // messages routed to the source since the last take()
+  std::string problem;       // the last AE text for this source since the last take()
+  std::size_t dropped = 0;   // observations dropped since the last take() (buffer full)
+};
+
+class Listener {
+ public:
+  // Binds and starts accepting. Throws std::runtime_error with a one-line reason.
+  Listener(asio::io_context& io, ListenerOptions options);
+  ~Listener();  // closes the acceptor and every client
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
+
+  asio::ip::tcp::endpoint local_endpoint() const;
+  const ListenerOptions& options() const;
+
+  // A monitor's source. Throws std::runtime_error when another monitor has it.
+  void add_source(const std::string& source, const std::string& monitor_id);
+  void remove_source(const std::string& source);
+  Delivery take(const std::string& source);
+
+  ListenerStats stats() const;
+
+  struct Server;
+
+ private:
+  std::shared_ptr<Server> server_;
+};
+
+}  // namespace vitalsd::drivers::hl7
