@@ -1,0 +1,379 @@
+#include "feeds/hl7_feed.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <map>
+#include <optional>
+
+#include "feeds/feed_base.hpp"
+#include "feeds/oru_r40.hpp"
+#include "hl7/ack.hpp"
+#include "hl7/message.hpp"
+#include "hl7/mllp.hpp"
+
+namespace vitalsd::feeds {
+namespace {
+
+using boost::system::error_code;
+using tcp = asio::ip::tcp;
+
+// Non-MLLP bytes from the receiver beyond this: the connection is dropped.
+constexpr std::size_t kMaxGarbage = 64 * 1024;
+
+core::Timestamp wall_now() {
+  return std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
+}
+
+class Hl7Impl : public detail::FeedBase, public std::enable_shared_from_this<Hl7Impl> {
+ public:
+  Hl7Impl(asio::io_context& io, const core::FeedConfig& cfg, const std::string& site,
+          store::Journal& journal, const std::filesystem::path& database, const Tuning& tuning,
+          TypeFilter filter)
+      : FeedBase(io, cfg, site, journal, database, tuning, std::move(filter)),
+        resolver_(strand_),
+        socket_(strand_),
+        deadline_(strand_),
+        retry_timer_(strand_),
+        hold_timer_(strand_),
+        tick_timer_(strand_),
+        decoder_(1 << 20) {}
+
+  void start() {
+    asio::dispatch(strand_, [self = shared_from_this()] { self->do_start(); });
+  }
+  void notify(const std::vector<store::CommittedEventPtr>& events) {
+    asio::post(strand_, [self = shared_from_this(), events] { self->do_notify(events); });
+  }
+  void stop() {
+    asio::dispatch(strand_, [self = shared_from_this()] { self->do_stop(); });
+  }
+  // Only when no thread runs the io_context.
+  void stop_now() { do_stop(); }
+  const std::string& name() const { return cfg_.name; }
+
+ private:
+  struct Inflight {
+    std::int64_t seq = 0;
+    std::string control_id;
+  };
+
+  void do_start() {
+    if (stopped_ || started_) return;
+    started_ = true;
+    load();
+    connect();
+    schedule_tick();
+  }
+
+  void load() {
+    if (auto err = outbox_.load())
+      problem(*err);
+    else
+      loaded_ = true;
+    update_status();
+  }
+
+  void do_notify(const std::vector<store::CommittedEventPtr>& events) {
+    if (stopped_ || !loaded_) return;
+    outbox_.offer(events);
+    if (auto err = outbox_.refill()) problem(*err);
+    send_next();
+    update_status();
+  }
+
+  void do_stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    ++gen_;
+    error_code ec;
+    resolver_.cancel();
+    socket_.close(ec);
+    deadline_.cancel();
+    retry_timer_.cancel();
+    hold_timer_.cancel();
+    tick_timer_.cancel();
+    connected_ = false;
+    update_status();
+  }
+
+  void schedule_tick() {
+    tick_timer_.expires_after(tuning_.tick);
+    tick_timer_.async_wait([self = shared_from_this()](error_code ec) {
+      if (ec || self->stopped_) return;
+      self->on_tick();
+      self->schedule_tick();
+    });
+  }
+
+  void on_tick() {
+    if (!loaded_) load();
+    if (!loaded_) return;
+    outbox_.check(last_problem_.empty() ? "no acknowledgement from the receiver" : last_problem_);
+    send_next();
+    update_status();
+  }
+
+  void connect() {
+    if (stopped_) return;
+    const auto gen = ++gen_;
+    if (port_.empty()) {
+      problem("endpoint '" + cfg_.endpoint + "' is not host:port; not connecting");
+      return;
+    }
+    resolver_.async_resolve(
+        host_, port_,
+        [self = shared_from_this(), gen](error_code ec, tcp::resolver::results_type results) {
+          if (gen != self->gen_ || self->stopped_) return;
+          if (ec) return self->fail("cannot resolve " + self->host_ + ": " + ec.message());
+          self->arm_deadline(gen, self->cfg_.ack_timeout, "connect timed out");
+          asio::async_connect(self->socket_, results,
+                              [self, gen](error_code ec2, const tcp::endpoint&) {
+                                if (gen != self->gen_ || self->stopped_) return;
+                                self->deadline_.cancel();
+                                if (ec2) return self->fail("cannot connect: " + ec2.message());
+                                self->on_connected(gen);
+                              });
+        });
+  }
+
+  void on_connected(std::uint64_t gen) {
+    connected_ = true;
+    error_code ec;
+    socket_.set_option(tcp::no_delay(true), ec);
+    socket_.set_option(asio::socket_base::keep_alive(true), ec);
+    spdlog::debug("feed {}: connected to {}", cfg_.name, cfg_.endpoint);
+    update_status();
+    read(gen);
+    send_next();
+  }
+
+  void arm_deadline(std::uint64_t gen, std::chrono::milliseconds after, std::string what) {
+    deadline_.expires_after(after);
+    deadline_.async_wait([self = shared_from_this(), gen, what = std::move(what)](error_code ec) {
+      if (ec || gen != self->gen_ || self->stopped_) return;
+      self->fail(what);
+    });
+  }
+
+  // The connection is unusable: close it, resend the in-flight message after a backoff.
+  void fail(const std::string& why) {
+    if (stopped_) return;
+    problem(why);
+    error_code ec;
+    socket_.close(ec);
+    deadline_.cancel();
+    hold_timer_.cancel();
+    holding_ = false;
+    inflight_.reset();
+    decoder_.reset();
+    connected_ = false;
+    const auto gen = ++gen_;
+    update_status();
+    retry_timer_.expires_after(backoff_.next());
+    retry_timer_.async_wait([self = shared_from_this(), gen](error_code e) {
+      if (e || gen != self->gen_ || self->stopped_) return;
+      self->with_status([](FeedStatus& s) { ++s.reconnects; });
+      self->connect();
+    });
+  }
+
+  void read(std::uint64_t gen) {
+    socket_.async_read_some(
+        asio::buffer(rbuf_), [self = shared_from_this(), gen](error_code ec, std::size_t n) {
+          if (gen != self->gen_ || self->stopped_) return;
+          if (ec)
+            return self->fail(ec == asio::error::eof ? "the receiver closed the connection"
+                                                     : "read failed: " + ec.message());
+          self->on_bytes(gen, std::string_view(self->rbuf_.data(), n));
+        });
+  }
+
+  void on_bytes(std::uint64_t gen, std::string_view bytes) {
+    std::vector<std::string> frames;
+    bool garbage = false;
+    decoder_.feed(bytes, [&](const hl7::MllpEvent& ev) {
+      if (ev.kind == hl7::MllpEvent::frame)
+        frames.emplace_back(ev.payload);
+      else
+        garbage = true;
+    });
+    if (garbage) spdlog::debug("feed {}: receiver sent bytes outside MLLP frames", cfg_.name);
+    if (decoder_.garbage_pending() > kMaxGarbage)
+      return fail("the receiver sends bytes that are not MLLP frames");
+    for (const auto& f : frames) {
+      on_frame(f);
+      if (gen != gen_ || stopped_) return;
+    }
+    read(gen);
+  }
+
+  void on_frame(const std::string& frame) {
+    const auto parsed = hl7::parse(frame);
+    if (!parsed) return fail("unreadable answer (" + parsed.error().message + ")");
+    const auto ack = hl7::read_ack(*parsed);
+    if (!ack) return fail("answer without an acknowledgement (no MSA)");
+    if (!inflight_ || ack->control_id != inflight_->control_id) {
+      spdlog::debug("feed {}: ignoring an ACK for '{}' (waiting for '{}')", cfg_.name,
+                    ack->control_id, inflight_ ? inflight_->control_id : std::string("nothing"));
+      return;
+    }
+    deadline_.cancel();
+    const auto seq = inflight_->seq;
+    inflight_.reset();
+    if (ack->code == hl7::AckCode::AA) {
+      rejects_ = 0;
+      backoff_.reset();
+      outbox_.delivered(seq);
+      with_status([](FeedStatus& s) { ++s.acknowledged; });
+      healthy("delivering again");
+      update_status();
+      send_next();
+      return;
+    }
+    // AE / AR: the receiver read the message and refused it. Retried with backoff (the receiver
+    // may be busy or misconfigured for a moment), then given up and journaled: one refused
+    // message never blocks every alert after it.
+    ++rejects_;
+    const std::string code(hl7::to_string(ack->code));
+    problem(fmt::format("receiver answered {} for seq {} ({})", code, seq,
+                        ack->text.empty() ? "no text" : ack->text));
+    if (rejects_ >= tuning_.reject_attempts) {
+      outbox_.rejected(seq, code, ack->text, rejects_);
+      rejects_ = 0;
+      with_status([](FeedStatus& s) { ++s.rejected; });
+      update_status();
+      send_next();
+      return;
+    }
+    holding_ = true;
+    hold_timer_.expires_after(backoff_.next());
+    hold_timer_.async_wait([self = shared_from_this(), gen = gen_](error_code ec) {
+      if (ec || gen != self->gen_ || self->stopped_) return;
+      self->holding_ = false;
+      self->send_next();
+    });
+  }
+
+  std::string patient_of(std::optional<std::int64_t> session) {
+    if (!session) return {};
+    if (auto it = patients_.find(*session); it != patients_.end()) return it->second;
+    try {
+      store::Stmt s(outbox_.db(), "SELECT patient FROM sessions WHERE id = ?");
+      s.bind(1, *session);
+      if (s.step()) return patients_[*session] = s.text(0);
+    } catch (const std::exception& e) {
+      spdlog::debug("feed {}: session {}: {}", cfg_.name, *session, e.what());
+    }
+    return {};
+  }
+
+  std::string location_of(const std::string& monitor) {
+    if (monitor.empty()) return {};
+    if (auto it = locations_.find(monitor); it != locations_.end()) return it->second;
+    try {
+      store::Stmt s(outbox_.db(), "SELECT location FROM monitors WHERE id = ?");
+      s.bind(1, monitor);
+      if (s.step()) return locations_[monitor] = s.text(0);
+    } catch (const std::exception& e) {
+      spdlog::debug("feed {}: monitor {}: {}", cfg_.name, monitor, e.what());
+    }
+    return {};
+  }
+
+  void send_next() {
+    while (connected_ && loaded_ && !inflight_ && !holding_ && !stopped_ && !outbox_.empty()) {
+      const auto ev = outbox_.queue().front();
+      OruContext ctx;
+      ctx.site = site_;
+      ctx.sending_application = cfg_.sending_application;
+      ctx.receiving_application = cfg_.receiving_application;
+      ctx.receiving_facility = cfg_.receiving_facility;
+      ctx.control_id = std::to_string(ev->seq);
+      ctx.now = wall_now();
+      ctx.patient = patient_of(ev->event.session);
+      ctx.location = location_of(ev->event.monitor);
+      std::optional<std::string> msg;
+      try {
+        msg = build_oru_r40(*ev, ctx);
+      } catch (const std::exception& e) {
+        spdlog::error("feed {}: cannot build ORU^R40 for seq {}: {}", cfg_.name, ev->seq, e.what());
+      }
+      if (!msg) {
+        spdlog::debug("feed {}: seq {} ({}) carries no alert; passed over", cfg_.name, ev->seq,
+                      ev->event.type);
+        outbox_.passed_over(ev->seq);
+        update_status();
+        continue;
+      }
+      inflight_ = Inflight{ev->seq, ctx.control_id};
+      wbuf_ = hl7::mllp_encode(*msg);
+      const auto gen = gen_;
+      arm_deadline(
+          gen, cfg_.ack_timeout,
+          fmt::format("no ACK for seq {} within {} ms", ev->seq, cfg_.ack_timeout.count()));
+      asio::async_write(
+          socket_, asio::buffer(wbuf_),
+          [self = shared_from_this(), gen, seq = ev->seq](error_code ec, std::size_t) {
+            if (gen != self->gen_ || self->stopped_) return;
+            if (ec) return self->fail("write failed: " + ec.message());
+            self->with_status([](FeedStatus& s) { ++s.sent; });
+            if (self->tuning_.on_sent) self->tuning_.on_sent(self->cfg_.name, seq);
+          });
+      return;
+    }
+  }
+
+  tcp::resolver resolver_;
+  tcp::socket socket_;
+  asio::steady_timer deadline_;     // connect timeout, ACK timeout
+  asio::steady_timer retry_timer_;  // reconnect backoff
+  asio::steady_timer hold_timer_;   // resend after AE/AR
+  asio::steady_timer tick_timer_;
+  hl7::MllpDecoder decoder_;
+  std::array<char, 8192> rbuf_{};
+  std::string wbuf_;
+  std::uint64_t gen_ = 0;  // connection generation: handlers of an older one do nothing
+  bool started_ = false;
+  bool loaded_ = false;
+  bool holding_ = false;
+  int rejects_ = 0;
+  std::optional<Inflight> inflight_;
+  std::map<std::int64_t, std::string> patients_;
+  std::map<std::string, std::string> locations_;
+};
+
+class Hl7Feed : public Feed {
+ public:
+  explicit Hl7Feed(std::shared_ptr<Hl7Impl> impl, asio::io_context& io)
+      : impl_(std::move(impl)), io_(io) {}
+  ~Hl7Feed() override {
+    if (io_.stopped())
+      impl_->stop_now();
+    else
+      impl_->stop();
+  }
+  const std::string& name() const override { return impl_->name(); }
+  void start() override { impl_->start(); }
+  void notify(const std::vector<store::CommittedEventPtr>& events) override {
+    impl_->notify(events);
+  }
+  void stop() override { impl_->stop(); }
+  FeedStatus status() const override { return impl_->status(); }
+
+ private:
+  std::shared_ptr<Hl7Impl> impl_;
+  asio::io_context& io_;
+};
+
+}  // namespace
+
+std::unique_ptr<Feed> make_hl7_feed(asio::io_context& io, const core::FeedConfig& cfg,
+                                    const std::string& site, store::Journal& journal,
+                                    const std::filesystem::path& database, const Tuning& tuning) {
+  auto impl =
+      std::make_shared<Hl7Impl>(io, cfg, site, journal, database, tuning, detail::make_filter(cfg));
+  return std::make_unique<Hl7Feed>(std::move(impl), io);
+}
+
+}  // namespace vitalsd::feeds

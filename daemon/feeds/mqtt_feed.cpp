@@ -1,0 +1,443 @@
+#include "feeds/mqtt_feed.hpp"
+
+#include <fmt/format.h>
+#include <mosquitto.h>
+
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "feeds/feed_base.hpp"
+
+namespace vitalsd::feeds {
+namespace {
+
+using boost::system::error_code;
+using tcp = asio::ip::tcp;
+
+void lib_init() {
+  static std::once_flag once;
+  std::call_once(once, [] { mosquitto_lib_init(); });
+}
+
+std::string rc_text(int rc) {
+  return mosquitto_strerror(rc);
+}
+
+nlohmann::json nullable_real(store::Stmt& s, int c) {
+  return s.is_null(c) ? nlohmann::json() : nlohmann::json(s.real(c));
+}
+nlohmann::json nullable_text(store::Stmt& s, int c) {
+  return s.is_null(c) ? nlohmann::json() : nlohmann::json(s.text(c));
+}
+
+class MqttImpl : public detail::FeedBase, public std::enable_shared_from_this<MqttImpl> {
+ public:
+  MqttImpl(asio::io_context& io, const core::FeedConfig& cfg, const std::string& site,
+           store::Journal& journal, const std::filesystem::path& database, const Tuning& tuning,
+           TypeFilter filter)
+      : FeedBase(io, cfg, site, journal, database, tuning, std::move(filter)),
+        resolver_(strand_),
+        sd_(strand_),
+        deadline_(strand_),
+        retry_timer_(strand_),
+        tick_timer_(strand_) {
+    lib_init();
+    if (cfg_.client_id.empty()) cfg_.client_id = "vitalsd-" + site_ + "-" + cfg_.name;
+    prefix_ = cfg_.topic_prefix + "/" + site_;
+  }
+  ~MqttImpl() override { teardown(); }
+
+  void start() {
+    asio::dispatch(strand_, [self = shared_from_this()] { self->do_start(); });
+  }
+  void notify(const std::vector<store::CommittedEventPtr>& events) {
+    asio::post(strand_, [self = shared_from_this(), events] { self->do_notify(events); });
+  }
+  void stop() {
+    asio::dispatch(strand_, [self = shared_from_this()] { self->do_stop(); });
+  }
+  void stop_now() { do_stop(); }
+  const std::string& name() const { return cfg_.name; }
+
+ private:
+  void do_start() {
+    if (stopped_ || started_) return;
+    started_ = true;
+    load();
+    connect();
+    schedule_tick();
+  }
+
+  void load() {
+    if (auto err = outbox_.load())
+      problem(*err);
+    else
+      loaded_ = true;
+    update_status();
+  }
+
+  void do_notify(const std::vector<store::CommittedEventPtr>& events) {
+    if (stopped_ || !loaded_) return;
+    outbox_.offer(events);
+    if (auto err = outbox_.refill()) problem(*err);
+    publish_more();
+    update_status();
+  }
+
+  void do_stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    ++gen_;
+    resolver_.cancel();
+    deadline_.cancel();
+    retry_timer_.cancel();
+    tick_timer_.cancel();
+    if (mosq_ && connected_) {
+      mosquitto_disconnect(mosq_);
+      flush_writes();
+    }
+    teardown();
+    update_status();
+  }
+
+  // Best effort: push out the DISCONNECT without waiting.
+  void flush_writes() {
+    for (int i = 0; i < 4 && mosq_ && mosquitto_want_write(mosq_); ++i)
+      if (mosquitto_loop_write(mosq_, 1) != MOSQ_ERR_SUCCESS) break;
+  }
+
+  void teardown() {
+    if (sd_.is_open()) {
+      error_code ec;
+      sd_.cancel(ec);
+      sd_.release();  // libmosquitto owns (and closes) the socket
+    }
+    if (mosq_) {
+      mosquitto_destroy(mosq_);
+      mosq_ = nullptr;
+    }
+    connected_ = false;
+    write_waiting_ = false;
+    mids_.clear();
+    acked_.clear();
+    sent_ = 0;
+  }
+
+  void schedule_tick() {
+    tick_timer_.expires_after(tuning_.tick);
+    tick_timer_.async_wait([self = shared_from_this()](error_code ec) {
+      if (ec || self->stopped_) return;
+      self->on_tick();
+      self->schedule_tick();
+    });
+  }
+
+  void on_tick() {
+    if (!loaded_) load();
+    if (loaded_) outbox_.check(last_problem_.empty() ? "no PUBACK from the broker" : last_problem_);
+    if (mosq_ && sd_.is_open()) {
+      const int rc = mosquitto_loop_misc(mosq_);  // keepalive PINGREQ, ping timeout
+      if (rc != MOSQ_ERR_SUCCESS) return fail("connection lost: " + rc_text(rc));
+      maybe_wait_write();
+    }
+    publish_more();
+    update_status();
+  }
+
+  void connect() {
+    if (stopped_) return;
+    const auto gen = ++gen_;
+    if (port_.empty()) {
+      problem("endpoint '" + cfg_.endpoint + "' is not host:port; not connecting");
+      return;
+    }
+    // Resolve with Asio: libmosquitto would block the thread in getaddrinfo.
+    resolver_.async_resolve(
+        host_, port_,
+        [self = shared_from_this(), gen](error_code ec, tcp::resolver::results_type results) {
+          if (gen != self->gen_ || self->stopped_) return;
+          if (ec || results.empty())
+            return self->fail("cannot resolve " + self->host_ + ": " + ec.message());
+          self->open(gen, results.begin()->endpoint());
+        });
+  }
+
+  void open(std::uint64_t gen, const tcp::endpoint& ep) {
+    teardown();
+    mosq_ = mosquitto_new(cfg_.client_id.c_str(), true, this);
+    if (!mosq_) return fail("mosquitto_new failed");
+    mosquitto_connect_callback_set(mosq_, &MqttImpl::on_connect_cb);
+    mosquitto_disconnect_callback_set(mosq_, &MqttImpl::on_disconnect_cb);
+    mosquitto_publish_callback_set(mosq_, &MqttImpl::on_publish_cb);
+    mosquitto_int_option(mosq_, MOSQ_OPT_TCP_NODELAY, 1);
+    mosquitto_int_option(mosq_, MOSQ_OPT_SEND_MAXIMUM, static_cast<int>(tuning_.mqtt_window));
+    if (!cfg_.username.empty())
+      mosquitto_username_pw_set(mosq_, cfg_.username.c_str(),
+                                cfg_.password.empty() ? nullptr : cfg_.password.c_str());
+    const std::string ip = ep.address().to_string();
+    int rc = mosquitto_connect_async(mosq_, ip.c_str(), ep.port(), cfg_.keepalive_s);
+    if (rc != MOSQ_ERR_SUCCESS)
+      return fail("cannot connect: " +
+                  (rc == MOSQ_ERR_ERRNO ? std::string(std::strerror(errno)) : rc_text(rc)));
+    const int fd = mosquitto_socket(mosq_);
+    if (fd < 0) return fail("cannot connect: no socket");
+    error_code ec;
+    sd_.assign(fd, ec);
+    if (ec) return fail("cannot watch the socket: " + ec.message());
+    deadline_.expires_after(
+        std::max<std::chrono::milliseconds>(cfg_.ack_timeout, std::chrono::seconds{5}));
+    deadline_.async_wait([self = shared_from_this(), gen](error_code e) {
+      if (e || gen != self->gen_ || self->stopped_ || self->connected_) return;
+      self->fail("no CONNACK from the broker");
+    });
+    wait_read(gen);
+    maybe_wait_write();
+  }
+
+  void wait_read(std::uint64_t gen) {
+    sd_.async_wait(asio::posix::stream_descriptor::wait_read,
+                   [self = shared_from_this(), gen](error_code ec) {
+                     if (ec || gen != self->gen_ || self->stopped_ || !self->mosq_) return;
+                     const int rc = mosquitto_loop_read(self->mosq_, 1);
+                     if (gen != self->gen_) return;
+                     if (!self->pending_fail_.empty())
+                       return self->fail(std::exchange(self->pending_fail_, {}));
+                     if (rc != MOSQ_ERR_SUCCESS)
+                       return self->fail("connection lost: " + rc_text(rc));
+                     self->wait_read(gen);
+                     self->maybe_wait_write();
+                   });
+  }
+
+  void maybe_wait_write() {
+    if (!mosq_ || write_waiting_ || !sd_.is_open() || !mosquitto_want_write(mosq_)) return;
+    write_waiting_ = true;
+    sd_.async_wait(asio::posix::stream_descriptor::wait_write,
+                   [self = shared_from_this(), gen = gen_](error_code ec) {
+                     if (ec || gen != self->gen_ || self->stopped_ || !self->mosq_) return;
+                     self->write_waiting_ = false;
+                     const int rc = mosquitto_loop_write(self->mosq_, 1);
+                     if (gen != self->gen_) return;
+                     if (!self->pending_fail_.empty())
+                       return self->fail(std::exchange(self->pending_fail_, {}));
+                     if (rc != MOSQ_ERR_SUCCESS)
+                       return self->fail("connection lost: " + rc_text(rc));
+                     self->maybe_wait_write();
+                   });
+  }
+
+  void fail(const std::string& why) {
+    if (stopped_) return;
+    problem(why);
+    teardown();
+    deadline_.cancel();
+    const auto gen = ++gen_;
+    update_status();
+    retry_timer_.expires_after(backoff_.next());
+    retry_timer_.async_wait([self = shared_from_this(), gen](error_code e) {
+      if (e || gen != self->gen_ || self->stopped_) return;
+      self->with_status([](FeedStatus& s) { ++s.reconnects; });
+      self->connect();
+    });
+  }
+
+  // libmosquitto callbacks: called from inside loop_read/loop_write/loop_misc, on the strand.
+  static void on_connect_cb(mosquitto*, void* obj, int rc) {
+    static_cast<MqttImpl*>(obj)->on_connect(rc);
+  }
+  static void on_disconnect_cb(mosquitto*, void* obj, int rc) {
+    auto* self = static_cast<MqttImpl*>(obj);
+    if (self->pending_fail_.empty())
+      self->pending_fail_ = rc == 0 ? "disconnected" : "connection lost: " + rc_text(rc);
+  }
+  static void on_publish_cb(mosquitto*, void* obj, int mid) {
+    static_cast<MqttImpl*>(obj)->on_puback(mid);
+  }
+
+  void on_connect(int rc) {
+    if (rc != 0) {
+      // Refused (bad credentials, not authorised, ...): retried with backoff, logged once per
+      // change of reason; feed_undelivered comes after undelivered_after.
+      pending_fail_ = fmt::format("broker refused the connection: {} (CONNACK {})",
+                                  mosquitto_connack_string(rc), rc);
+      return;
+    }
+    connected_ = true;
+    deadline_.cancel();
+    healthy("connected to the broker");
+    spdlog::debug("feed {}: connected to {}", cfg_.name, cfg_.endpoint);
+    publish_all_alert_states();
+    publish_more();
+    update_status();
+  }
+
+  void on_puback(int mid) {
+    const auto it = mids_.find(mid);
+    if (it == mids_.end()) return;  // a retained alert-state message
+    acked_.insert(it->second);
+    mids_.erase(it);
+    std::int64_t last = 0;
+    std::size_t n = 0;
+    for (const auto& e : outbox_.queue()) {
+      if (n >= sent_ || !acked_.count(e->seq)) break;
+      acked_.erase(e->seq);
+      last = e->seq;
+      ++n;
+    }
+    if (n == 0) return;
+    sent_ -= n;
+    backoff_.reset();
+    outbox_.delivered(last);
+    with_status([n](FeedStatus& s) { s.acknowledged += n; });
+    update_status();
+    publish_more();
+  }
+
+  bool publish(const std::string& topic, const std::string& payload, bool retain, int* mid) {
+    const int rc = mosquitto_publish(mosq_, mid, topic.c_str(), static_cast<int>(payload.size()),
+                                     payload.data(), 1, retain);
+    if (rc != MOSQ_ERR_SUCCESS) {
+      pending_fail_ = "publish failed: " + rc_text(rc);
+      return false;
+    }
+    return true;
+  }
+
+  void publish_alert_state(const std::string& monitor) {
+    std::string json;
+    try {
+      json = open_alerts_json(outbox_.db(), monitor);
+    } catch (const std::exception& e) {
+      problem(std::string("cannot read open alerts: ") + e.what());
+      return;
+    }
+    int mid = 0;
+    publish(prefix_ + "/monitors/" + monitor + "/alerts", json, true, &mid);
+  }
+
+  void publish_all_alert_states() {
+    std::vector<std::string> monitors;
+    try {
+      store::Stmt s(outbox_.db(),
+                    "SELECT id FROM monitors UNION SELECT DISTINCT monitor FROM alerts "
+                    "WHERE state != 'cleared' ORDER BY 1");
+      while (s.step()) monitors.push_back(s.text(0));
+    } catch (const std::exception& e) {
+      problem(std::string("cannot read monitors: ") + e.what());
+    }
+    for (const auto& m : monitors) publish_alert_state(m);
+  }
+
+  void publish_more() {
+    const auto gen = gen_;
+    while (connected_ && mosq_ && !stopped_ && pending_fail_.empty() &&
+           mids_.size() < tuning_.mqtt_window && sent_ < outbox_.queue().size()) {
+      const auto ev = outbox_.queue()[sent_];
+      int mid = 0;
+      const std::string& json = ev->json.empty() ? store::event_json(ev->seq, ev->event) : ev->json;
+      if (!publish(prefix_ + "/events/" + ev->event.type, json, false, &mid)) break;
+      mids_[mid] = ev->seq;
+      ++sent_;
+      with_status([](FeedStatus& s) { ++s.sent; });
+      if (tuning_.on_sent) tuning_.on_sent(cfg_.name, ev->seq);
+      if (ev->event.type.starts_with("alert.") && !ev->event.monitor.empty())
+        publish_alert_state(ev->event.monitor);
+    }
+    if (!pending_fail_.empty() && gen == gen_) {
+      // Not inside a libmosquitto callback here only when called from notify/tick; defer so a
+      // callback never tears its own handle down.
+      asio::post(strand_, [self = shared_from_this(), gen] {
+        if (gen != self->gen_ || self->pending_fail_.empty()) return;
+        self->fail(std::exchange(self->pending_fail_, {}));
+      });
+      return;
+    }
+    maybe_wait_write();
+  }
+
+  tcp::resolver resolver_;
+  asio::posix::stream_descriptor sd_;
+  asio::steady_timer deadline_;
+  asio::steady_timer retry_timer_;
+  asio::steady_timer tick_timer_;
+  mosquitto* mosq_ = nullptr;
+  std::string prefix_;
+  std::uint64_t gen_ = 0;
+  bool started_ = false;
+  bool loaded_ = false;
+  bool write_waiting_ = false;
+  std::string pending_fail_;          // set inside callbacks, acted on after the loop call
+  std::map<int, std::int64_t> mids_;  // event PUBLISHes awaiting PUBACK: mid -> seq
+  std::set<std::int64_t> acked_;      // PUBACKed seqs not yet contiguous from the front
+  std::size_t sent_ = 0;              // queue entries published on this connection
+};
+
+class MqttFeed : public Feed {
+ public:
+  MqttFeed(std::shared_ptr<MqttImpl> impl, asio::io_context& io)
+      : impl_(std::move(impl)), io_(io) {}
+  ~MqttFeed() override {
+    if (io_.stopped())
+      impl_->stop_now();
+    else
+      impl_->stop();
+  }
+  const std::string& name() const override { return impl_->name(); }
+  void start() override { impl_->start(); }
+  void notify(const std::vector<store::CommittedEventPtr>& events) override {
+    impl_->notify(events);
+  }
+  void stop() override { impl_->stop(); }
+  FeedStatus status() const override { return impl_->status(); }
+
+ private:
+  std::shared_ptr<MqttImpl> impl_;
+  asio::io_context& io_;
+};
+
+}  // namespace
+
+std::string open_alerts_json(store::Db& db, const std::string& monitor) {
+  store::Stmt s(db,
+                "SELECT id, session, monitor, rule, kind, parameter, value, limit_value, unit, "
+                "priority, state, escalated, raised_at, active_since, updated_at, paused_until, "
+                "acknowledged_by, acknowledged_at FROM alerts WHERE monitor = ? AND "
+                "state != 'cleared' ORDER BY id");
+  s.bind(1, monitor);
+  nlohmann::json list = nlohmann::json::array();
+  while (s.step()) {
+    list.push_back({{"id", s.int64(0)},
+                    {"session", s.int64(1)},
+                    {"monitor", s.text(2)},
+                    {"rule", s.text(3)},
+                    {"kind", s.text(4)},
+                    {"parameter", nullable_text(s, 5)},
+                    {"value", nullable_real(s, 6)},
+                    {"limit", nullable_real(s, 7)},
+                    {"unit", s.text(8)},
+                    {"priority", s.text(9)},
+                    {"state", s.text(10)},
+                    {"escalated", s.int64(11) != 0},
+                    {"raised_at", s.text(12)},
+                    {"active_since", s.text(13)},
+                    {"updated_at", s.text(14)},
+                    {"paused_until", nullable_text(s, 15)},
+                    {"acknowledged_by", nullable_text(s, 16)},
+                    {"acknowledged_at", nullable_text(s, 17)}});
+  }
+  if (!s.ok()) throw store::StoreError("open alerts of " + monitor + ": " + db.error_message());
+  return list.dump();
+}
+
+std::unique_ptr<Feed> make_mqtt_feed(asio::io_context& io, const core::FeedConfig& cfg,
+                                     const std::string& site, store::Journal& journal,
+                                     const std::filesystem::path& database, const Tuning& tuning) {
+  auto impl = std::make_shared<MqttImpl>(io, cfg, site, journal, database, tuning,
+                                         detail::make_filter(cfg));
+  return std::make_unique<MqttFeed>(std::move(impl), io);
+}
+
+}  // namespace vitalsd::feeds
