@@ -81,6 +81,10 @@ constexpr std::array kUnits{
     UnitName{"{beats}/min", Dim::rate, {}},
     UnitName{"1/min", Dim::rate, {}},
     UnitName{"bpm", Dim::rate, {}},
+    UnitName{"264928", Dim::rate, {}},
+    UnitName{"MDC_DIM_RESP_PER_MIN", Dim::rate, {}},
+    UnitName{"{breaths}/min", Dim::rate, {}},
+    UnitName{"{breath}/min", Dim::rate, {}},
     UnitName{"262688", Dim::percent, {}},
     UnitName{"MDC_DIM_PERCENT", Dim::percent, {}},
     UnitName{"%", Dim::percent, {}},
@@ -153,6 +157,11 @@ std::optional<UnitConversion> unit_conversion(Parameter p, std::string_view code
   code = trim(code);
   text = trim(text);
   if (code.empty() && text.empty()) return UnitConversion{};  // unit not sent: the canonical one
+  const auto& info = core::info(p);
+  const auto own_code = std::to_string(info.mdc_unit_code);
+  for (auto s : {code, text})
+    if (!s.empty() && (s == own_code || s == info.mdc_unit_refid || s == info.ucum))
+      return UnitConversion{};
   const UnitName* u = find_unit(code);
   if (!u) u = find_unit(text);
   if (!u || u->dim != dimension(p)) return std::nullopt;
