@@ -336,6 +336,40 @@ TEST_F(Hl7Listener, SeveralClientsAtOnceEachGetTheirOwnAcks) {
   }
 }
 
+// Measures, and only loosely asserts: messages per second over one connection, each message
+// waiting for its ACK (how PCD-01 senders work in original mode), then pipelined.
+TEST_F(Hl7Listener, ThroughputOverOneConnection) {
+  start();
+  auto& d = driver("bed-7", "BEDMON-7");
+  Client c(port_);
+  constexpr int kMessages = 4000;
+  const auto text = msg::oru();
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < kMessages; ++i) {
+    ASSERT_TRUE(c.send(text));
+    ASSERT_TRUE(c.ack());
+    if (i % 500 == 0) poll(d);  // drain, as acquisition would
+  }
+  const double lockstep =
+      kMessages / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  poll(d);
+  std::string batch;
+  for (int i = 0; i < 200; ++i) batch += "\x0b" + text + "\x1c\r";
+  t0 = std::chrono::steady_clock::now();
+  for (int k = 0; k < kMessages / 200; ++k) {
+    ASSERT_TRUE(c.send_raw(batch));
+    for (int i = 0; i < 200; ++i) ASSERT_TRUE(c.ack());
+    poll(d);
+  }
+  const double pipelined =
+      kMessages / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf(
+      "hl7 listener, one connection, %zu-byte ORU^R01 with 12 OBX: %.0f msg/s waiting for each "
+      "ACK, %.0f msg/s pipelined\n",
+      text.size(), lockstep, pipelined);
+  EXPECT_GT(lockstep, 500);
+}
+
 TEST_F(Hl7Listener, AClientSendingGarbageIsClosedAndOthersAreServed) {
   start();
   driver("bed-7", "BEDMON-7");
