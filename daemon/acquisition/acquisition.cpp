@@ -19,6 +19,7 @@ struct Acquisition::Monitor {
   std::map<core::Parameter, std::uint64_t> last_measurement;
   std::map<core::Parameter, core::Timestamp> last_measurement_time;
   MonitorStatus status;
+  bool skewed = false;  // a clock_skew was reported and the clocks have not agreed since
 
   Monitor(asio::io_context& io, const core::MonitorConfig& c, std::unique_ptr<drivers::Driver> d)
       : config(c), driver(std::move(d)), timer(io) {
@@ -141,6 +142,14 @@ void Acquisition::on_result(Monitor& m, drivers::PollResult r) {
       }
     }
     core::invalidate_if_implausible(o);
+    // Clock skew: only continuous parameters tell (a cuff measurement's time is when it was
+    // taken, legitimately minutes before it is read).
+    if (o.device_time && !core::info(o.parameter).intermittent) {
+      const auto skew = o.received_at - *o.device_time;
+      const bool off = skew > m.config.max_skew || -skew > m.config.max_skew;
+      if (off && !m.skewed) sink_.clock_skew(m.config.id, skew, o.received_at);
+      m.skewed = off;
+    }
     fresh.push_back(std::move(o));
   }
   if (!fresh.empty()) sink_.observations(std::move(fresh));

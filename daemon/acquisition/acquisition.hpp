@@ -26,6 +26,9 @@ class Sink {
   virtual void observations(std::vector<core::Observation> observations) = 0;
   virtual void monitor_state(const std::string& monitor, core::MonitorState state,
                              const std::string& detail, core::Timestamp at) = 0;
+  // The device's clock and ours differ by more than max_skew_ms; reported once per monitor
+  // (again only after it was back within bounds).
+  virtual void clock_skew(const std::string& monitor, core::Duration skew, core::Timestamp at) = 0;
 };
 
 struct MonitorStatus {

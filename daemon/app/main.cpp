@@ -145,12 +145,14 @@ int main(int argc, char** argv) {
     return kExitStartup;
   }
 
+  asio::steady_timer status_timer(io);
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int signo) {
     if (ec) return;
     spdlog::info("signal {}: stopping", signo == SIGTERM ? "SIGTERM" : "SIGINT");
     acquisition->stop();
     pipeline->stop();
+    status_timer.cancel();
     io.stop();
   });
 
@@ -171,6 +173,15 @@ int main(int argc, char** argv) {
   }
   acquisition->start();
   pipeline->start();
+  std::function<void()> status_log = [&] {
+    status_timer.expires_after(std::chrono::seconds{config->daemon.status_log_s});
+    status_timer.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      pipeline->log_status();
+      status_log();
+    });
+  };
+  if (config->daemon.status_log_s > 0) status_log();
   sd_notify(0, "READY=1");
   spdlog::info("polling {} monitors", config->monitors.size());
 

@@ -113,6 +113,39 @@ void Pipeline::monitor_state(const std::string& monitor, core::MonitorState stat
   persist(sessions_.monitor_state(monitor, state, at));
 }
 
+void Pipeline::clock_skew(const std::string& monitor, core::Duration skew, core::Timestamp at) {
+  spdlog::warn("monitor {}: device clock differs from ours by {} ms; both times are stored",
+               monitor, skew.count());
+  journal_.record(
+      store::Event{"monitor.clock_skew", at, monitor, std::nullopt, {{"skew_ms", skew.count()}}},
+      store::Durability::batched);
+}
+
+void Pipeline::log_status() {
+  const auto t = now();
+  for (const auto& m : monitors_) {
+    const auto& v = view_[m.id];
+    std::string line;
+    for (const auto& [p, o] : v.last) {
+      if (core::info(p).intermittent && p != core::Parameter::nibp_sys) continue;
+      std::string value =
+          o.validity == core::Validity::invalid ? "--" : fmt::format("{:g}", o.value);
+      if (p == core::Parameter::nibp_sys) {
+        auto dia = v.last.find(core::Parameter::nibp_dia);
+        if (dia != v.last.end()) value += "/" + fmt::format("{:g}", dia->second.value);
+        value += fmt::format(" ({:.0f} s ago)",
+                             std::chrono::duration<double>(t - o.received_at).count());
+      }
+      line += fmt::format(" {} {}", p == core::Parameter::nibp_sys ? "NIBP" : core::to_string(p),
+                          value);
+    }
+    const auto* s = sessions_.active_on(m.id);
+    spdlog::info("{} [{}{}]{}", m.id, v.state ? core::to_string(*v.state) : "unknown",
+                 s ? fmt::format(", session {} {}", s->id, alarms::to_string(s->phase)) : "",
+                 line.empty() ? " no readings yet" : line);
+  }
+}
+
 void Pipeline::answer(const sessions::Outcome& outcome, int ok_status, json body, api::Done done) {
   if (!outcome.ok()) {
     json err{{"error", sessions::to_string(outcome.error)}, {"detail", outcome.message}};

@@ -30,6 +30,7 @@ class Pipeline final : public acquisition::Sink, public api::Actions {
   void observations(std::vector<core::Observation> observations) override;
   void monitor_state(const std::string& monitor, core::MonitorState state,
                      const std::string& detail, core::Timestamp at) override;
+  void clock_skew(const std::string& monitor, core::Duration skew, core::Timestamp at) override;
 
   // api::Actions
   void start_session(const std::string& monitor, const std::string& patient,
@@ -45,6 +46,8 @@ class Pipeline final : public acquisition::Sink, public api::Actions {
   nlohmann::json session(std::int64_t id) override;
 
   static core::Timestamp now();
+  // One log line per monitor with its latest values (the demo's "readings arrive").
+  void log_status();
 
  private:
   void persist(const sessions::Change& change);

@@ -35,6 +35,7 @@ struct SimulatorConfig {
   double nibp_interval_s = 300;      // cuff cycle
   std::optional<double> event_at_s;  // when the scenario's event starts; scenario default if unset
   std::optional<double> event_duration_s;  // how long it lasts; scenario default if unset
+  double clock_offset_s = 0;  // the simulated device's clock error (to exercise clock_skew)
 };
 
 struct ModbusConfig {

@@ -53,6 +53,7 @@ void read_daemon(const toml::table& t, const std::filesystem::path& base, Settin
     else
       s.daemon.log_level = *v;
   }
+  if (auto v = r.integer("status_log_s", 0, 86400)) s.daemon.status_log_s = static_cast<int>(*v);
   if (auto v = r.string("profiles_dir")) s.daemon.profiles_dir = base / *v;
   if (auto v = r.string("protocols_dir")) s.daemon.protocols_dir = base / *v;
   if (auto v = r.string("default_protocol")) s.daemon.default_protocol = *v;
@@ -121,7 +122,8 @@ void read_api(const toml::table& t, Settings& s, const std::string& file, core::
 // Keys each driver reads on top of id, driver, location, poll_ms and comm_timeout_ms.
 const std::map<std::string, std::set<std::string>>& driver_keys() {
   static const std::map<std::string, std::set<std::string>> keys{
-      {"simulator", {"scenario", "seed", "nibp_interval_s", "event_at_s", "event_duration_s"}},
+      {"simulator",
+       {"scenario", "seed", "nibp_interval_s", "event_at_s", "event_duration_s", "clock_offset_s"}},
       {"modbus-tcp", {"endpoint", "unit", "profile"}},
       {"modbus-rtu", {"device", "baud", "parity", "data_bits", "stop_bits", "unit", "profile"}},
       {"hl7", {"source"}},
@@ -173,6 +175,8 @@ void read_monitor(const toml::table& t, Settings& s, const std::string& file,
     if (auto v = r.number("event_at_s", 0, 7 * 86400)) m.simulator.event_at_s = *v;
   if (has("event_duration_s"))
     if (auto v = r.number("event_duration_s", 0, 7 * 86400)) m.simulator.event_duration_s = *v;
+  if (has("clock_offset_s"))
+    if (auto v = r.number("clock_offset_s", -86400, 86400)) m.simulator.clock_offset_s = *v;
   if (has("endpoint")) {
     if (auto v = r.string("endpoint", true)) {
       if (!parse_endpoint(*v)) r.error("endpoint", "'" + *v + "' is not host:port");

@@ -29,6 +29,7 @@ struct DaemonSettings {
   std::filesystem::path state_dir = "/var/lib/vitalsd";
   std::string site = "clinic";
   std::string log_level = "info";
+  int status_log_s = 60;  // a log line per monitor with its latest values; 0 = off
   // Defaults: <config dir>/profiles and <config dir>/protocols when they exist, else the
   // shipped ones (core::kDataDir).
   std::filesystem::path profiles_dir;

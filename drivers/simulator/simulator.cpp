@@ -122,7 +122,7 @@ std::vector<core::Observation> Model::sample(const std::string& monitor, core::T
   const auto tick = static_cast<std::uint64_t>(std::llround(t * 1000));
   auto add = [&](core::Parameter p, double v) {
     out.push_back(obs(monitor, p, std::round(v), now));
-    out.back().device_time = now;
+    out.back().device_time = now + seconds(config_.clock_offset_s);
   };
   add(core::Parameter::hr, heart_rate(t) + noise(tick << 8 | kHr, 2));
   add(core::Parameter::pr, heart_rate(t) + noise(tick << 8 | kPr, 2));
@@ -140,7 +140,7 @@ std::vector<core::Observation> Model::sample(const std::string& monitor, core::T
                       {core::Parameter::nibp_dia, dia},
                       {core::Parameter::nibp_mean, mean}}) {
     auto o = obs(monitor, p, v, now);
-    o.device_time = start + seconds(taken);
+    o.device_time = start + seconds(taken + config_.clock_offset_s);
     o.measurement_id = k + 1;
     out.push_back(std::move(o));
   }

@@ -22,6 +22,10 @@ struct Recording final : Sink {
                      core::Timestamp) override {
     states.emplace_back(m, s);
   }
+  std::vector<core::Duration> skews;
+  void clock_skew(const std::string&, core::Duration skew, core::Timestamp) override {
+    skews.push_back(skew);
+  }
   int count(const std::string& monitor, core::Parameter p) const {
     int n = 0;
     for (const auto& o : seen) n += o.monitor == monitor && o.parameter == p;
@@ -98,6 +102,23 @@ TEST(Acquisition, ImplausibleValuesAreStoredInvalid) {
   o.parameter = core::Parameter::spo2;
   o.value = 140;
   EXPECT_TRUE(core::invalidate_if_implausible(o));
+}
+
+TEST(Acquisition, AClockSkewIsReportedOncePerMonitor) {
+  asio::io_context io;
+  drivers::Context ctx(io);
+  Recording sink;
+  Acquisition a(io, sink);
+  auto skewed = simulated("chair-1", "steady", 50);
+  skewed.simulator.clock_offset_s = -90;  // the device's clock is 90 s slow
+  skewed.max_skew = std::chrono::milliseconds{5000};
+  auto fine = simulated("chair-2", "steady", 50);
+  fine.simulator.clock_offset_s = 2;  // within bounds
+  for (const auto& m : {skewed, fine}) a.add(m, drivers::find_driver("simulator")->make(m, ctx));
+  a.start();
+  run_for(io, a, 400ms);
+  ASSERT_EQ(sink.skews.size(), 1u) << "once per monitor, however many readings";
+  EXPECT_EQ(sink.skews[0], std::chrono::milliseconds{90'000});
 }
 
 TEST(Acquisition, NothingReachesTheSinkAfterStop) {
