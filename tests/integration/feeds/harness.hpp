@@ -1,0 +1,365 @@
+// Feed tests: a real journal on a temp state_dir whose commits reach the feeds through an
+// io_context thread (as in vitalsd's main), a real MLLP receiver on 127.0.0.1 and a real MQTT
+// subscriber.
+#pragma once
+
+#include <mosquitto.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "feeds/feed.hpp"
+#include "hl7/message.hpp"
+#include "hl7/mllp.hpp"
+#include "hl7/msh.hpp"
+#include "net/asio.hpp"
+#include "store/journal.hpp"
+#include "store/sqlite.hpp"
+#include "support/temp_dir.hpp"
+
+namespace vitalsd::test {
+
+template <class Pred>
+bool eventually(Pred&& pred, std::chrono::milliseconds timeout = std::chrono::seconds{15}) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  }
+  return pred();
+}
+
+inline core::Timestamp now_ms() {
+  return std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
+}
+
+// An alert transition event as the alarm engine's records produce it (store/records.cpp).
+inline store::Event alert_event(const std::string& transition, std::int64_t alert_id,
+                                const std::string& state, double value,
+                                const std::string& priority = "high") {
+  nlohmann::json a{{"id", alert_id},          {"session", 1},
+                   {"monitor", "chair-1"},    {"rule", "nibp_sys_high"},
+                   {"kind", "physiological"}, {"parameter", "nibp_sys"},
+                   {"mdc_code", 150021},      {"value", value},
+                   {"unit", "mm[Hg]"},        {"limit", 160},
+                   {"priority", priority},    {"state", state},
+                   {"escalated", false}};
+  return store::Event{
+      "alert." + transition, now_ms(), "chair-1", 1,
+      nlohmann::json{{"alert", a}, {"priority", priority}, {"rule", "nibp_sys_high"}}};
+}
+
+class FeedHarness {
+ public:
+  FeedHarness() : journal_(store::Journal::Options{dir_.path() / "state"}) {
+    work_.emplace(io_.get_executor());
+    thread_ = std::thread([this] { io_.run(); });
+    journal_.start([this](const std::vector<store::CommittedEventPtr>& events) {
+      asio::post(io_, [this, events] {
+        for (auto& f : feeds_) f->notify(events);
+      });
+    });
+    // A monitor and a session, so ORU^R40 has a patient (PID) and a location (PV1).
+    journal_.write(
+        [](store::Db& db) -> std::optional<std::string> {
+          return db.exec(
+              "INSERT INTO monitors (id, driver, location, configured_at) VALUES "
+              "('chair-1', 'simulator', 'Infusion room 2', '2026-01-01T00:00:00.000Z');"
+              "INSERT INTO sessions (id, monitor, patient, protocol, phase, phase_since, "
+              "started_at, started_by) VALUES (1, 'chair-1', 'P-200', 'ketamine-iv', 'infusing', "
+              "'2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', 'nurse-1')");
+        },
+        store::Durability::urgent);
+    sync();
+  }
+  ~FeedHarness() {
+    on_io([this] {
+      for (auto& f : feeds_) f->stop();
+      feeds_.clear();
+    });
+    journal_.stop();
+    work_.reset();
+    io_.stop();
+    thread_.join();
+  }
+
+  store::Journal& journal() { return journal_; }
+  asio::io_context& io() { return io_; }
+  std::filesystem::path database() const { return dir_.path() / "state" / "vitals.db"; }
+
+  // Runs fn on the io thread and waits for it.
+  void on_io(std::function<void()> fn) {
+    std::promise<void> done;
+    asio::post(io_, [&] {
+      fn();
+      done.set_value();
+    });
+    done.get_future().wait();
+  }
+  // Waits until everything recorded so far is committed.
+  void sync() {
+    std::promise<void> done;
+    journal_.when_committed([&] { done.set_value(); });
+    done.get_future().wait();
+  }
+
+  feeds::Feed& add(core::FeedConfig cfg, feeds::Tuning tuning = fast()) {
+    feeds::Feed* out = nullptr;
+    on_io([&] {
+      auto made = feeds::make_feeds(io_, {cfg}, "site-a", journal_, database(), tuning);
+      out = made.at(0).get();
+      feeds_.push_back(std::move(made.at(0)));
+      out->start();
+    });
+    return *out;
+  }
+  // Stops and destroys every feed (a daemon restart, as far as the feeds can tell).
+  void remove_all() {
+    on_io([this] {
+      for (auto& f : feeds_) f->stop();
+      feeds_.clear();
+    });
+    sync();
+  }
+
+  std::int64_t record(store::Event e) {
+    journal_.record(std::move(e), store::Durability::urgent);
+    sync();
+    return journal_.stats().last_seq;
+  }
+
+  static feeds::Tuning fast() {
+    feeds::Tuning t;
+    t.backoff_initial = std::chrono::milliseconds{50};
+    t.backoff_max = std::chrono::milliseconds{200};
+    t.tick = std::chrono::milliseconds{50};
+    return t;
+  }
+
+  // Rows of the events table of one type (read-only connection of the test).
+  std::vector<nlohmann::json> events_of(const std::string& type) {
+    store::Db db(database(), store::Db::Mode::read_only);
+    store::Stmt s(db, "SELECT seq, payload FROM events WHERE type = ? ORDER BY seq");
+    s.bind(1, type);
+    std::vector<nlohmann::json> out;
+    while (s.step()) {
+      auto j = nlohmann::json::parse(s.text(1));
+      j["seq"] = s.int64(0);
+      out.push_back(j);
+    }
+    return out;
+  }
+  std::int64_t cursor(const std::string& feed) {
+    store::Db db(database(), store::Db::Mode::read_only);
+    store::Stmt s(db, "SELECT delivered FROM feed_cursors WHERE feed = ?");
+    s.bind(1, feed);
+    return s.step() ? s.int64(0) : -1;
+  }
+
+ private:
+  TempDir dir_;
+  store::Journal journal_;
+  asio::io_context io_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+  std::thread thread_;
+  std::vector<std::unique_ptr<feeds::Feed>> feeds_;  // io thread only
+};
+
+// An HL7 receiver on 127.0.0.1 that answers each ORU^R40 as told.
+class MllpReceiver {
+ public:
+  enum class Answer { aa, ae, ar, garbage, silence };
+
+  MllpReceiver() : acceptor_(io_) {
+    work_.emplace(io_.get_executor());
+    thread_ = std::thread([this] { io_.run(); });
+    on_io([this] {
+      acceptor_.open(asio::ip::tcp::v4());
+      acceptor_.set_option(asio::socket_base::reuse_address(true));
+      acceptor_.bind({asio::ip::make_address("127.0.0.1"), 0});
+      port_ = acceptor_.local_endpoint().port();
+      acceptor_.close();
+    });
+  }
+  ~MllpReceiver() {
+    down();
+    work_.reset();
+    io_.stop();
+    thread_.join();
+  }
+
+  std::string endpoint() const { return "127.0.0.1:" + std::to_string(port_); }
+  // How to answer the n-th message (0-based); default: AA.
+  void answer(std::function<Answer(std::size_t)> f) {
+    std::lock_guard lock(mutex_);
+    answer_ = std::move(f);
+  }
+
+  void up() {
+    on_io([this] {
+      acceptor_.open(asio::ip::tcp::v4());
+      acceptor_.set_option(asio::socket_base::reuse_address(true));
+      acceptor_.bind({asio::ip::make_address("127.0.0.1"), port_});
+      acceptor_.listen();
+      accept();
+    });
+  }
+  // Stops listening and drops every connection.
+  void down() {
+    on_io([this] {
+      boost::system::error_code ec;
+      acceptor_.close(ec);
+      for (auto& c : conns_) c->close(ec);
+      conns_.clear();
+    });
+  }
+
+  // MSH-10 of every message received, in order of arrival (resends included).
+  std::vector<std::string> control_ids() {
+    std::lock_guard lock(mutex_);
+    return ids_;
+  }
+  std::vector<std::string> messages() {
+    std::lock_guard lock(mutex_);
+    return messages_;
+  }
+  std::size_t connections() const { return accepted_; }
+
+ private:
+  void on_io(std::function<void()> fn) {
+    std::promise<void> done;
+    asio::post(io_, [&] {
+      fn();
+      done.set_value();
+    });
+    done.get_future().wait();
+  }
+
+  void accept() {
+    acceptor_.async_accept([this](boost::system::error_code ec, asio::ip::tcp::socket s) {
+      if (ec) return;
+      ++accepted_;
+      auto sock = std::make_shared<asio::ip::tcp::socket>(std::move(s));
+      conns_.push_back(sock);
+      read(sock, std::make_shared<hl7::MllpDecoder>(), std::make_shared<std::array<char, 4096>>());
+      accept();
+    });
+  }
+
+  void read(std::shared_ptr<asio::ip::tcp::socket> sock, std::shared_ptr<hl7::MllpDecoder> dec,
+            std::shared_ptr<std::array<char, 4096>> buf) {
+    sock->async_read_some(
+        asio::buffer(*buf), [=, this](boost::system::error_code ec, std::size_t n) {
+          if (ec) return;
+          dec->feed(std::string_view(buf->data(), n), [&](const hl7::MllpEvent& ev) {
+            if (ev.kind != hl7::MllpEvent::frame) return;
+            auto msg = hl7::parse(ev.payload);
+            const std::string ctl = msg ? std::string(hl7::control_id(*msg)) : std::string("?");
+            Answer a = Answer::aa;
+            {
+              std::lock_guard lock(mutex_);
+              if (answer_) a = answer_(ids_.size());
+              ids_.push_back(ctl);
+              messages_.emplace_back(ev.payload);
+            }
+            std::string reply;
+            switch (a) {
+              case Answer::aa:
+              case Answer::ae:
+              case Answer::ar: {
+                const char* code = a == Answer::aa ? "AA" : a == Answer::ae ? "AE" : "AR";
+                reply = hl7::mllp_encode("MSH|^~\\&|RECV|TEST|||20260101000000||ACK^R40^ACK|A" +
+                                         ctl + "|P|2.6\rMSA|" + code + "|" + ctl + "|test says " +
+                                         code + "\r");
+                break;
+              }
+              case Answer::garbage:
+                reply = hl7::mllp_encode("this is not HL7 at all");
+                break;
+              case Answer::silence:
+                break;
+            }
+            if (!reply.empty()) {
+              auto out = std::make_shared<std::string>(std::move(reply));
+              asio::async_write(*sock, asio::buffer(*out),
+                                [out](boost::system::error_code, std::size_t) {});
+            }
+          });
+          read(sock, dec, buf);
+        });
+  }
+
+  asio::io_context io_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+  asio::ip::tcp::acceptor acceptor_;
+  std::vector<std::shared_ptr<asio::ip::tcp::socket>> conns_;
+  std::thread thread_;
+  unsigned short port_ = 0;
+  std::atomic<std::size_t> accepted_{0};
+  std::mutex mutex_;
+  std::function<Answer(std::size_t)> answer_;
+  std::vector<std::string> ids_;
+  std::vector<std::string> messages_;
+};
+
+// A libmosquitto subscriber (its own network thread) that records what arrives.
+class MqttSubscriber {
+ public:
+  struct Message {
+    std::string topic;
+    std::string payload;
+    bool retained = false;
+  };
+  MqttSubscriber(const std::string& host, int port, std::string filter)
+      : filter_(std::move(filter)) {
+    mosquitto_lib_init();
+    mosq_ = mosquitto_new(nullptr, true, this);
+    mosquitto_connect_callback_set(mosq_, [](mosquitto* m, void* obj, int rc) {
+      auto* self = static_cast<MqttSubscriber*>(obj);
+      if (rc == 0) mosquitto_subscribe(m, nullptr, self->filter_.c_str(), 1);
+    });
+    mosquitto_subscribe_callback_set(mosq_, [](mosquitto*, void* obj, int, int, const int*) {
+      static_cast<MqttSubscriber*>(obj)->subscribed_ = true;
+    });
+    mosquitto_message_callback_set(mosq_, [](mosquitto*, void* obj, const mosquitto_message* m) {
+      auto* self = static_cast<MqttSubscriber*>(obj);
+      std::lock_guard lock(self->mutex_);
+      self->messages_.push_back({m->topic,
+                                 std::string(static_cast<const char*>(m->payload),
+                                             static_cast<std::size_t>(m->payloadlen)),
+                                 m->retain});
+    });
+    mosquitto_reconnect_delay_set(mosq_, 1, 1, false);
+    mosquitto_connect_async(mosq_, host.c_str(), port, 30);
+    mosquitto_loop_start(mosq_);
+  }
+  ~MqttSubscriber() {
+    mosquitto_disconnect(mosq_);
+    mosquitto_loop_stop(mosq_, true);
+    mosquitto_destroy(mosq_);
+  }
+  bool subscribed() const { return subscribed_; }
+  std::vector<Message> messages() {
+    std::lock_guard lock(mutex_);
+    return messages_;
+  }
+
+ private:
+  std::string filter_;
+  mosquitto* mosq_ = nullptr;
+  std::atomic<bool> subscribed_{false};
+  std::mutex mutex_;
+  std::vector<Message> messages_;
+};
+
+}  // namespace vitalsd::test

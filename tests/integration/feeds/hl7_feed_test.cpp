@@ -1,0 +1,161 @@
+// The HL7 feed against a real MLLP receiver on 127.0.0.1: AA, AE/AR, garbage, silence, a
+// receiver that is down for a while, and a restart that resumes from the cursor.
+#include <gtest/gtest.h>
+
+#include "harness.hpp"
+
+namespace vitalsd::test {
+namespace {
+
+using Answer = MllpReceiver::Answer;
+using namespace std::chrono_literals;
+
+core::FeedConfig hl7_config(const std::string& endpoint) {
+  core::FeedConfig c;
+  c.name = "ehr";
+  c.type = "hl7";
+  c.endpoint = endpoint;
+  c.undelivered_after = std::chrono::seconds{1};
+  c.ack_timeout = 400ms;
+  return c;
+}
+
+std::vector<std::string> ids(const std::vector<std::int64_t>& seqs) {
+  std::vector<std::string> out;
+  for (auto s : seqs) out.push_back(std::to_string(s));
+  return out;
+}
+
+TEST(Hl7Feed, AaDeliversEveryAlertInOrderAndAdvancesTheCursor) {
+  MllpReceiver rx;
+  rx.up();
+  FeedHarness h;
+  auto& feed = h.add(hl7_config(rx.endpoint()));
+  std::vector<std::int64_t> seqs;
+  seqs.push_back(h.record(alert_event("raised", 7, "active", 182)));
+  h.record(store::Event{"session.phase", now_ms(), "chair-1", 1, {{"phase", "recovery"}}});
+  seqs.push_back(h.record(alert_event("acknowledged", 7, "acknowledged", 182)));
+  seqs.push_back(h.record(alert_event("cleared", 7, "cleared", 150)));
+  ASSERT_TRUE(eventually([&] { return feed.status().delivered == seqs.back(); }))
+      << feed.status().last_error;
+  EXPECT_EQ(rx.control_ids(), ids(seqs)) << "alert events only, in order, once each";
+  const auto msgs = rx.messages();
+  ASSERT_EQ(msgs.size(), 3u);
+  EXPECT_NE(msgs[0].find("|ORU^R40^ORU_R40|"), std::string::npos);
+  EXPECT_NE(msgs[0].find("PID|||P-200^^^site-a^PI"), std::string::npos) << msgs[0];
+  EXPECT_NE(msgs[0].find("PV1||O|Infusion room 2^^chair-1^site-a"), std::string::npos);
+  EXPECT_NE(msgs[0].find("68481^MDC_ATTR_EVENT_PHASE^MDC|1.1.1.150021.3|start"), std::string::npos);
+  EXPECT_NE(msgs[1].find("|alert-acknowledged|"), std::string::npos);
+  EXPECT_NE(msgs[2].find("|1.1.1.150021.3|end|"), std::string::npos);
+  h.sync();
+  EXPECT_TRUE(eventually([&] {
+    h.sync();
+    return h.cursor("ehr") == seqs.back();
+  }));
+  EXPECT_TRUE(h.events_of("feed.undelivered").empty());
+}
+
+TEST(Hl7Feed, ReceiverDownThenUpDeliversAllInOrderAndRaisesThenClearsUndelivered) {
+  MllpReceiver rx;  // not listening yet
+  FeedHarness h;
+  auto& feed = h.add(hl7_config(rx.endpoint()));
+  std::vector<std::int64_t> seqs;
+  for (int i = 0; i < 3; ++i)
+    seqs.push_back(h.record(alert_event("raised", 10 + i, "active", 170 + i)));
+  ASSERT_TRUE(eventually([&] { return h.events_of("feed.undelivered").size() == 1; }, 5s));
+  const auto raised = h.events_of("feed.undelivered").at(0);
+  EXPECT_EQ(raised["feed"], "ehr");
+  EXPECT_EQ(raised["pending"], 3);
+  EXPECT_EQ(raised["oldest_pending_seq"], seqs[0]);
+  EXPECT_EQ(raised["alert"]["rule"], "feed_undelivered");
+  EXPECT_EQ(raised["alert"]["priority"], "medium");
+  EXPECT_EQ(raised["alert"]["state"], "active");
+  EXPECT_TRUE(feed.status().undelivered);
+  EXPECT_FALSE(feed.status().last_error.empty());
+  std::this_thread::sleep_for(300ms);
+  rx.up();
+  ASSERT_TRUE(eventually([&] { return feed.status().delivered == seqs.back(); }));
+  EXPECT_EQ(rx.control_ids(), ids(seqs));
+  ASSERT_TRUE(eventually([&] { return h.events_of("feed.delivered").size() == 1; }));
+  const auto cleared = h.events_of("feed.delivered").at(0);
+  EXPECT_EQ(cleared["alert"]["state"], "cleared");
+  EXPECT_GT(cleared["seq"].get<std::int64_t>(), raised["seq"].get<std::int64_t>());
+  EXPECT_EQ(h.events_of("feed.undelivered").size(), 1u) << "raised once per outage";
+  EXPECT_FALSE(feed.status().undelivered);
+}
+
+TEST(Hl7Feed, AeIsRetriedThenGivenUpAndJournaled) {
+  MllpReceiver rx;
+  rx.answer([](std::size_t n) { return n < 3 ? Answer::ae : Answer::aa; });
+  rx.up();
+  FeedHarness h;
+  auto& feed = h.add(hl7_config(rx.endpoint()));  // reject_attempts = 3
+  const auto s1 = h.record(alert_event("raised", 1, "active", 182));
+  const auto s2 = h.record(alert_event("cleared", 1, "cleared", 150));
+  ASSERT_TRUE(eventually([&] { return feed.status().delivered == s2; }));
+  EXPECT_EQ(rx.control_ids(), ids({s1, s1, s1, s2}));
+  const auto rejected = h.events_of("feed.rejected");
+  ASSERT_EQ(rejected.size(), 1u);
+  EXPECT_EQ(rejected[0]["event_seq"], s1);
+  EXPECT_EQ(rejected[0]["ack_code"], "AE");
+  EXPECT_EQ(rejected[0]["attempts"], 3);
+  EXPECT_EQ(feed.status().rejected, 1u);
+}
+
+TEST(Hl7Feed, ArOnceThenAaIsDeliveredWithoutLoss) {
+  MllpReceiver rx;
+  rx.answer([](std::size_t n) { return n == 0 ? Answer::ar : Answer::aa; });
+  rx.up();
+  FeedHarness h;
+  auto& feed = h.add(hl7_config(rx.endpoint()));
+  const auto s1 = h.record(alert_event("raised", 1, "active", 182));
+  ASSERT_TRUE(eventually([&] { return feed.status().delivered == s1; }));
+  EXPECT_EQ(rx.control_ids(), ids({s1, s1}));
+  EXPECT_TRUE(h.events_of("feed.rejected").empty());
+}
+
+TEST(Hl7Feed, GarbageAndSilenceReconnectAndResend) {
+  MllpReceiver rx;
+  rx.answer([](std::size_t n) {
+    return n == 0 ? Answer::garbage : n == 1 ? Answer::silence : Answer::aa;
+  });
+  rx.up();
+  FeedHarness h;
+  auto& feed = h.add(hl7_config(rx.endpoint()));
+  const auto s1 = h.record(alert_event("raised", 1, "active", 182));
+  const auto s2 = h.record(alert_event("escalated", 1, "active", 185));
+  ASSERT_TRUE(eventually([&] { return feed.status().delivered == s2; }));
+  EXPECT_EQ(rx.control_ids(), ids({s1, s1, s1, s2}));
+  EXPECT_GE(rx.connections(), 3u) << "garbage and silence each cost a reconnect";
+  EXPECT_GE(feed.status().reconnects, 2u);
+}
+
+TEST(Hl7Feed, RestartResumesFromTheCursorNothingLostNothingSkipped) {
+  MllpReceiver rx;
+  rx.up();
+  FeedHarness h;
+  std::vector<std::int64_t> seqs;
+  {
+    auto& feed = h.add(hl7_config(rx.endpoint()));
+    seqs.push_back(h.record(alert_event("raised", 1, "active", 182)));
+    seqs.push_back(h.record(alert_event("escalated", 1, "active", 190)));
+    ASSERT_TRUE(eventually([&] { return feed.status().delivered == seqs.back(); }));
+  }
+  h.remove_all();  // the daemon stops
+  rx.down();
+  seqs.push_back(h.record(alert_event("acknowledged", 1, "acknowledged", 190)));
+  seqs.push_back(h.record(alert_event("cleared", 1, "cleared", 150)));
+  {
+    auto& feed = h.add(hl7_config(rx.endpoint()));  // restarted, receiver still down
+    std::this_thread::sleep_for(300ms);
+    h.remove_all();  // stopped again with deliveries pending
+    (void)feed;
+  }
+  rx.up();
+  auto& feed = h.add(hl7_config(rx.endpoint()));
+  ASSERT_TRUE(eventually([&] { return feed.status().delivered == seqs.back(); }));
+  EXPECT_EQ(rx.control_ids(), ids(seqs));
+}
+
+}  // namespace
+}  // namespace vitalsd::test

@@ -1,0 +1,109 @@
+// A real mosquitto broker for one test: its own config in a temp directory, a free port on
+// 127.0.0.1, started and stopped (and restarted on the same port) by the test; start() returns
+// once the broker accepts TCP connections.
+#pragma once
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+namespace vitalsd::test {
+
+// A TCP port on 127.0.0.1 that was free a moment ago.
+inline unsigned short free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+inline bool port_accepts(unsigned short port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(port);
+  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  ::close(fd);
+  return ok;
+}
+
+class Mosquitto {
+ public:
+  struct Options {
+    // Non-empty: anonymous logins are refused and this user/password is the only account.
+    std::string username;
+    std::string password;
+  };
+  Mosquitto() : Mosquitto(Options{}) {}
+  explicit Mosquitto(Options options) : port_(free_port()) {
+    std::ofstream conf(dir_ / "mosquitto.conf");
+    conf << "listener " << port_ << " 127.0.0.1\n"
+         << "persistence false\n"
+         << "log_dest stdout\n";
+    if (options.username.empty()) {
+      conf << "allow_anonymous true\n";
+    } else {
+      const auto pw = dir_ / "passwd";
+      run({"/usr/bin/mosquitto_passwd", "-b", "-c", pw.string(), options.username,
+           options.password},
+          dir_ / "passwd.log");
+      conf << "allow_anonymous false\npassword_file " << pw.string() << "\n";
+    }
+  }
+  ~Mosquitto() { stop(); }
+  Mosquitto(const Mosquitto&) = delete;
+  Mosquitto& operator=(const Mosquitto&) = delete;
+
+  unsigned short port() const { return port_; }
+  std::string endpoint() const { return "127.0.0.1:" + std::to_string(port_); }
+
+  // Starts the broker (again, on the same port); true once it accepts connections.
+  bool start(std::chrono::milliseconds timeout = std::chrono::seconds{10}) {
+    stop();
+    proc_ = std::make_unique<Process>(
+        std::vector<std::string>{"/usr/sbin/mosquitto", "-c", (dir_ / "mosquitto.conf").string()},
+        dir_ / ("broker-" + std::to_string(++starts_) + ".log"));
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < until) {
+      if (port_accepts(port_)) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds{20});
+    }
+    return false;
+  }
+
+  void stop() {
+    if (!proc_) return;
+    proc_->signal(SIGTERM);
+    if (!proc_->wait(std::chrono::seconds{5})) proc_->signal(SIGKILL);
+    proc_->wait(std::chrono::seconds{5});
+    proc_.reset();
+  }
+
+  std::string log() const { return proc_ ? proc_->output() : std::string(); }
+
+ private:
+  TempDir dir_;
+  unsigned short port_;
+  int starts_ = 0;
+  std::unique_ptr<Process> proc_;
+};
+
+}  // namespace vitalsd::test
