@@ -305,7 +305,7 @@ struct Ctx {
   const Identity* who;
 };
 
-asio::awaitable<Outcome> dispatch(Ctx c) {
+asio::awaitable<Outcome> dispatch(const Ctx& c) {
   auto& st = *c.state;
   std::optional<Response> err;
   const auto id = c.match.id;
@@ -466,7 +466,7 @@ Response error(unsigned status, std::string_view code, std::string_view detail) 
   return json_response(status, {{"error", code}, {"detail", detail}});
 }
 
-asio::awaitable<Outcome> handle(std::shared_ptr<State> state, const Request& req) {
+asio::awaitable<Outcome> handle(const std::shared_ptr<State>& state, const Request& req) {
   ++state->requests;
   try {
     Method method;
@@ -522,7 +522,9 @@ asio::awaitable<Outcome> handle(std::shared_ptr<State> state, const Request& req
     Query q;
     if (auto e = parse_query(query_text, m.route->query, q)) co_return Outcome{*e, {}};
     if (!state->db) co_return Outcome{error(503, "unavailable", "the server is not started"), {}};
-    auto out = co_await dispatch(Ctx{state, req, m, q, who});
+    // Named, not a temporary: g++ 12 destroys temporaries in a co_await expression twice.
+    const Ctx ctx{state, req, m, q, who};
+    auto out = co_await dispatch(ctx);
     spdlog::debug("api: {} {} {} id={} -> {}", who ? who->name : "-", method_name(method),
                   m.route->pattern, m.id, out.stream ? 200u : out.response.status);
     co_return out;

@@ -34,6 +34,7 @@ struct Outcome {
 
 Response error(unsigned status, std::string_view code, std::string_view detail);
 
-asio::awaitable<Outcome> handle(std::shared_ptr<State> state, const Request& req);
+// `state` and `req` must outlive the coroutine (the caller's members / locals).
+asio::awaitable<Outcome> handle(const std::shared_ptr<State>& state, const Request& req);
 
 }  // namespace vitalsd::api::detail

@@ -68,6 +68,9 @@ asio::awaitable<void> HttpSession::linger() {
 asio::awaitable<void> HttpSession::loop() {
   auto self = shared_from_this();
   const auto& cfg = state_->settings;
+  // No temporaries with destructors inside co_await expressions (g++ 12 destroys them twice).
+  const std::string too_large = "the body is larger than " + std::to_string(cfg.body_limit_bytes) +
+                                " bytes ([api] body_limit_bytes)";
   try {
     while (!state_->stopped) {
       boost::system::error_code ec;
@@ -86,9 +89,7 @@ asio::awaitable<void> HttpSession::loop() {
       stream_.expires_after(cfg.header_timeout);
       co_await http::async_read_header(stream_, buffer_, parser, redirect_error(use_awaitable, ec));
       if (ec == http::error::body_limit) {
-        co_await refuse(413, "payload_too_large",
-                        "the body is larger than " + std::to_string(cfg.body_limit_bytes) +
-                            " bytes ([api] body_limit_bytes)");
+        co_await refuse(413, "payload_too_large", too_large);
         co_await linger();
         break;
       }
@@ -107,9 +108,7 @@ asio::awaitable<void> HttpSession::loop() {
       auto& head = parser.get();
       const auto cl = parser.content_length();
       if (cl && *cl > cfg.body_limit_bytes) {
-        co_await refuse(413, "payload_too_large",
-                        "the body is larger than " + std::to_string(cfg.body_limit_bytes) +
-                            " bytes ([api] body_limit_bytes)");
+        co_await refuse(413, "payload_too_large", too_large);
         co_await linger();
         break;
       }
@@ -121,9 +120,7 @@ asio::awaitable<void> HttpSession::loop() {
         }
         co_await http::async_read(stream_, buffer_, parser, redirect_error(use_awaitable, ec));
         if (ec == http::error::body_limit) {
-          co_await refuse(413, "payload_too_large",
-                          "the body is larger than " + std::to_string(cfg.body_limit_bytes) +
-                              " bytes ([api] body_limit_bytes)");
+          co_await refuse(413, "payload_too_large", too_large);
           co_await linger();
           break;
         }

@@ -294,6 +294,8 @@ EventPage events(store::Db& db, std::int64_t after, int limit, const EventFilter
     page.next = seq;
   }
   page.more = static_cast<int>(page.events.size()) == limit;
+  store::Stmt last(db, "SELECT coalesce(max(seq), 0) FROM events");
+  if (last.step()) page.last = last.int64(0);
   return page;
 }
 
@@ -311,6 +313,8 @@ std::string event_page_json(const EventPage& page) {
   out += std::to_string(page.next);
   out += ",\"more\":";
   out += page.more ? "true" : "false";
+  out += ",\"last\":";
+  out += std::to_string(page.last);
   out += '}';
   return out;
 }

@@ -60,9 +60,10 @@ struct EventPage {
   std::vector<std::int64_t> seqs;
   std::int64_t next = 0;  // the seq to pass as `after` for the next page
   bool more = false;      // a full page: ask again at once
+  std::int64_t last = 0;  // the journal's newest seq when the page was read
 };
 EventPage events(store::Db& db, std::int64_t after, int limit, const EventFilter& filter);
-// {"events":[...],"next":N} without re-parsing the events.
+// {"events":[...],"next":N,"more":B,"last":N} without re-parsing the events.
 std::string event_page_json(const EventPage& page);
 
 // Splits "a,b,c" (empty parts dropped).

@@ -1,0 +1,89 @@
+#include "ctl/format.hpp"
+
+#include <fmt/core.h>
+
+namespace vitalsd::ctl {
+
+using nlohmann::json;
+
+namespace {
+
+std::string str(const json& j, const char* key, const char* none = "-") {
+  if (!j.is_object()) return none;
+  const auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return none;
+  if (it->is_string()) return it->get<std::string>();
+  if (it->is_number_float()) return fmt::format("{:g}", it->get<double>());
+  return it->dump();
+}
+
+}  // namespace
+
+void print_monitors(const json& body) {
+  const auto& list = body.contains("monitors") ? body["monitors"] : body;
+  fmt::print("{:<12} {:<8} {:<9} {}\n", "MONITOR", "STATE", "SESSION", "LAST");
+  for (const auto& m : list) {
+    std::string last;
+    if (m.contains("last") && m["last"].is_object()) {
+      for (const auto& [param, o] : m["last"].items()) {
+        last += fmt::format("{}{}={} {}", last.empty() ? "" : "  ", param, str(o, "value"),
+                            str(o, "unit", ""));
+        if (o.contains("age_s") && o["age_s"].is_number())
+          last += fmt::format(" ({:.0f}s ago)", o["age_s"].get<double>());
+      }
+    }
+    fmt::print("{:<12} {:<8} {:<9} {}\n", str(m, "id"), str(m, "state"), str(m, "session"),
+               last.empty() ? "-" : last);
+  }
+}
+
+void print_sessions(const json& body) {
+  fmt::print("{:<6} {:<10} {:<12} {:<14} {:<9} {:<25} {}\n", "ID", "MONITOR", "PATIENT", "PROTOCOL",
+             "PHASE", "STARTED", "BY");
+  for (const auto& s : body.value("sessions", json::array()))
+    fmt::print("{:<6} {:<10} {:<12} {:<14} {:<9} {:<25} {}\n", str(s, "id"), str(s, "monitor"),
+               str(s, "patient"), str(s, "protocol"), str(s, "phase"), str(s, "started_at"),
+               str(s, "started_by"));
+  if (body.contains("next") && !body["next"].is_null())
+    fmt::print("(more: --before {})\n", body["next"].dump());
+}
+
+void print_object(const json& object) {
+  if (!object.is_object()) {
+    fmt::print("{}\n", object.dump(2));
+    return;
+  }
+  for (const auto& [k, v] : object.items())
+    fmt::print("{:<16} {}\n", k + ":", v.is_string() ? v.get<std::string>() : v.dump());
+}
+
+void print_alerts(const json& body) {
+  fmt::print("{:<6} {:<8} {:<13} {:<10} {:<7} {:<16} {:<10} {:>8} {:>8}  {}\n", "ID", "PRIORITY",
+             "STATE", "MONITOR", "SESSION", "RULE", "PARAMETER", "VALUE", "LIMIT", "RAISED");
+  for (const auto& a : body.value("alerts", json::array()))
+    fmt::print("{:<6} {:<8} {:<13} {:<10} {:<7} {:<16} {:<10} {:>8} {:>8}  {}\n", str(a, "id"),
+               str(a, "priority"), str(a, "state"), str(a, "monitor"), str(a, "session"),
+               str(a, "rule"), str(a, "parameter"), str(a, "value"), str(a, "limit"),
+               str(a, "raised_at"));
+  if (body.contains("next") && !body["next"].is_null())
+    fmt::print("(more: --before {})\n", body["next"].dump());
+}
+
+std::string event_line(const json& e, bool colour) {
+  std::string line = fmt::format("{} #{} {}", str(e, "at"), str(e, "seq"), str(e, "type"));
+  if (e.contains("monitor") && !e["monitor"].is_null()) line += " " + str(e, "monitor");
+  if (e.contains("session") && !e["session"].is_null()) line += " session=" + str(e, "session");
+  for (const auto& [k, v] : e.items()) {
+    if (k == "at" || k == "seq" || k == "type" || k == "monitor" || k == "session") continue;
+    line += " " + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
+  }
+  if (!colour) return line;
+  const auto p = str(e, "priority", "");
+  const char* c = p == "high"     ? "\x1b[1;31m"
+                  : p == "medium" ? "\x1b[33m"
+                  : p == "low"    ? "\x1b[36m"
+                                  : "";
+  return *c ? std::string(c) + line + "\x1b[0m" : line;
+}
+
+}  // namespace vitalsd::ctl

@@ -1,0 +1,197 @@
+// Each class of bad input gets the right 4xx, costs bounded memory, and leaves the server
+// serving.
+#include <fstream>
+
+#include "api_fixture.hpp"
+
+namespace vitalsd::api::test {
+namespace {
+
+using V = http::verb;
+
+TEST_F(ApiTest, MalformedJsonIs400WithAJsonError) {
+  for (const char* body : {R"({"monitor": "chair-a", "patient": )", "{", "[1,2", "nul", "\"x"}) {
+    auto r = post("/api/v1/sessions", body);
+    EXPECT_EQ(r.status, 400u) << body;
+    EXPECT_EQ(r.j()["error"], "bad_request") << r.body;
+    EXPECT_TRUE(r.j()["detail"].is_string());
+  }
+  EXPECT_EQ(post("/api/v1/sessions", std::string(200, '[')).status, 400u);
+  EXPECT_EQ(post("/api/v1/sessions", "[]").j()["detail"], "the body must be a JSON object");
+  EXPECT_TRUE(actions.calls().empty());
+}
+
+TEST_F(ApiTest, WrongTypesAre400) {
+  EXPECT_EQ(post("/api/v1/sessions", R"({"monitor":1,"patient":"P","protocol":"x"})").status, 400u);
+  EXPECT_EQ(post("/api/v1/sessions", R"({"monitor":"c","patient":null,"protocol":"x"})").status,
+            400u);
+  EXPECT_EQ(post("/api/v1/alerts/1/pause", R"({"seconds":"60"})").status, 400u);
+  EXPECT_EQ(post("/api/v1/sessions/1/phase", R"({"phase":["infusing"]})").status, 400u);
+  EXPECT_EQ(post("/api/v1/sessions", R"({"monitor":"","patient":"P","protocol":"x"})").status,
+            400u);
+  EXPECT_TRUE(actions.calls().empty());
+}
+
+TEST_F(ApiTest, UnknownFieldsAre400NamingTheField) {
+  auto r =
+      post("/api/v1/sessions", R"({"monitor":"c","patient":"P","protocol":"x","colour":"red"})");
+  EXPECT_EQ(r.status, 400u);
+  EXPECT_NE(r.j()["detail"].get<std::string>().find("colour"), std::string::npos) << r.body;
+  auto ack = post("/api/v1/alerts/1/ack", R"({"force":true})");
+  EXPECT_EQ(ack.status, 400u);
+  EXPECT_NE(ack.body.find("force"), std::string::npos);
+  auto q = get("/api/v1/alerts?colour=red");
+  EXPECT_EQ(q.status, 400u);
+  EXPECT_NE(q.body.find("colour"), std::string::npos);
+  EXPECT_EQ(get("/api/v1/alerts?state=active&state=cleared").status, 400u);
+  EXPECT_EQ(get("/api/v1/alerts?state=%zz").status, 400u);
+  EXPECT_TRUE(actions.calls().empty());
+}
+
+TEST_F(ApiTest, PathTricksAre400Or404AndNeverReadAFile) {
+  for (const char* t :
+       {"/api/v1/../../etc/passwd", "/api/v1/%2e%2e/%2e%2e/etc/passwd", "/api/v1//monitors",
+        "//api/v1/monitors", "/api/v1/./monitors", "/api/v1/monitors/", "/api/v1/alerts/abc",
+        "/api/v1/alerts/-1", "/api/v1/alerts/0", "/api/v1/alerts/1%2fack", "/api/v1/alerts/1.0",
+        "/api/v1/alerts/99999999999999999999", "/api/v1/sessions/1/../2", "/api/v1/monitors;x",
+        "/api/v1/monitors\\..\\x", "/static/../../etc/passwd", "/api/v1/alerts/1/ack/extra"}) {
+    auto r = get(t);
+    EXPECT_TRUE(r.status == 400u || r.status == 404u || r.status == 405u) << t << " " << r.status;
+    EXPECT_EQ(r.body.find("root:"), std::string::npos) << t;
+    EXPECT_TRUE(r.j().contains("error")) << t;
+  }
+  EXPECT_EQ(get("/api/v1/" + std::string(5000, 'a')).status, 400u);
+}
+
+TEST_F(ApiTest, ABodyOverTheLimitIs413) {
+  const std::string big(3'000'000, 'a');
+  // Content-Length announced: refused after the header, the client still reads the answer.
+  auto r = post("/api/v1/sessions", big);
+  EXPECT_EQ(r.status, 413u);
+  EXPECT_EQ(r.j()["error"], "payload_too_large");
+  // With Expect: 100-continue (curl's way): refused before the body is sent.
+  auto e = call(V::post, "/api/v1/sessions", "nurse", big, {{"Expect", "100-continue"}});
+  EXPECT_EQ(e.status, 413u);
+  // Chunked, no length: cut when the limit is crossed.
+  int fd = raw_connect();
+  std::string head =
+      "POST /api/v1/sessions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer secret-token-nurse\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n";
+  ::send(fd, head.data(), head.size(), MSG_NOSIGNAL);
+  const std::string chunk = "8000\r\n" + std::string(0x8000, 'a') + "\r\n";
+  for (int i = 0; i < 4; ++i) ::send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL);
+  auto [text, closed] = raw_read_all(fd, std::chrono::seconds{3});
+  ::close(fd);
+  EXPECT_NE(text.find("413"), std::string::npos) << text.substr(0, 100);
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(get("/api/v1/health", "").status, 200u);
+}
+
+TEST_F(ApiTest, ASlowHeaderIsCutByTheHeaderTimeout) {
+  int fd = raw_connect();
+  const std::string part = "GET /api/v1/health HTTP/1.1\r\nHo";
+  ::send(fd, part.data(), part.size(), MSG_NOSIGNAL);
+  const auto start = std::chrono::steady_clock::now();
+  // Trickle a byte every 100 ms: the header timeout (400 ms) still applies.
+  std::string got;
+  bool closed = false;
+  for (int i = 0; i < 30 && !closed; ++i) {
+    ::send(fd, "s", 1, MSG_NOSIGNAL);
+    std::tie(got, closed) = raw_read_all(fd, std::chrono::milliseconds{100});
+  }
+  const auto took = std::chrono::steady_clock::now() - start;
+  ::close(fd);
+  EXPECT_TRUE(closed);
+  EXPECT_LT(took, std::chrono::milliseconds{1500});
+  EXPECT_GE(took, std::chrono::milliseconds{300});
+}
+
+TEST_F(ApiTest, AHalfOpenClientIsCutByTheIdleTimeout) {
+  int fd = raw_connect();
+  const auto start = std::chrono::steady_clock::now();
+  auto [text, closed] = raw_read_all(fd, std::chrono::seconds{4});
+  const auto took = std::chrono::steady_clock::now() - start;
+  ::close(fd);
+  EXPECT_TRUE(closed);
+  EXPECT_TRUE(text.empty());
+  EXPECT_LT(took, std::chrono::milliseconds{2500});  // idle timeout 1500 ms
+}
+
+TEST_F(ApiTest, GarbageIs400AndAHugeHeaderIs431) {
+  int fd = raw_connect();
+  const std::string junk = "\x16\x03\x01 hello this is not http\r\n\r\n";
+  ::send(fd, junk.data(), junk.size(), MSG_NOSIGNAL);
+  auto [text, closed] = raw_read_all(fd, std::chrono::seconds{2});
+  ::close(fd);
+  EXPECT_NE(text.find(" 400 "), std::string::npos) << text;
+  auto r = call(V::get, "/api/v1/health", "", "", {{"X-Pad", std::string(9000, 'p')}});
+  EXPECT_EQ(r.status, 431u);
+}
+
+TEST_F(ApiTest, ConnectionsBeyondTheLimitAreRefused) {
+  std::vector<int> fds;
+  for (std::size_t i = 0; i < settings.max_connections + 8; ++i) fds.push_back(raw_connect());
+  std::this_thread::sleep_for(std::chrono::milliseconds{200});
+  EXPECT_LE(server->stats().connections, settings.max_connections);
+  EXPECT_GE(server->stats().refused_connections, 8u);
+  for (int fd : fds) ::close(fd);
+  std::this_thread::sleep_for(std::chrono::milliseconds{100});
+  EXPECT_EQ(get("/api/v1/health", "").status, 200u);
+}
+
+long rss_kib() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  return 0;
+}
+
+TEST_F(ApiTest, ThousandsOfBadTokensStayCheapAndBounded) {
+  // Warm up, then 6000 requests with wrong tokens over 4 keep-alive connections and 1000
+  // fresh connections.
+  for (int i = 0; i < 50; ++i) get("/api/v1/monitors", "").status;
+  const long before = rss_kib();
+  const auto start = std::chrono::steady_clock::now();
+  int n = 0;
+  {
+    asio::io_context cio;
+    std::vector<asio::ip::tcp::socket> socks;
+    for (int c = 0; c < 4; ++c) {
+      socks.emplace_back(cio);
+      socks.back().connect({asio::ip::make_address("127.0.0.1"), port});
+    }
+    boost::beast::flat_buffer buf;
+    for (int i = 0; i < 5000; ++i) {
+      auto& s = socks[static_cast<std::size_t>(i % 4)];
+      http::request<http::empty_body> req{http::verb::get, "/api/v1/monitors", 11};
+      req.set(http::field::host, "x");
+      req.set(http::field::authorization, "Bearer bad-" + std::to_string(i));
+      http::write(s, req);
+      http::response<http::string_body> res;
+      http::read(s, buf, res);
+      ASSERT_EQ(res.result_int(), 401u);
+      ++n;
+    }
+  }
+  const auto keepalive_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const auto start2 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 1000; ++i) {
+    auto r = call(V::get, "/api/v1/monitors", "", "", {{"Authorization", "Bearer nope"}});
+    ASSERT_EQ(r.status, 401u);
+    ++n;
+  }
+  const auto fresh_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start2).count();
+  const long after = rss_kib();
+  std::printf("bad tokens: %.0f req/s keep-alive, %.0f req/s new connections; RSS %ld -> %ld KiB\n",
+              5000 / keepalive_s, 1000 / fresh_s, before, after);
+  EXPECT_EQ(n, 6000);
+  EXPECT_LT(after - before, 8 * 1024);  // bounded: no per-request growth
+  EXPECT_GE(server->stats().unauthorized, 6000u);
+  EXPECT_EQ(get("/api/v1/monitors", "nurse").status, 200u);
+}
+
+}  // namespace
+}  // namespace vitalsd::api::test

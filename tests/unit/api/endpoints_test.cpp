@@ -1,0 +1,214 @@
+// Every endpoint against a real server and database.
+#include "api_fixture.hpp"
+
+namespace vitalsd::api::test {
+namespace {
+
+using V = http::verb;
+
+TEST_F(ApiTest, HealthNeedsNoToken) {
+  auto r = get("/api/v1/health", "");
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_EQ(r.j()["status"], "ok");
+  EXPECT_EQ(r.raw[http::field::content_type], "application/json");
+}
+
+TEST_F(ApiTest, MonitorsComeFromActions) {
+  auto r = get("/api/v1/monitors", "nurse");
+  ASSERT_EQ(r.status, 200u) << r.body;
+  ASSERT_EQ(r.j()["monitors"].size(), 2u);
+  EXPECT_EQ(r.j()["monitors"][0]["id"], "chair-1");
+}
+
+TEST_F(ApiTest, StartSessionPassesTheTokenNameAsActorAndAnswers201) {
+  auto r =
+      post("/api/v1/sessions", R"({"monitor":"chair-1","patient":"P-9","protocol":"ketamine-iv"})");
+  ASSERT_EQ(r.status, 201u) << r.body;
+  EXPECT_EQ(r.j()["id"], 42);
+  EXPECT_EQ(actions.calls().back(), "start chair-1 P-9 ketamine-iv by acc-nurse");
+  auto missing =
+      post("/api/v1/sessions", R"({"monitor":"no-such-chair","patient":"P","protocol":"x"})");
+  EXPECT_EQ(missing.status, 404u);
+  EXPECT_EQ(missing.j()["error"], "not_found");
+}
+
+TEST_F(ApiTest, ListsSessionsFromTheDatabaseWithStateFilter) {
+  auto all = get("/api/v1/sessions");
+  ASSERT_EQ(all.status, 200u) << all.body;
+  EXPECT_EQ(all.j()["sessions"].size(), 2u);
+  auto active = get("/api/v1/sessions?state=active");
+  ASSERT_EQ(active.j()["sessions"].size(), 1u);
+  EXPECT_EQ(active.j()["sessions"][0]["id"], 1);
+  auto ended = get("/api/v1/sessions?state=ended&monitor=chair-2");
+  ASSERT_EQ(ended.j()["sessions"].size(), 1u);
+  EXPECT_EQ(ended.j()["sessions"][0]["patient"], "P-2");
+  auto page = get("/api/v1/sessions?limit=1");
+  ASSERT_EQ(page.j()["sessions"].size(), 1u);
+  EXPECT_EQ(page.j()["next"], 2);
+  auto rest = get("/api/v1/sessions?limit=1&before=2");
+  EXPECT_EQ(rest.j()["sessions"][0]["id"], 1);
+  EXPECT_EQ(get("/api/v1/sessions?state=paused").status, 400u);
+}
+
+TEST_F(ApiTest, ShowsALiveSessionFromActionsElseTheRow) {
+  auto live = get("/api/v1/sessions/1");
+  ASSERT_EQ(live.status, 200u);
+  EXPECT_EQ(live.j()["live"], true);
+  auto row = get("/api/v1/sessions/2");
+  ASSERT_EQ(row.status, 200u);
+  EXPECT_EQ(row.j()["phase"], "ended");
+  EXPECT_EQ(row.j()["started_by"], "acc-nurse");
+  EXPECT_EQ(get("/api/v1/sessions/99").status, 404u);
+}
+
+TEST_F(ApiTest, PhaseAndEndGoThroughActionsWithGateConflicts) {
+  auto blocked = post("/api/v1/sessions/1/phase", R"({"phase":"infusing"})");
+  EXPECT_EQ(blocked.status, 409u);
+  EXPECT_EQ(blocked.j()["error"], "conflict");
+  auto over = post("/api/v1/sessions/1/phase", R"({"phase":"infusing","override":"cuff fault"})");
+  EXPECT_EQ(over.status, 200u);
+  EXPECT_EQ(actions.calls().back(), "phase 1 infusing [cuff fault] by acc-nurse");
+  auto end = post("/api/v1/sessions/1/end", "");
+  EXPECT_EQ(end.status, 200u);
+  EXPECT_EQ(actions.calls().back(), "end 1 by acc-nurse");
+}
+
+TEST_F(ApiTest, ObservationsArePagedAndBoundedByTime) {
+  auto all = get("/api/v1/sessions/1/observations");
+  ASSERT_EQ(all.status, 200u) << all.body;
+  EXPECT_EQ(all.j()["observations"].size(), 30u);
+  EXPECT_TRUE(all.j()["next"].is_null());
+  const auto since = core::format_iso8601(t0(10'000));
+  const auto until = core::format_iso8601(t0(20'000));
+  auto window = get("/api/v1/sessions/1/observations?since=" + since + "&until=" + until);
+  ASSERT_EQ(window.status, 200u) << window.body;
+  ASSERT_EQ(window.j()["observations"].size(), 10u);
+  EXPECT_EQ(window.j()["observations"][0]["value"], 80.0);
+  EXPECT_EQ(window.j()["observations"][0]["parameter"], "hr");
+  auto page = get("/api/v1/sessions/1/observations?limit=7");
+  ASSERT_EQ(page.j()["observations"].size(), 7u);
+  const auto next = page.j()["next"].get<std::int64_t>();
+  auto page2 = get("/api/v1/sessions/1/observations?limit=7&after=" + std::to_string(next));
+  EXPECT_EQ(page2.j()["observations"][0]["value"], 77.0);
+  EXPECT_EQ(get("/api/v1/sessions/1/observations?since=yesterday").status, 400u);
+  EXPECT_EQ(get("/api/v1/sessions/77/observations").status, 404u);
+  // An offset in the query (percent-encoded '+') is understood.
+  auto offset = get("/api/v1/sessions/1/observations?since=2026-09-21T16:13:30.000%2B02:00");
+  ASSERT_EQ(offset.status, 200u) << offset.body;
+  EXPECT_EQ(offset.j()["observations"].size(), 20u);
+}
+
+TEST_F(ApiTest, AlertsFilterByStateListMonitorAndSession) {
+  auto all = get("/api/v1/alerts");
+  ASSERT_EQ(all.status, 200u) << all.body;
+  ASSERT_EQ(all.j()["alerts"].size(), 3u);
+  EXPECT_EQ(all.j()["alerts"][0]["id"], 3);  // newest first
+  auto active = get("/api/v1/alerts?state=active");
+  ASSERT_EQ(active.j()["alerts"].size(), 1u);
+  const auto a = active.j()["alerts"][0];
+  for (const char* k : {"id", "session", "monitor", "rule", "kind", "parameter", "value", "unit",
+                        "limit", "priority", "state", "escalated", "raised_at", "updated_at",
+                        "acknowledged_by", "acknowledged_at", "paused_until", "cleared_at"})
+    EXPECT_TRUE(a.contains(k)) << k;
+  EXPECT_EQ(a["limit"], 180.0);
+  EXPECT_EQ(a["parameter"], "nibp_sys");
+  EXPECT_EQ(a["priority"], "high");
+  EXPECT_EQ(get("/api/v1/alerts?state=active,acknowledged").j()["alerts"].size(), 2u);
+  EXPECT_EQ(get("/api/v1/alerts?state=open").j()["alerts"].size(), 2u);
+  EXPECT_EQ(get("/api/v1/alerts?monitor=chair-2").j()["alerts"].size(), 1u);
+  EXPECT_EQ(get("/api/v1/alerts?session=1").j()["alerts"].size(), 2u);
+  EXPECT_EQ(get("/api/v1/alerts?state=bogus").status, 400u);
+  EXPECT_EQ(get("/api/v1/alerts?session=x").status, 400u);
+}
+
+TEST_F(ApiTest, OneAlertIsTheObjectItself) {
+  auto r = get("/api/v1/alerts/1", "auditor");
+  ASSERT_EQ(r.status, 200u);
+  EXPECT_EQ(r.j()["state"], "active");
+  EXPECT_EQ(r.j()["rule"], "sys_high");
+  EXPECT_EQ(get("/api/v1/alerts/999").status, 404u);
+}
+
+TEST_F(ApiTest, AlertActionsRecordTheActor) {
+  EXPECT_EQ(post("/api/v1/alerts/1/ack", "{}").status, 200u);
+  EXPECT_EQ(actions.calls().back(), "ack 1 by acc-nurse");
+  EXPECT_EQ(post("/api/v1/alerts/1/pause", R"({"seconds":120})", "admin").status, 200u);
+  EXPECT_EQ(actions.calls().back(), "pause 1 120 by acc-admin");
+  EXPECT_EQ(post("/api/v1/alerts/1/reset", "").status, 200u);
+  EXPECT_EQ(actions.calls().back(), "reset 1 by acc-nurse");
+  EXPECT_EQ(post("/api/v1/alerts/1/pause", R"({"seconds":-1})").status, 400u);
+  EXPECT_EQ(post("/api/v1/alerts/1/pause", R"({})").status, 400u);
+}
+
+TEST_F(ApiTest, EventsArePagesOfTheJournal) {
+  auto r = get("/api/v1/events?after=0&limit=2", "system");
+  ASSERT_EQ(r.status, 200u) << r.body;
+  auto j = r.j();
+  ASSERT_EQ(j["events"].size(), 2u);
+  EXPECT_EQ(j["events"][0]["seq"], 1);
+  EXPECT_EQ(j["events"][0]["type"], "session.started");
+  EXPECT_EQ(j["events"][0]["by"], "acc-nurse");
+  EXPECT_EQ(j["next"], 2);
+  auto rest = get("/api/v1/events?after=2", "system").j();
+  ASSERT_FALSE(rest["events"].empty());
+  EXPECT_EQ(rest["events"][0]["seq"], 3);
+  EXPECT_EQ(rest["next"], last_seq);
+  auto high = get("/api/v1/events?type=alert.*&priority=high").j();
+  ASSERT_EQ(high["events"].size(), 1u);
+  EXPECT_EQ(high["events"][0]["rule"], "sys_high");
+  EXPECT_EQ(get("/api/v1/events?monitor=chair-2&type=alert.raised").j()["events"].size(), 1u);
+  EXPECT_EQ(get("/api/v1/events?after=-1").status, 400u);
+  EXPECT_EQ(get("/api/v1/events?after=" + std::to_string(last_seq)).j()["events"].size(), 0u);
+}
+
+TEST_F(ApiTest, UnknownPathsAre404AndWrongMethods405WithAllow) {
+  EXPECT_EQ(get("/api/v1/nothing").status, 404u);
+  EXPECT_EQ(get("/").status, 404u);
+  auto r = call(V::delete_, "/api/v1/alerts/1", "admin");
+  EXPECT_EQ(r.status, 405u);
+  auto p = call(V::put, "/api/v1/monitors", "admin");
+  EXPECT_EQ(p.status, 405u);
+  auto wrong = get("/api/v1/alerts/1/ack");
+  EXPECT_EQ(wrong.status, 405u);
+  EXPECT_EQ(wrong.raw[http::field::allow], "POST");
+}
+
+TEST_F(ApiTest, StartFailsWithAOneLineReasonWhenThePortIsTaken) {
+  auto s = settings;
+  s.listen.port = port;
+  Server second(io, s, actions, dir / "vitals.db");
+  try {
+    second.start();
+    FAIL();
+  } catch (const std::runtime_error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("cannot listen on 127.0.0.1:" + std::to_string(port)), std::string::npos)
+        << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos);
+  }
+  auto bad = settings;
+  Server third(io, bad, actions, dir / "missing/vitals.db");
+  EXPECT_THROW(third.start(), std::runtime_error);
+}
+
+TEST_F(ApiTest, PipelinedRequestsAreAnsweredInOrder) {
+  asio::io_context cio;
+  asio::ip::tcp::socket s(cio);
+  s.connect({asio::ip::make_address("127.0.0.1"), port});
+  const std::string two =
+      "GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /api/v1/alerts/2 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+      "secret-token-nurse\r\n\r\n";
+  asio::write(s, asio::buffer(two));
+  boost::beast::flat_buffer buf;
+  http::response<http::string_body> a, b;
+  http::read(s, buf, a);
+  http::read(s, buf, b);
+  EXPECT_EQ(a.result_int(), 200u);
+  EXPECT_NE(a.body().find("ok"), std::string::npos);
+  EXPECT_EQ(b.result_int(), 200u);
+  EXPECT_NE(b.body().find("hr_low"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace vitalsd::api::test
