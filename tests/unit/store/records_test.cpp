@@ -1,0 +1,120 @@
+// Sessions and alerts written through the journal and read back after a "restart": the engine
+// carries on with the same alerts and raises nothing twice.
+#include "store/records.hpp"
+
+#include <gtest/gtest.h>
+
+#include "support/protocols.hpp"
+#include "support/temp_dir.hpp"
+
+namespace vitalsd::store {
+namespace {
+
+using namespace std::chrono_literals;
+const core::Timestamp T0{std::chrono::milliseconds{1'790'000'000'000LL}};
+
+core::Observation cuff(core::Parameter p, double v, core::Timestamp at, std::uint64_t id) {
+  core::Observation o;
+  o.monitor = "chair-1";
+  o.parameter = p;
+  o.value = v;
+  o.unit = "mm[Hg]";
+  o.received_at = at;
+  o.device_time = at;
+  o.measurement_id = id;
+  return o;
+}
+core::Observation cont(core::Parameter p, double v, core::Timestamp at) {
+  core::Observation o;
+  o.monitor = "chair-1";
+  o.parameter = p;
+  o.value = v;
+  o.unit = std::string(core::info(p).ucum);
+  o.received_at = at;
+  return o;
+}
+
+void persist(Journal& j, sessions::Manager& m, const sessions::Change& c) {
+  for (const auto& e : c.session_events) {
+    alarms::Snapshot snap;
+    if (const auto* engine = m.engine(e.session.id)) snap = engine->snapshot();
+    j.record(session_event(e), Durability::urgent, save_session(e.session, snap));
+  }
+  for (const auto& t : c.transitions) {
+    const auto* engine = m.engine(t.session);
+    j.record(alert_event(t, "chair-1"), Durability::urgent,
+             save_alert(t, engine ? engine->find(t.alert_id) : nullptr, "chair-1"));
+  }
+  for (auto id : c.touched)
+    if (const auto* s = m.find(id)) j.write(save_session(*s, m.engine(id)->snapshot()));
+}
+
+TEST(Records, ARestartRestoresSessionsAndAlertsAndRaisesNothingTwice) {
+  test::TempDir dir;
+  const sessions::Manager::Protocols protocols{
+      {"ketamine-iv", test::shipped_protocol("ketamine-iv")}};
+  std::int64_t session = 0;
+  std::int64_t alert = 0;
+  {
+    Journal j({dir.path()});
+    j.start({});
+    sessions::Manager m(protocols, {"chair-1"}, 1, 1);
+    auto started = m.start("chair-1", "P-7", "ketamine-iv", "nurse-a", T0);
+    session = started.session;
+    persist(j, m, started.change);
+    for (std::uint64_t i = 1; i <= 3; ++i) {
+      const auto at = T0 + std::chrono::seconds{10 * i};
+      std::vector<core::Observation> obs{
+          cuff(core::Parameter::nibp_sys, 120, at, i), cuff(core::Parameter::nibp_dia, 78, at, i),
+          cont(core::Parameter::hr, 70, at), cont(core::Parameter::spo2, 98, at)};
+      persist(j, m, m.observe(obs));
+    }
+    auto phase = m.set_phase(session, "infusing", "", "nurse-a", T0 + 60s);
+    ASSERT_TRUE(phase.ok()) << phase.message;
+    persist(j, m, phase.change);
+    std::vector<core::Observation> spike{cuff(core::Parameter::nibp_sys, 197, T0 + 600s, 4)};
+    auto c = m.observe(spike);
+    for (const auto& t : c.transitions)
+      if (t.type == alarms::EventType::raised && t.rule == "sbp-severe-high") alert = t.alert_id;
+    ASSERT_NE(alert, 0);
+    persist(j, m, c);
+    auto ack = m.acknowledge(alert, "nurse-b", T0 + 620s);
+    ASSERT_TRUE(ack.ok());
+    persist(j, m, ack.change);
+    j.stop();
+  }
+
+  Db db(dir / "vitals.db", Db::Mode::read_only);
+  auto restored = restore(db);
+  ASSERT_EQ(restored.sessions.size(), 1u);
+  EXPECT_EQ(restored.next_session_id, session + 1);
+  EXPECT_GT(restored.next_alert_id, alert);
+  auto& [s, snap] = restored.sessions[0];
+  EXPECT_EQ(s.phase, alarms::Phase::infusing);
+  EXPECT_EQ(s.started_by, "nurse-a");
+  EXPECT_EQ(snap.baseline.values().at(core::Parameter::nibp_sys).value(), 120);
+  ASSERT_FALSE(snap.alerts.empty());
+  const auto it = std::find_if(snap.alerts.begin(), snap.alerts.end(),
+                               [&](const alarms::Alert& a) { return a.id == alert; });
+  ASSERT_NE(it, snap.alerts.end());
+  EXPECT_EQ(it->state, alarms::AlertState::acknowledged);
+  EXPECT_EQ(it->acknowledged_by, "nurse-b");
+
+  sessions::Manager m(protocols, {"chair-1"}, restored.next_session_id, restored.next_alert_id);
+  m.restore(s, snap);
+  // The same high reading again (the next cuff cycle): the open alert carries on, no new one.
+  std::vector<core::Observation> again{cuff(core::Parameter::nibp_sys, 199, T0 + 1200s, 5)};
+  for (const auto& t : m.observe(again).transitions)
+    EXPECT_NE(t.type, alarms::EventType::raised) << t.rule;
+  EXPECT_NE(m.engine(session)->find(alert), nullptr);
+  // And the alert row says who acknowledged it.
+  EXPECT_EQ(db.scalar_int("SELECT count(*) FROM alerts WHERE id = " + std::to_string(alert) +
+                          " AND acknowledged_by = 'nurse-b'"),
+            1);
+  EXPECT_EQ(db.scalar_int("SELECT count(*) FROM events WHERE type = 'alert.acknowledged' AND "
+                          "payload LIKE '%nurse-b%'"),
+            1);
+}
+
+}  // namespace
+}  // namespace vitalsd::store
