@@ -5,6 +5,7 @@
 
 #include <mosquitto.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -65,6 +66,11 @@ class FeedHarness {
     work_.emplace(io_.get_executor());
     thread_ = std::thread([this] { io_.run(); });
     journal_.start([this](const std::vector<store::CommittedEventPtr>& events) {
+      {
+        const auto t = std::chrono::steady_clock::now();
+        std::lock_guard lock(times_mutex_);
+        for (const auto& e : events) committed_at_[e->seq] = t;
+      }
       asio::post(io_, [this, events] {
         for (auto& f : feeds_) f->notify(events);
       });
@@ -138,6 +144,32 @@ class FeedHarness {
     return journal_.stats().last_seq;
   }
 
+  // Per-path latency: event committed (on_commit, writer thread) -> message handed to the
+  // socket (Tuning::on_sent). Install with tuning.on_sent = h.latency_hook().
+  std::function<void(const std::string&, std::int64_t)> latency_hook() {
+    return [this](const std::string&, std::int64_t seq) {
+      const auto t = std::chrono::steady_clock::now();
+      std::lock_guard lock(times_mutex_);
+      if (auto it = committed_at_.find(seq); it != committed_at_.end() && !sent_at_.count(seq))
+        sent_at_[seq] = t - it->second;
+    };
+  }
+  // {p50, p99} in microseconds of the latencies seen so far.
+  std::pair<double, double> latency_percentiles() {
+    std::vector<double> us;
+    {
+      std::lock_guard lock(times_mutex_);
+      for (const auto& [seq, d] : sent_at_)
+        us.push_back(std::chrono::duration<double, std::micro>(d).count());
+    }
+    if (us.empty()) return {0, 0};
+    std::sort(us.begin(), us.end());
+    auto at = [&](double q) {
+      return us[static_cast<std::size_t>(q * static_cast<double>(us.size() - 1))];
+    };
+    return {at(0.5), at(0.99)};
+  }
+
   static feeds::Tuning fast() {
     feeds::Tuning t;
     t.backoff_initial = std::chrono::milliseconds{50};
@@ -173,6 +205,9 @@ class FeedHarness {
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::thread thread_;
   std::vector<std::unique_ptr<feeds::Feed>> feeds_;  // io thread only
+  std::mutex times_mutex_;
+  std::map<std::int64_t, std::chrono::steady_clock::time_point> committed_at_;
+  std::map<std::int64_t, std::chrono::steady_clock::duration> sent_at_;
 };
 
 // An HL7 receiver on 127.0.0.1 that answers each ORU^R40 as told.
