@@ -94,6 +94,7 @@ TEST(Hl7Feed, AeIsRetriedThenGivenUpAndJournaled) {
   const auto s2 = h.record(alert_event("cleared", 1, "cleared", 150));
   ASSERT_TRUE(eventually([&] { return feed.status().delivered == s2; }));
   EXPECT_EQ(rx.control_ids(), ids({s1, s1, s1, s2}));
+  h.sync();  // feed.rejected is journaled asynchronously, like every event
   const auto rejected = h.events_of("feed.rejected");
   ASSERT_EQ(rejected.size(), 1u);
   EXPECT_EQ(rejected[0]["event_seq"], s1);
