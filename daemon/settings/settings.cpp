@@ -255,7 +255,7 @@ void read_feed(const toml::table& t, Settings& s, const std::string& file, core:
   if (const auto* n = t.get("name"); n && n->is_string())
     context = "feeds[" + n->as_string()->get() + "]";
   TomlReader r(t, context, file, out);
-  if (auto v = r.string("name", true)) {
+  if (auto v = r.string("name")) {
     if (!valid_id(*v))
       r.error("name", "must be 1-64 characters of letters, digits, '-', '_' or '.'");
     f.name = *v;
