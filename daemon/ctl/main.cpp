@@ -40,8 +40,9 @@ class Ctl {
   explicit Ctl(Options o) : o_(std::move(o)) {}
 
   // Sends a request and either prints its body (--json) or hands the parsed body to `human`.
+  // `always_human`: hand the body to `human` even with --json (watch formats it itself).
   int call(const std::string& method, const std::string& target, const json& body,
-           const std::function<void(const json&)>& human) {
+           const std::function<void(const json&)>& human, bool always_human = false) {
     std::string why;
     auto url = parse_url(o_.url, why);
     if (!url) {
@@ -67,6 +68,10 @@ class Ctl {
       if (r.status == 401 && o_.token.empty())
         fmt::print(stderr, "vitalsctl: give a token with --token or VITALSD_TOKEN\n");
       return (r.status == 401 || r.status == 403) ? kAuth : kRefused;
+    }
+    if (always_human && !parsed.is_discarded()) {
+      human(parsed);
+      return kOk;
     }
     return show(parsed, r.body, human);
   }
@@ -361,25 +366,29 @@ int run(int argc, char** argv) {
     if (w_after) {
       after = *w_after;
     } else {
-      int r = c.call("GET", "/api/v1/events?after=0&limit=1", {},
-                     [&](const json& j) { after = j.value("last", std::int64_t{0}); });
+      int r = c.call(
+          "GET", "/api/v1/events?after=0&limit=1", {},
+          [&](const json& j) { after = j.value("last", std::int64_t{0}); }, true);
       if (r != kOk) return r;
     }
     const bool colour = ::isatty(STDOUT_FILENO);
     for (;;) {
       bool more = false;
-      int r = c.call("GET",
-                     "/api/v1/events" + query({{"after", std::to_string(after)},
-                                               {"limit", "1000"},
-                                               {"type", e_type},
-                                               {"monitor", e_monitor},
-                                               {"priority", e_priority}}),
-                     {}, [&](const json& j) {
-                       for (const auto& e : j.value("events", json::array()))
-                         fmt::print("{}\n", c.json_out() ? e.dump() : event_line(e, colour));
-                       after = std::max(after, j.value("next", after));
-                       more = j.value("more", false);
-                     });
+      int r = c.call(
+          "GET",
+          "/api/v1/events" + query({{"after", std::to_string(after)},
+                                    {"limit", "1000"},
+                                    {"type", e_type},
+                                    {"monitor", e_monitor},
+                                    {"priority", e_priority}}),
+          {},
+          [&](const json& j) {
+            for (const auto& e : j.value("events", json::array()))
+              fmt::print("{}\n", c.json_out() ? e.dump() : event_line(e, colour));
+            after = std::max(after, j.value("next", after));
+            more = j.value("more", false);
+          },
+          true);
       std::fflush(stdout);
       if (r == kAuth || r == kUsage) return r;
       if (r != kOk) fmt::print(stderr, "vitalsctl: retrying\n");
@@ -392,9 +401,6 @@ int run(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
     return code == 0 ? kOk : kUsage;
-  }
-  if (watch->parsed() && o.json) {
-    // --json with watch prints one event JSON per line (the callback handles it).
   }
   Ctl ctl(o);
   rc = action ? action(ctl) : kUsage;

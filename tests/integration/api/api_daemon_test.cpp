@@ -1,0 +1,220 @@
+// The API on the real vitalsd: a real HTTP client on loopback, a real config with one token
+// per role, simulated monitors. Shows that polling keeps its schedule while the API is
+// flooded with bad tokens, that the role matrix holds end to end, that vitalsctl works against
+// the daemon, and that no token reaches the log.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "api/auth.hpp"
+#include "net/asio.hpp"
+#include "store/sqlite.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+namespace vitalsd {
+namespace {
+
+namespace http = boost::beast::http;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+const std::string kBin = VITALSD_BIN_DIR;
+
+std::uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+struct Reply {
+  unsigned status = 0;
+  std::string body;
+  json j() const { return json::parse(body, nullptr, false); }
+};
+
+class DaemonApi : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    port = free_port();
+    std::ofstream cfg(dir / "c.toml");
+    cfg << "[daemon]\nstate_dir = \"" << (dir / "state").string() << "\"\nsite = \"it\"\n\n"
+        << "[api]\nlisten = \"127.0.0.1:" << port << "\"\n\n";
+    for (const auto* role : {"nurse", "system", "auditor", "admin"})
+      cfg << "[[api.tokens]]\nname = \"it-" << role << "\"\nrole = \"" << role << "\"\nsha256 = \""
+          << api::sha256_hex(token(role)) << "\"\n\n";
+    cfg << "[[monitors]]\nid = \"chair-a\"\ndriver = \"simulator\"\nscenario = \"steady\"\n"
+           "seed = 3\npoll_ms = 250\nnibp_interval_s = 2\n\n"
+           "[[monitors]]\nid = \"chair-b\"\ndriver = \"simulator\"\n"
+           "scenario = \"hypertensive-spike\"\nseed = 4\npoll_ms = 250\nnibp_interval_s = 2\n"
+           "event_at_s = 12\n";
+    cfg.close();
+    daemon = std::make_unique<test::Process>(
+        std::vector<std::string>{kBin + "/vitalsd", "--config", (dir / "c.toml").string()},
+        dir / "daemon.log");
+    for (int i = 0; i < 150; ++i) {
+      if (try_call(http::verb::get, "/api/v1/health", "").status == 200) return;
+      std::this_thread::sleep_for(100ms);
+    }
+    FAIL() << "the API did not answer: " << daemon->output();
+  }
+  void TearDown() override {
+    if (!daemon) return;
+    daemon->signal(SIGTERM);
+    EXPECT_EQ(daemon->wait(15s), 0) << daemon->output();
+  }
+
+  static std::string token(const std::string& role) { return "it-token-" + role + "-7f3a"; }
+
+  Reply try_call(http::verb method, const std::string& target, const std::string& role,
+                 const std::string& body = "", const std::string& raw_token = "") {
+    Reply r;
+    try {
+      asio::io_context io;
+      asio::ip::tcp::socket s(io);
+      s.connect({asio::ip::make_address("127.0.0.1"), port});
+      http::request<http::string_body> req{method, target, 11};
+      req.set(http::field::host, "127.0.0.1");
+      const auto tok = raw_token.empty() ? (role.empty() ? "" : token(role)) : raw_token;
+      if (!tok.empty()) req.set(http::field::authorization, "Bearer " + tok);
+      if (method == http::verb::post) {
+        req.set(http::field::content_type, "application/json");
+        req.body() = body;
+        req.prepare_payload();
+      }
+      http::write(s, req);
+      boost::beast::flat_buffer buf;
+      http::response<http::string_body> res;
+      http::read(s, buf, res);
+      r.status = res.result_int();
+      r.body = res.body();
+    } catch (const std::exception&) {
+    }
+    return r;
+  }
+  Reply call(http::verb m, const std::string& t, const std::string& role,
+             const std::string& b = "") {
+    return try_call(m, t, role, b);
+  }
+
+  std::int64_t observations() {
+    store::Db db(dir / "state/vitals.db", store::Db::Mode::read_only);
+    return db.scalar_int("SELECT count(*) FROM observations");
+  }
+
+  test::TempDir dir;
+  std::uint16_t port = 0;
+  std::unique_ptr<test::Process> daemon;
+};
+
+TEST_F(DaemonApi, PollingKeepsItsScheduleWhileTheApiIsFloodedWithBadTokens) {
+  // The rate at rest, then during a flood of bad-token requests from 8 threads.
+  const auto a0 = observations();
+  std::this_thread::sleep_for(3s);
+  const auto rest = observations() - a0;
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> sent{0}, refused{0};
+  std::vector<std::thread> flood;
+  for (int t = 0; t < 8; ++t)
+    flood.emplace_back([&, t] {
+      while (!stop) {
+        auto r = try_call(http::verb::get, "/api/v1/monitors", "", "",
+                          "bad-" + std::to_string(t) + "-" + std::to_string(sent.load()));
+        ++sent;
+        if (r.status == 401) ++refused;
+      }
+    });
+  const auto b0 = observations();
+  std::this_thread::sleep_for(3s);
+  const auto flooded = observations() - b0;
+  stop = true;
+  for (auto& th : flood) th.join();
+  std::printf("observations per 3 s: %lld at rest, %lld during %d bad-token requests (%d x 401)\n",
+              static_cast<long long>(rest), static_cast<long long>(flooded), sent.load(),
+              refused.load());
+  EXPECT_GT(rest, 0);
+  EXPECT_GE(flooded * 10, rest * 8) << "polling slowed under the flood";
+  EXPECT_EQ(refused.load(), sent.load());
+  EXPECT_EQ(call(http::verb::get, "/api/v1/monitors", "nurse").status, 200u);
+}
+
+TEST_F(DaemonApi, RolesEndToEnd) {
+  auto m = call(http::verb::get, "/api/v1/monitors", "auditor");
+  ASSERT_EQ(m.status, 200u) << m.body;
+  EXPECT_NE(m.body.find("chair-a"), std::string::npos);
+  const std::string start = R"({"monitor":"chair-a","patient":"P-1","protocol":"ketamine-iv"})";
+  EXPECT_EQ(call(http::verb::post, "/api/v1/sessions", "auditor", start).status, 403u);
+  EXPECT_EQ(call(http::verb::post, "/api/v1/sessions", "system", start).status, 403u);
+  EXPECT_EQ(call(http::verb::post, "/api/v1/sessions", "", start).status, 401u);
+  auto s = call(http::verb::post, "/api/v1/sessions", "nurse", start);
+  ASSERT_EQ(s.status, 201u) << s.body;
+  const auto id = s.j()["id"].get<std::int64_t>();
+  auto shown = call(http::verb::get, "/api/v1/sessions/" + std::to_string(id), "system");
+  ASSERT_EQ(shown.status, 200u);
+  EXPECT_FALSE(shown.j()["phase"].is_null());
+  auto listed = call(http::verb::get, "/api/v1/sessions?state=active", "auditor");
+  ASSERT_EQ(listed.status, 200u) << listed.body;
+  EXPECT_EQ(listed.j()["sessions"][0]["started_by"], "it-nurse");
+  auto ev = call(http::verb::get, "/api/v1/events?after=0&limit=1000", "auditor");
+  ASSERT_EQ(ev.status, 200u);
+  EXPECT_NE(ev.body.find("it-nurse"), std::string::npos) << "the actor is in the journal";
+  EXPECT_EQ(
+      call(http::verb::post, "/api/v1/sessions/" + std::to_string(id) + "/end", "auditor", "{}")
+          .status,
+      403u);
+  EXPECT_LT(call(http::verb::post, "/api/v1/sessions/" + std::to_string(id) + "/end", "admin", "{}")
+                .status,
+            300u);
+  EXPECT_EQ(
+      call(http::verb::post, "/api/v1/sessions", "nurse", R"({"monitor": "chair-a", )").status,
+      400u);
+}
+
+TEST_F(DaemonApi, VitalsctlTalksToTheDaemonAndNoTokenIsLogged) {
+  auto [rc, out] =
+      test::run({kBin + "/vitalsctl", "--url", "http://127.0.0.1:" + std::to_string(port),
+                 "--token", token("nurse"), "monitors"},
+                dir / "ctl.out");
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("chair-a"), std::string::npos) << out;
+  std::tie(rc, out) =
+      test::run({kBin + "/vitalsctl", "--url", "http://127.0.0.1:" + std::to_string(port),
+                 "--token", token("nurse"), "session", "start", "-m", "chair-b", "-p", "P-2"},
+                dir / "ctl.out");
+  EXPECT_EQ(rc, 0) << out;
+  std::tie(rc, out) =
+      test::run({kBin + "/vitalsctl", "--url", "http://127.0.0.1:" + std::to_string(port),
+                 "--token", token("auditor"), "--json", "session", "list"},
+                dir / "ctl.out");
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_EQ(json::parse(out)["sessions"][0]["monitor"], "chair-b");
+  std::tie(rc, out) = test::run({kBin + "/vitalsctl", "--db", (dir / "state/vitals.db").string(),
+                                 "events", "--type", "session.*"},
+                                dir / "ctl.out");
+  EXPECT_EQ(rc, 0) << out;
+  daemon->signal(SIGTERM);
+  daemon->wait(15s);
+  const auto log = daemon->output();
+  for (const auto* role : {"nurse", "system", "auditor", "admin"})
+    EXPECT_EQ(log.find(token(role)), std::string::npos) << role;
+  daemon.reset();
+}
+
+}  // namespace
+}  // namespace vitalsd
