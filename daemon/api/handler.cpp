@@ -292,9 +292,12 @@ Response from_reply(Reply r) {
   return json_response(status, r.body);
 }
 
+// GET /api/v1/events is the live stream (DESIGN.md's contract) unless the client asks for a
+// JSON page of the journal with `Accept: application/json` (vitalsctl does).
 bool wants_event_stream(const Request& req) {
   const auto accept = req[http::field::accept];
-  return accept.find("text/event-stream") != boost::beast::string_view::npos;
+  if (accept.find("text/event-stream") != boost::beast::string_view::npos) return true;
+  return accept.find("application/json") == boost::beast::string_view::npos;
 }
 
 struct Ctx {

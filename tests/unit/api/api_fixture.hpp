@@ -204,6 +204,7 @@ class ApiTest : public ::testing::Test {
     s.connect({asio::ip::make_address("127.0.0.1"), port});
     http::request<http::string_body> req{method, target, 11};
     req.set(http::field::host, "127.0.0.1");
+    req.set(http::field::accept, "application/json");
     if (!role.empty()) req.set(http::field::authorization, "Bearer " + token_of(role));
     for (const auto& [k, v] : headers) req.set(k, v);
     if (!body.empty() || method == http::verb::post) {
