@@ -9,7 +9,7 @@
 namespace vitalsd::api::detail {
 
 Listener::Listener(std::shared_ptr<State> state)
-    : state_(std::move(state)), acceptor_(state_->strand) {}
+    : state_(std::move(state)), acceptor_(state_->strand), backoff_(state_->strand) {}
 
 asio::ip::tcp::endpoint Listener::bind(const asio::ip::tcp::endpoint& endpoint) {
   boost::system::error_code ec;
@@ -32,6 +32,7 @@ void Listener::run() {
 void Listener::stop() {
   boost::system::error_code ec;
   acceptor_.close(ec);
+  backoff_.cancel();
 }
 
 void Listener::accept() {
@@ -46,8 +47,14 @@ void Listener::accept() {
       } else {
         std::make_shared<HttpSession>(self->state_, std::move(socket))->run();
       }
-    } else if (ec == asio::error::no_descriptors) {
+    } else {
+      // Out of descriptors or similar: wait a little instead of spinning on accept.
       spdlog::warn("api: accept: {}", ec.message());
+      self->backoff_.expires_after(std::chrono::milliseconds{100});
+      self->backoff_.async_wait([self](boost::system::error_code wait_ec) {
+        if (!wait_ec && self->acceptor_.is_open()) self->accept();
+      });
+      return;
     }
     self->accept();
   });

@@ -19,6 +19,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   void accept();
   std::shared_ptr<State> state_;
   asio::ip::tcp::acceptor acceptor_;
+  asio::steady_timer backoff_;  // after an accept error (e.g. out of descriptors)
 };
 
 }  // namespace vitalsd::api::detail
