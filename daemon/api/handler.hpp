@@ -6,8 +6,12 @@
 #include <optional>
 #include <string>
 
-#include "api/queries.hpp"
 #include "api/state.hpp"
+#include "store/queries.hpp"
+
+namespace vitalsd::api {
+namespace queries = store::queries;
+}  // namespace vitalsd::api
 
 namespace vitalsd::api::detail {
 

@@ -2,7 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "api/queries.hpp"
+#include "store/queries.hpp"
 
 namespace vitalsd::api::detail {
 

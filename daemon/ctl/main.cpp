@@ -14,7 +14,7 @@
 #include <optional>
 #include <thread>
 
-#include "api/queries.hpp"
+#include "store/queries.hpp"
 #include "core/version.hpp"
 #include "ctl/client.hpp"
 #include "ctl/format.hpp"
@@ -225,12 +225,12 @@ int run(int argc, char** argv) {
     if (c.offline_mode())
       return c.offline(
           [&](store::Db& db) {
-            api::queries::SessionFilter f;
+            store::queries::SessionFilter f;
             if (!s_state.empty()) f.state = s_state;
-            f.monitors = api::queries::split_list(s_monitor);
+            f.monitors = store::queries::split_list(s_monitor);
             f.before = s_before;
             if (s_limit) f.limit = s_limit;
-            return api::queries::sessions(db, f);
+            return store::queries::sessions(db, f);
           },
           print_sessions);
     return c.call("GET",
@@ -245,7 +245,7 @@ int run(int argc, char** argv) {
   set(show, [&](Ctl& c) {
     if (c.offline_mode())
       return c.offline(
-          [&](store::Db& db) { return api::queries::session(db, s_id).value_or(json()); },
+          [&](store::Db& db) { return store::queries::session(db, s_id).value_or(json()); },
           print_object);
     return c.call("GET", "/api/v1/sessions/" + std::to_string(s_id), {}, print_object);
   });
@@ -266,20 +266,20 @@ int run(int argc, char** argv) {
     if (a_id) {
       if (c.offline_mode())
         return c.offline(
-            [&](store::Db& db) { return api::queries::alert(db, *a_id).value_or(json()); },
+            [&](store::Db& db) { return store::queries::alert(db, *a_id).value_or(json()); },
             print_object);
       return c.call("GET", "/api/v1/alerts/" + std::to_string(*a_id), {}, print_object);
     }
     if (c.offline_mode())
       return c.offline(
           [&](store::Db& db) {
-            api::queries::AlertFilter f;
-            f.states = api::queries::split_list(a_state);
-            f.monitors = api::queries::split_list(a_monitor);
+            store::queries::AlertFilter f;
+            f.states = store::queries::split_list(a_state);
+            f.monitors = store::queries::split_list(a_monitor);
             f.session = a_session;
             f.before = a_before;
             if (a_limit) f.limit = a_limit;
-            return api::queries::alerts(db, f);
+            return store::queries::alerts(db, f);
           },
           print_alerts);
     return c.call("GET",
@@ -335,12 +335,12 @@ int run(int argc, char** argv) {
     if (c.offline_mode())
       return c.offline(
           [&](store::Db& db) {
-            api::queries::EventFilter f;
-            f.types = api::queries::split_list(e_type);
-            f.monitors = api::queries::split_list(e_monitor);
-            f.priorities = api::queries::split_list(e_priority);
+            store::queries::EventFilter f;
+            f.types = store::queries::split_list(e_type);
+            f.monitors = store::queries::split_list(e_monitor);
+            f.priorities = store::queries::split_list(e_priority);
             return json::parse(
-                api::queries::event_page_json(api::queries::events(db, e_after, e_limit, f)));
+                store::queries::event_page_json(store::queries::events(db, e_after, e_limit, f)));
           },
           print_events);
     return c.call("GET",

@@ -1,5 +1,9 @@
 #include "feeds/mqtt_feed.hpp"
 
+#include <algorithm>
+
+#include "store/queries.hpp"
+
 #include <fmt/format.h>
 #include <mosquitto.h>
 
@@ -24,13 +28,6 @@ void lib_init() {
 
 std::string rc_text(int rc) {
   return mosquitto_strerror(rc);
-}
-
-nlohmann::json nullable_real(store::Stmt& s, int c) {
-  return s.is_null(c) ? nlohmann::json() : nlohmann::json(s.real(c));
-}
-nlohmann::json nullable_text(store::Stmt& s, int c) {
-  return s.is_null(c) ? nlohmann::json() : nlohmann::json(s.text(c));
 }
 
 class MqttImpl : public detail::FeedBase, public std::enable_shared_from_this<MqttImpl> {
@@ -401,34 +398,13 @@ class MqttFeed : public Feed {
 }  // namespace
 
 std::string open_alerts_json(store::Db& db, const std::string& monitor) {
-  store::Stmt s(db,
-                "SELECT id, session, monitor, rule, kind, parameter, value, limit_value, unit, "
-                "priority, state, escalated, raised_at, active_since, updated_at, paused_until, "
-                "acknowledged_by, acknowledged_at FROM alerts WHERE monitor = ? AND "
-                "state != 'cleared' ORDER BY id");
-  s.bind(1, monitor);
-  nlohmann::json list = nlohmann::json::array();
-  while (s.step()) {
-    list.push_back({{"id", s.int64(0)},
-                    {"session", s.int64(1)},
-                    {"monitor", s.text(2)},
-                    {"rule", s.text(3)},
-                    {"kind", s.text(4)},
-                    {"parameter", nullable_text(s, 5)},
-                    {"value", nullable_real(s, 6)},
-                    {"limit", nullable_real(s, 7)},
-                    {"unit", s.text(8)},
-                    {"priority", s.text(9)},
-                    {"state", s.text(10)},
-                    {"escalated", s.int64(11) != 0},
-                    {"raised_at", s.text(12)},
-                    {"active_since", s.text(13)},
-                    {"updated_at", s.text(14)},
-                    {"paused_until", nullable_text(s, 15)},
-                    {"acknowledged_by", nullable_text(s, 16)},
-                    {"acknowledged_at", nullable_text(s, 17)}});
-  }
-  if (!s.ok()) throw store::StoreError("open alerts of " + monitor + ": " + db.error_message());
+  // The same alert objects the API answers with (store/queries), oldest first.
+  store::queries::AlertFilter f;
+  f.states = {"open"};
+  f.monitors = {monitor};
+  f.limit = store::queries::kMaxPage;
+  auto list = store::queries::alerts(db, f).value("alerts", nlohmann::json::array());
+  std::reverse(list.begin(), list.end());
   return list.dump();
 }
 

@@ -12,7 +12,7 @@
 #include "store/event.hpp"
 #include "store/sqlite.hpp"
 
-namespace vitalsd::api::queries {
+namespace vitalsd::store::queries {
 
 inline constexpr int kMaxPage = 1000;
 
@@ -69,4 +69,4 @@ std::string event_page_json(const EventPage& page);
 // Splits "a,b,c" (empty parts dropped).
 std::vector<std::string> split_list(std::string_view text);
 
-}  // namespace vitalsd::api::queries
+}  // namespace vitalsd::store::queries

@@ -1,10 +1,10 @@
-#include "api/queries.hpp"
+#include "store/queries.hpp"
 
 #include <algorithm>
 
 #include "core/time.hpp"
 
-namespace vitalsd::api::queries {
+namespace vitalsd::store::queries {
 namespace {
 
 using nlohmann::json;
@@ -319,4 +319,4 @@ std::string event_page_json(const EventPage& page) {
   return out;
 }
 
-}  // namespace vitalsd::api::queries
+}  // namespace vitalsd::store::queries
