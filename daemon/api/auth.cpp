@@ -59,6 +59,16 @@ Auth::Auth(const std::vector<settings::Token>& tokens) {
     EVP_MD_CTX_free(ctx_);
     throw std::runtime_error("api: OpenSSL has no SHA-256");
   }
+  try {
+    load(tokens);
+  } catch (...) {
+    EVP_MD_CTX_free(ctx_);
+    EVP_MD_free(md_);
+    throw;
+  }
+}
+
+void Auth::load(const std::vector<settings::Token>& tokens) {
   for (const auto& t : tokens) {
     const auto role = parse_role(t.role);
     if (!role)

@@ -53,6 +53,7 @@ class Auth {
     Identity identity;
   };
   bool hash(std::string_view token, Digest& out);
+  void load(const std::vector<settings::Token>& tokens);
 
   std::vector<Entry> entries_;
   evp_md_st* md_ = nullptr;

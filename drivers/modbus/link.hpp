@@ -87,7 +87,7 @@ class Link {
 bool split_endpoint(const std::string& endpoint, std::string& host, std::uint16_t& port);
 
 std::shared_ptr<Link> make_tcp_link(asio::io_context& io, const std::string& endpoint);
-std::shared_ptr<Link> make_rtu_link(asio::io_context& io, asio::thread_pool& pool,
+std::shared_ptr<Link> make_rtu_link(asio::io_context& io, std::shared_ptr<asio::thread_pool> pool,
                                     const core::ModbusConfig& serial);
 
 // The lowest free file descriptor right now (a probe dup, closed again).

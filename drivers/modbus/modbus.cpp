@@ -14,7 +14,9 @@ namespace {
 constexpr int kStartupFdHeadroom = 24;
 
 // The profile file: settings resolved it (<profiles_dir>/<name>.toml, see docs/config.md).
-std::string resolve_profile(const core::ModbusConfig& c) { return c.profile_path; }
+std::string resolve_profile(const core::ModbusConfig& c) {
+  return c.profile_path;
+}
 
 void check_common(const core::MonitorConfig& m, core::Diagnostics& out, int min_unit,
                   int max_unit) {
@@ -223,7 +225,7 @@ std::unique_ptr<Driver> make_rtu(const core::MonitorConfig& m, Context& ctx) {
       "modbus-rtu:pool", [] { return std::make_shared<asio::thread_pool>(kRtuPoolThreads); });
   auto serial = ctx.shared<SerialLink>("modbus-rtu:" + m.modbus.device, [&] {
     return std::make_shared<SerialLink>(
-        SerialLink{m.modbus, make_rtu_link(ctx.io(), *pool, m.modbus)});
+        SerialLink{m.modbus, make_rtu_link(ctx.io(), pool, m.modbus)});
   });
   const auto& a = serial->settings;
   const auto& b = m.modbus;

@@ -15,9 +15,11 @@ namespace {
 
 class RtuLink final : public Link, public std::enable_shared_from_this<RtuLink> {
  public:
-  RtuLink(asio::io_context& io, asio::thread_pool& pool, const core::ModbusConfig& c)
-      : io_strand_(asio::make_strand(io)),
-        pool_strand_(asio::make_strand(pool)),
+  RtuLink(asio::io_context& io, std::shared_ptr<asio::thread_pool> pool,
+          const core::ModbusConfig& c)
+      : pool_(std::move(pool)),
+        io_strand_(asio::make_strand(io)),
+        pool_strand_(asio::make_strand(*pool_)),
         device_(c.device) {
     mb_ = modbus_new_rtu(c.device.c_str(), c.baud, c.parity, c.data_bits, c.stop_bits);
     if (!mb_)
@@ -143,6 +145,9 @@ class RtuLink final : public Link, public std::enable_shared_from_this<RtuLink> 
     });
   }
 
+  // Declared first, destroyed last: the pool strand must not outlive its pool (a link can be
+  // released by a handler destroyed after the driver context that made the pool).
+  std::shared_ptr<asio::thread_pool> pool_;
   asio::strand<asio::io_context::executor_type> io_strand_;
   asio::strand<asio::thread_pool::executor_type> pool_strand_;
   std::string device_;
@@ -162,9 +167,9 @@ class RtuLink final : public Link, public std::enable_shared_from_this<RtuLink> 
 
 }  // namespace
 
-std::shared_ptr<Link> make_rtu_link(asio::io_context& io, asio::thread_pool& pool,
+std::shared_ptr<Link> make_rtu_link(asio::io_context& io, std::shared_ptr<asio::thread_pool> pool,
                                     const core::ModbusConfig& serial) {
-  return std::make_shared<RtuLink>(io, pool, serial);
+  return std::make_shared<RtuLink>(io, std::move(pool), serial);
 }
 
 }  // namespace vitalsd::drivers::modbus

