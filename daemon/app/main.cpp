@@ -13,9 +13,9 @@
 #include "acquisition/acquisition.hpp"
 #include "api/server.hpp"
 #include "app/pipeline.hpp"
-#include "feeds/feed.hpp"
 #include "core/version.hpp"
 #include "drivers/registry.hpp"
+#include "feeds/feed.hpp"
 #include "net/asio.hpp"
 #include "settings/settings.hpp"
 #include "store/journal.hpp"
@@ -130,21 +130,21 @@ int main(int argc, char** argv) {
     pipeline->set_acquisition(acquisition.get());
     for (const auto& m : config->monitors)
       acquisition->add(m, drivers::find_driver(m.driver)->make(m, driver_context));
-    api_server =
-        std::make_unique<api::Server>(io, config->api, *pipeline, journal->database());
+    api_server = std::make_unique<api::Server>(io, config->api, *pipeline, journal->database());
     api_server->start();
     spdlog::info("API listening on {}:{}", api_server->local_endpoint().address().to_string(),
                  api_server->local_endpoint().port());
-    feed_list = feeds::make_feeds(io, config->feeds, config->daemon.site, *journal,
-                                  journal->database());
+    feed_list =
+        feeds::make_feeds(io, config->feeds, config->daemon.site, *journal, journal->database());
     for (auto& f : feed_list) f->start();
     // Persist before publish: the writer thread hands over only what it committed.
-    journal->start([&io, &api_server, &feed_list](const std::vector<store::CommittedEventPtr>& events) {
-      asio::post(io, [&api_server, &feed_list, events] {
-        if (api_server) api_server->publish(events);
-        for (auto& f : feed_list) f->notify(events);
-      });
-    });
+    journal->start(
+        [&io, &api_server, &feed_list](const std::vector<store::CommittedEventPtr>& events) {
+          asio::post(io, [&api_server, &feed_list, events] {
+            if (api_server) api_server->publish(events);
+            for (auto& f : feed_list) f->notify(events);
+          });
+        });
     std::vector<std::string> protocol_names;
     for (const auto& [name, p] : config->protocols) protocol_names.push_back(name);
     store::Event loaded{"config.loaded",

@@ -14,10 +14,10 @@
 #include <optional>
 #include <thread>
 
-#include "store/queries.hpp"
 #include "core/version.hpp"
 #include "ctl/client.hpp"
 #include "ctl/format.hpp"
+#include "store/queries.hpp"
 #include "store/sqlite.hpp"
 
 namespace vitalsd::ctl {

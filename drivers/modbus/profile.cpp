@@ -395,8 +395,8 @@ std::optional<Profile> parse_profile(std::string_view text, const std::string& p
           if (r) {
             m.time = *r;
             // The id may itself be the time stamp: then both name the same registers.
-            const bool same = ok && r->table == m.id.table && r->address == m.id.address &&
-                              r->type == m.id.type;
+            const bool same =
+                ok && r->table == m.id.table && r->address == m.id.address && r->type == m.id.type;
             if (!same) claim_reg(*r, "nibp.time", rd.pos(*tn));
           }
         } else {
