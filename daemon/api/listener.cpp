@@ -19,8 +19,9 @@ asio::ip::tcp::endpoint Listener::bind(const asio::ip::tcp::endpoint& endpoint) 
   if (!ec) acceptor_.bind(endpoint, ec);
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
+    const auto reason = ec.message();  // close() below would overwrite ec
     acceptor_.close(ec);
-    throw std::runtime_error("api: cannot listen on " + where + ": " + ec.message());
+    throw std::runtime_error("api: cannot listen on " + where + ": " + reason);
   }
   return acceptor_.local_endpoint(ec);
 }

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <thread>
 
+#include "net/asio.hpp"
 #include "store/sqlite.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
@@ -21,9 +22,17 @@ std::filesystem::path write(const test::TempDir& dir, const std::string& name,
   return dir / name;
 }
 
+// A free loopback port: each daemon's API must not collide with another test's (ctest -j2).
+std::uint16_t free_port() {
+  asio::io_context io;
+  asio::ip::tcp::acceptor a(io, {asio::ip::make_address("127.0.0.1"), 0});
+  return a.local_endpoint().port();
+}
+
 std::string two_monitors(const std::filesystem::path& state) {
   return "[daemon]\nstate_dir = \"" + state.string() +
-         "\"\nsite = \"test\"\n\n"
+         "\"\nsite = \"test\"\n\n[api]\nlisten = \"127.0.0.1:" + std::to_string(free_port()) +
+         "\"\n\n"
          "[[monitors]]\nid = \"chair-a\"\ndriver = \"simulator\"\nscenario = \"steady\"\n"
          "seed = 7\npoll_ms = 200\nnibp_interval_s = 1\n\n"
          "[[monitors]]\nid = \"chair-b\"\ndriver = \"simulator\"\n"

@@ -69,7 +69,8 @@ TEST(Hl7Daemon, AnOruR01IsAckedAndStored) {
   test::TempDir dir;
   const auto port = free_port();
   std::ofstream(dir / "c.toml") << "[daemon]\nstate_dir = \"" << (dir / "state").string()
-                                << "\"\nsite = \"test\"\n\n[hl7]\nlisten = \"127.0.0.1:" << port
+                                << "\"\nsite = \"test\"\n\n[api]\nlisten = \"127.0.0.1:"
+                                << free_port() << "\"\n\n[hl7]\nlisten = \"127.0.0.1:" << port
                                 << "\"\n\n[[monitors]]\nid = \"bed-7\"\ndriver = \"hl7\"\n"
                                    "source = \"BEDMON-7\"\npoll_ms = 200\n";
   test::Process daemon({kVitalsd, "--config", (dir / "c.toml").string()}, dir / "log");
@@ -118,8 +119,9 @@ TEST(Hl7Daemon, APortInUseIsAStartUpFailureWithAOneLineReason) {
   socklen_t len = sizeof a;
   ::getsockname(blocker, reinterpret_cast<sockaddr*>(&a), &len);
   std::ofstream(dir / "c.toml") << "[daemon]\nstate_dir = \"" << (dir / "state").string()
-                                << "\"\nsite = \"test\"\n\n[hl7]\nlisten = \"127.0.0.1:"
-                                << ntohs(a.sin_port)
+                                << "\"\nsite = \"test\"\n\n[api]\nlisten = \"127.0.0.1:"
+                                << free_port()
+                                << "\"\n\n[hl7]\nlisten = \"127.0.0.1:" << ntohs(a.sin_port)
                                 << "\"\n\n[[monitors]]\nid = \"bed-7\"\ndriver = \"hl7\"\n"
                                    "source = \"BEDMON-7\"\n";
   auto [rc, out] = test::run({kVitalsd, "--config", (dir / "c.toml").string()}, dir / "out");
