@@ -5,8 +5,8 @@
 #include <fstream>
 #include <thread>
 
-#include "net/asio.hpp"
 #include "store/sqlite.hpp"
+#include "support/free_port.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -22,12 +22,7 @@ std::filesystem::path write(const test::TempDir& dir, const std::string& name,
   return dir / name;
 }
 
-// A free loopback port: each daemon's API must not collide with another test's (ctest -j2).
-std::uint16_t free_port() {
-  asio::io_context io;
-  asio::ip::tcp::acceptor a(io, {asio::ip::make_address("127.0.0.1"), 0});
-  return a.local_endpoint().port();
-}
+using test::free_port;  // each daemon's API on its own port (ctest -j2)
 
 std::string two_monitors(const std::filesystem::path& state) {
   return "[daemon]\nstate_dir = \"" + state.string() +

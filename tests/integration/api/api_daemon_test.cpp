@@ -19,6 +19,7 @@
 #include "api/auth.hpp"
 #include "net/asio.hpp"
 #include "store/sqlite.hpp"
+#include "support/free_port.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -31,17 +32,7 @@ using namespace std::chrono_literals;
 
 const std::string kBin = VITALSD_BIN_DIR;
 
-std::uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
+using test::free_port;
 
 struct Reply {
   unsigned status = 0;

@@ -11,6 +11,7 @@
 
 #include "integration/hl7/hl7_messages.hpp"
 #include "store/sqlite.hpp"
+#include "support/free_port.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -20,17 +21,7 @@ namespace {
 using namespace std::chrono_literals;
 const std::string kVitalsd = VITALSD_BIN_DIR "/vitalsd";
 
-std::uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
+using test::free_port;
 
 int connect_retrying(std::uint16_t port, std::chrono::milliseconds timeout) {
   const auto until = std::chrono::steady_clock::now() + timeout;
