@@ -6,6 +6,8 @@
 #include <charconv>
 #include <cmath>
 
+#include <boost/beast/websocket/rfc6455.hpp>
+
 #include "api/routes.hpp"
 #include "core/time.hpp"
 
@@ -17,7 +19,7 @@ using nlohmann::json;
 constexpr int kMaxJsonDepth = 16;
 
 Response json_response(unsigned status, const json& body) {
-  return Response{status, body.dump(-1, ' ', false, json::error_handler_t::replace), {}, false};
+  return Response{status, body.dump(-1, ' ', false, json::error_handler_t::replace), {}, false, {}};
 }
 
 std::string_view reason_code(unsigned status) {
@@ -438,7 +440,8 @@ asio::awaitable<Outcome> dispatch(const Ctx& c) {
       co_return Outcome{from_reply(std::move(reply)), {}};
     }
     case Endpoint::events_page:
-    case Endpoint::events_stream: {
+    case Endpoint::events_stream:
+    case Endpoint::events_ws: {
       StreamRequest s;
       s.after = int_param(c.query, "after", 0, err).value_or(0);
       s.filter.types = list_param(c.query, "type", {}, err);
@@ -446,7 +449,17 @@ asio::awaitable<Outcome> dispatch(const Ctx& c) {
       s.filter.priorities = list_param(c.query, "priority", {"high", "medium", "low"}, err);
       const auto limit = int_param(c.query, "limit", 1, err).value_or(100);
       if (err) co_return Outcome{*err, {}};
-      if (c.match.route->endpoint == Endpoint::events_stream || wants_event_stream(c.req)) {
+      if (c.match.route->endpoint == Endpoint::events_ws) {
+        if (!boost::beast::websocket::is_upgrade(c.req)) {
+          auto r = error(426, "upgrade_required",
+                         "events/ws is a WebSocket; send Upgrade: websocket (or use "
+                         "events/stream for Server-Sent Events)");
+          r.upgrade = "websocket";
+          co_return Outcome{std::move(r), {}};
+        }
+        s.websocket = true;
+      }
+      if (c.match.route->endpoint != Endpoint::events_page || wants_event_stream(c.req)) {
         const auto last = c.req["Last-Event-ID"];
         if (!last.empty()) {
           auto n = parse_int(std::string_view(last.data(), last.size()), 0);
@@ -457,7 +470,7 @@ asio::awaitable<Outcome> dispatch(const Ctx& c) {
         co_return Outcome{{}, std::move(s)};
       }
       auto page = queries::events(*st.db, s.after, static_cast<int>(limit), s.filter);
-      co_return Outcome{Response{200, queries::event_page_json(page), {}, false}, {}};
+      co_return Outcome{Response{200, queries::event_page_json(page), {}, false, {}}, {}};
     }
   }
   co_return Outcome{error(404, "not_found", "no such endpoint"), {}};
@@ -500,7 +513,7 @@ asio::awaitable<Outcome> handle(const std::shared_ptr<State>& state, const Reque
         ++state->unauthorized;
         static const std::string kBody =
             R"({"error":"unauthorized","detail":"a valid bearer token is required"})";
-        co_return Outcome{Response{401, kBody, {}, true}, {}};
+        co_return Outcome{Response{401, kBody, {}, true, {}}, {}};
       }
     }
     switch (m.result) {

@@ -23,17 +23,19 @@ struct Response {
   std::string body;        // JSON
   std::string allow;       // 405: Allow header
   bool challenge = false;  // 401: WWW-Authenticate: Bearer
+  std::string upgrade;     // 426: Upgrade header
 };
 
 struct StreamRequest {
   std::int64_t after = 0;
   queries::EventFilter filter;
   std::string actor;
+  bool websocket = false;  // a WebSocket upgrade, else SSE
 };
 
 struct Outcome {
   Response response;
-  std::optional<StreamRequest> stream;  // set: hand the connection to an SSE session
+  std::optional<StreamRequest> stream;  // set: hand the connection to an event stream
 };
 
 Response error(unsigned status, std::string_view code, std::string_view detail);

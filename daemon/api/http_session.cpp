@@ -6,6 +6,7 @@
 
 #include "api/handler.hpp"
 #include "api/sse_session.hpp"
+#include "api/ws_session.hpp"
 
 namespace vitalsd::api::detail {
 
@@ -17,11 +18,11 @@ HttpSession::HttpSession(std::shared_ptr<State> state, asio::ip::tcp::socket soc
     : state_(std::move(state)),
       stream_(std::move(socket)),
       buffer_(Limits::kHeaderBytes + state_->settings.body_limit_bytes + 64 * 1024) {
-  state_->connections.insert(this);
+  state_->add(this);
 }
 
 HttpSession::~HttpSession() {
-  state_->connections.erase(this);
+  state_->remove(this);
 }
 
 void HttpSession::run() {
@@ -141,7 +142,12 @@ asio::awaitable<void> HttpSession::loop() {
       if (state_->stopped) break;
       if (out.stream) {
         moved_ = true;
-        std::make_shared<SseSession>(state_, std::move(stream_), std::move(*out.stream))->run();
+        if (out.stream->websocket)
+          std::make_shared<WsSession>(state_, std::move(stream_), std::move(req),
+                                      std::move(*out.stream))
+              ->run();
+        else
+          std::make_shared<SseSession>(state_, std::move(stream_), std::move(*out.stream))->run();
         co_return;
       }
       http::response<http::string_body> res{static_cast<http::status>(out.response.status),
@@ -151,6 +157,7 @@ asio::awaitable<void> HttpSession::loop() {
       res.set(http::field::cache_control, "no-store");
       if (out.response.challenge) res.set(http::field::www_authenticate, "Bearer");
       if (!out.response.allow.empty()) res.set(http::field::allow, out.response.allow);
+      if (!out.response.upgrade.empty()) res.set(http::field::upgrade, out.response.upgrade);
       res.keep_alive(keep_alive);
       res.body() = std::move(out.response.body);
       res.prepare_payload();

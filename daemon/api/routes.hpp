@@ -29,6 +29,7 @@ enum class Endpoint {
   alert_reset,
   events_page,
   events_stream,
+  events_ws,
 };
 
 enum class Method { get, post };
@@ -75,6 +76,8 @@ inline constexpr std::array kRoutes{
     Route{Endpoint::events_page, Method::get, "events", true, roles::kEveryone,
           "after,limit,type,monitor,priority"},
     Route{Endpoint::events_stream, Method::get, "events/stream", true, roles::kEveryone,
+          "after,type,monitor,priority"},
+    Route{Endpoint::events_ws, Method::get, "events/ws", true, roles::kEveryone,
           "after,type,monitor,priority"},
 };
 

@@ -78,8 +78,9 @@ void Server::publish(const std::vector<store::CommittedEventPtr>& events) {
 }
 
 ServerStats Server::stats() const {
-  return {state_->requests, state_->unauthorized, state_->refused_connections,
-          state_->connections.size(), state_->subscribers.size()};
+  return {state_->requests,         state_->unauthorized,     state_->refused_connections,
+          state_->open_connections, state_->open_subscribers, state_->live_subscribers,
+          state_->stream_overflows};
 }
 
 }  // namespace vitalsd::api

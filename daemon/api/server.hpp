@@ -28,7 +28,9 @@ struct ServerStats {
   std::uint64_t unauthorized = 0;
   std::uint64_t refused_connections = 0;
   std::size_t connections = 0;
-  std::size_t subscribers = 0;
+  std::size_t subscribers = 0;       // event streams (SSE and WebSocket)
+  std::size_t live_subscribers = 0;  // of which past their catch-up
+  std::uint64_t stream_overflows = 0;
 };
 
 class Server {

@@ -3,6 +3,7 @@
 // connections and the SSE subscribers. Touched only on the server's strand.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -67,10 +68,31 @@ struct State {
   std::unordered_set<Connection*> connections;
   std::unordered_set<Subscriber*> subscribers;
 
-  // Counters for tests and logs.
-  std::uint64_t requests = 0;
-  std::uint64_t unauthorized = 0;
-  std::uint64_t refused_connections = 0;
+  // Counters for tests and logs: written on the strand, read from anywhere (Server::stats()).
+  std::atomic<std::uint64_t> requests = 0;
+  std::atomic<std::uint64_t> unauthorized = 0;
+  std::atomic<std::uint64_t> refused_connections = 0;
+  std::atomic<std::uint64_t> stream_overflows = 0;  // subscribers cut off for falling behind
+  std::atomic<std::size_t> open_connections = 0;    // connections.size()
+  std::atomic<std::size_t> open_subscribers = 0;    // subscribers.size()
+  std::atomic<std::size_t> live_subscribers = 0;    // past their catch-up
+
+  void add(Connection* c) {
+    connections.insert(c);
+    open_connections = connections.size();
+  }
+  void remove(Connection* c) {
+    connections.erase(c);
+    open_connections = connections.size();
+  }
+  void add(Subscriber* s) {
+    subscribers.insert(s);
+    open_subscribers = subscribers.size();
+  }
+  void remove(Subscriber* s) {
+    subscribers.erase(s);
+    open_subscribers = subscribers.size();
+  }
 };
 
 }  // namespace vitalsd::api::detail

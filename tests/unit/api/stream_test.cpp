@@ -89,6 +89,10 @@ TEST_F(StreamTest, AResumeFromTheFutureWaitsForThatSeq) {
   int fd = open("/api/v1/events/stream?after=" + std::to_string(last_seq + 5));
   std::string seen;
   read_until(fd, "retry:", seen);
+  // Published events reach a subscriber once its catch-up is done (until then the database
+  // has them; these test events are not in it).
+  for (int i = 0; i < 300 && server->stats().live_subscribers != 1; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
   server->publish({committed(last_seq + 1, "x", "", {})});
   server->publish({committed(last_seq + 6, "y", "", {})});
   read_until(fd, "id: " + std::to_string(last_seq + 6) + "\n", seen);
@@ -100,8 +104,10 @@ TEST_F(StreamTest, ManySubscribersShareOneSerialisationAndStopClosesThem) {
   std::vector<int> fds;
   for (int i = 0; i < 20; ++i)
     fds.push_back(open("/api/v1/events/stream?after=" + std::to_string(last_seq)));
-  std::this_thread::sleep_for(std::chrono::milliseconds{200});
+  for (int i = 0; i < 300 && server->stats().live_subscribers != 20; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
   EXPECT_EQ(server->stats().subscribers, 20u);
+  EXPECT_EQ(server->stats().live_subscribers, 20u);
   std::vector<store::CommittedEventPtr> batch;
   for (int i = 1; i <= 100; ++i) batch.push_back(committed(last_seq + i, "observation", "c", {}));
   server->publish(batch);
