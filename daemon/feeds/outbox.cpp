@@ -85,10 +85,28 @@ std::optional<std::string> Outbox::load() {
   } catch (const std::exception& e) {
     return std::string("cannot read the cursor: ") + e.what();
   }
+  // An outage raised before a restart (or a crash) is still open: the next delivery clears it.
+  bool restored = false;
+  try {
+    store::Stmt u(*db_,
+                  "SELECT type FROM events WHERE type IN ('feed.undelivered', 'feed.delivered') "
+                  "AND json_extract(payload, '$.feed') = ? ORDER BY seq DESC LIMIT 1");
+    u.bind(1, options_.feed);
+    restored = !raised_ && u.step() && u.text(0) == "feed.undelivered";
+  } catch (const std::exception& e) {
+    return std::string("cannot read the feed's last outage: ") + e.what();
+  }
   read_upto_ = cursor_;
   caught_up_ = false;
   queue_.clear();
-  return refill();
+  auto error = refill();
+  if (restored) {
+    raised_ = true;
+    spdlog::warn("feed {}: its feed_undelivered from before the restart is still open",
+                 options_.feed);
+    if (!error && queue_.empty()) clear_undelivered(cursor_, "nothing pending at start");
+  }
+  return error;
 }
 
 void Outbox::push(store::CommittedEventPtr e) {
@@ -157,17 +175,21 @@ void Outbox::advance_cursor(std::int64_t seq) {
 void Outbox::delivered(std::int64_t seq) {
   advance_cursor(seq);
   if (raised_) {
-    raised_ = false;
-    nlohmann::json payload{{"feed", options_.feed},          {"type", options_.type},
-                           {"endpoint", options_.endpoint},  {"delivered_seq", seq},
-                           {"alert", alert_json("cleared")}, {"priority", "medium"},
-                           {"rule", "feed_undelivered"},     {"reason", "delivered"}};
-    journal_.record(store::Event{"feed.delivered", wall_now(), "", std::nullopt, payload},
-                    store::Durability::urgent);
+    clear_undelivered(seq, "delivered");
     spdlog::info("feed {}: delivering again (seq {} acknowledged); feed_undelivered cleared",
                  options_.feed, seq);
   }
   if (queue_.empty()) refill();
+}
+
+void Outbox::clear_undelivered(std::int64_t seq, const std::string& reason) {
+  raised_ = false;
+  nlohmann::json payload{{"feed", options_.feed},          {"type", options_.type},
+                         {"endpoint", options_.endpoint},  {"delivered_seq", seq},
+                         {"alert", alert_json("cleared")}, {"priority", "medium"},
+                         {"rule", "feed_undelivered"},     {"reason", reason}};
+  journal_.record(store::Event{"feed.delivered", wall_now(), "", std::nullopt, payload},
+                  store::Durability::urgent);
 }
 
 void Outbox::rejected(std::int64_t seq, const std::string& code, const std::string& text,

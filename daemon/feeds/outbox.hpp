@@ -53,7 +53,8 @@ class Outbox {
   Outbox(store::Journal& journal, const std::filesystem::path& database, Options options);
 
   // Reads the cursor (a feed seen for the first time starts at the end of the journal and
-  // records that at once) and fills the queue. Returns an error message instead of throwing.
+  // records that at once), whether the feed's last outage (feed.undelivered) is still open, and
+  // fills the queue. Returns an error message instead of throwing.
   std::optional<std::string> load();
   // Events just committed: queued when they follow what was read, else read later from the DB.
   void offer(const std::vector<store::CommittedEventPtr>& events);
@@ -83,6 +84,7 @@ class Outbox {
  private:
   void push(store::CommittedEventPtr e);
   void advance_cursor(std::int64_t seq);
+  void clear_undelivered(std::int64_t seq, const std::string& reason);
   void persist_cursor();
   std::int64_t pending_count();
 

@@ -158,6 +158,49 @@ TEST(Hl7Feed, RestartResumesFromTheCursorNothingLostNothingSkipped) {
   EXPECT_EQ(rx.control_ids(), ids(seqs));
 }
 
+// An outage raised before a restart stays open across it: cleared by the first delivery after
+// the restart, or at once when nothing is pending any more.
+TEST(Hl7Feed, AnOutageRaisedBeforeARestartIsClearedAfterIt) {
+  MllpReceiver rx;  // not listening yet
+  FeedHarness h;
+  std::int64_t seq = 0;
+  {
+    auto& feed = h.add(hl7_config(rx.endpoint()));
+    seq = h.record(alert_event("raised", 1, "active", 182));
+    ASSERT_TRUE(eventually([&] { return h.events_of("feed.undelivered").size() == 1; }, 5s));
+    (void)feed;
+  }
+  h.remove_all();  // the daemon stops with the outage open
+  rx.up();
+  auto& feed = h.add(hl7_config(rx.endpoint()));
+  ASSERT_TRUE(eventually([&] { return feed.status().delivered == seq; }));
+  ASSERT_TRUE(eventually([&] { return h.events_of("feed.delivered").size() == 1; }));
+  EXPECT_EQ(h.events_of("feed.delivered").at(0)["reason"], "delivered");
+  EXPECT_EQ(h.events_of("feed.undelivered").size(), 1u);
+
+  // Raised again, then the pending event is given up while the feed is stopped: at the next
+  // start nothing is pending and the outage is cleared at once.
+  h.remove_all();
+  rx.down();
+  {
+    auto& again = h.add(hl7_config(rx.endpoint()));
+    h.record(alert_event("cleared", 1, "cleared", 150));
+    ASSERT_TRUE(eventually([&] { return h.events_of("feed.undelivered").size() == 2; }, 5s));
+    (void)again;
+  }
+  h.remove_all();
+  // (as if the receiver had refused it: the cursor passes it)
+  h.journal().write(
+      [](store::Db& db) {
+        return db.exec("UPDATE feed_cursors SET delivered = (SELECT max(seq) FROM events)");
+      },
+      store::Durability::urgent);
+  h.sync();
+  h.add(hl7_config(rx.endpoint()));
+  ASSERT_TRUE(eventually([&] { return h.events_of("feed.delivered").size() == 2; }));
+  EXPECT_EQ(h.events_of("feed.delivered").at(1)["reason"], "nothing pending at start");
+}
+
 // Daemon-added latency: alert committed -> ORU^R40 frame written (receiver answers AA at once).
 TEST(Hl7Feed, LatencyCommittedToFrameWritten) {
   MllpReceiver rx;
