@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -20,8 +21,10 @@
 #include "net/asio.hpp"
 #include "store/sqlite.hpp"
 #include "support/free_port.hpp"
+#include "support/mllp_receiver.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
+#include "support/ws_client.hpp"
 
 namespace vitalsd {
 namespace {
@@ -54,16 +57,47 @@ class DaemonApi : public ::testing::Test {
            "seed = 3\npoll_ms = 250\nnibp_interval_s = 2\n\n"
            "[[monitors]]\nid = \"chair-b\"\ndriver = \"simulator\"\n"
            "scenario = \"hypertensive-spike\"\nseed = 4\npoll_ms = 250\nnibp_interval_s = 2\n"
-           "event_at_s = 12\n";
+           "event_at_s = 12\n\n"
+        << extra_config();
     cfg.close();
+    start_daemon("daemon.log");
+  }
+  // More of the config file (a test fixture's feeds).
+  virtual std::string extra_config() { return {}; }
+
+  // Starts vitalsd on c.toml and waits for its API.
+  void start_daemon(const std::string& log) {
     daemon = std::make_unique<test::Process>(
         std::vector<std::string>{kBin + "/vitalsd", "--config", (dir / "c.toml").string()},
-        dir / "daemon.log");
+        dir / log);
     for (int i = 0; i < 150; ++i) {
       if (try_call(http::verb::get, "/api/v1/health", "").status == 200) return;
       std::this_thread::sleep_for(100ms);
     }
     FAIL() << "the API did not answer: " << daemon->output();
+  }
+
+  // Starts a session on `monitor` and moves it to infusing once the baseline gate allows it
+  // (three cuff readings, a 2 s cycle); returns the session id.
+  std::string start_infusion(const std::string& monitor, const std::string& patient) {
+    auto s = call(http::verb::post, "/api/v1/sessions", "nurse",
+                  R"({"monitor":")" + monitor + R"(","patient":")" + patient +
+                      R"(","protocol":"ketamine-iv"})");
+    EXPECT_EQ(s.status, 201u) << s.body;
+    if (s.status != 201) return {};
+    const auto sid = std::to_string(s.j()["id"].get<std::int64_t>());
+    unsigned phase = 0;
+    for (int i = 0; i < 40 && phase != 200; ++i) {
+      phase = call(http::verb::post, "/api/v1/sessions/" + sid + "/phase", "nurse",
+                   R"({"phase":"infusing"})")
+                  .status;
+      if (phase != 200) {
+        EXPECT_EQ(phase, 409u);
+        std::this_thread::sleep_for(500ms);
+      }
+    }
+    EXPECT_EQ(phase, 200u);
+    return phase == 200 ? sid : std::string();
   }
   void TearDown() override {
     if (!daemon) return;
@@ -214,22 +248,8 @@ TEST_F(DaemonApi, VitalsctlTalksToTheDaemonAndNoTokenIsLogged) {
 // (SIGKILL, nothing flushed by a clean stop) and restarted: the session and the acknowledged
 // alert come back as they were and nothing is raised twice.
 TEST_F(DaemonApi, ASpikeRaisesAHighAlertThatSurvivesAKillAndIsNotRaisedTwice) {
-  auto s = call(http::verb::post, "/api/v1/sessions", "nurse",
-                R"({"monitor":"chair-b","patient":"P-9","protocol":"ketamine-iv"})");
-  ASSERT_EQ(s.status, 201u) << s.body;
-  const auto sid = std::to_string(s.j()["id"].get<std::int64_t>());
-  // The baseline needs three cuff readings (2 s cycle): the gate answers 409 until then.
-  unsigned phase = 0;
-  for (int i = 0; i < 40 && phase != 200; ++i) {
-    phase = call(http::verb::post, "/api/v1/sessions/" + sid + "/phase", "nurse",
-                 R"({"phase":"infusing"})")
-                .status;
-    if (phase != 200) {
-      EXPECT_EQ(phase, 409u);
-      std::this_thread::sleep_for(500ms);
-    }
-  }
-  ASSERT_EQ(phase, 200u);
+  const auto sid = start_infusion("chair-b", "P-9");
+  ASSERT_FALSE(sid.empty());
   json alert;
   Reply a;
   for (int i = 0; i < 80 && alert.is_null(); ++i) {
@@ -266,15 +286,8 @@ TEST_F(DaemonApi, ASpikeRaisesAHighAlertThatSurvivesAKillAndIsNotRaisedTwice) {
                  "event_at_s = 0");
     std::ofstream(dir / "c.toml") << text;
   }
-  daemon = std::make_unique<test::Process>(
-      std::vector<std::string>{kBin + "/vitalsd", "--config", (dir / "c.toml").string()},
-      dir / "daemon2.log");
-  bool up = false;
-  for (int i = 0; i < 150 && !up; ++i) {
-    up = try_call(http::verb::get, "/api/v1/health", "").status == 200;
-    if (!up) std::this_thread::sleep_for(100ms);
-  }
-  ASSERT_TRUE(up) << daemon->output();
+  start_daemon("daemon2.log");
+  ASSERT_FALSE(HasFatalFailure());
   auto shown = call(http::verb::get, "/api/v1/alerts/" + aid, "auditor");
   ASSERT_EQ(shown.status, 200u) << shown.body;
   EXPECT_EQ(shown.j()["state"], "acknowledged");
@@ -290,6 +303,93 @@ TEST_F(DaemonApi, ASpikeRaisesAHighAlertThatSurvivesAKillAndIsNotRaisedTwice) {
       << "an alert was raised again after the restart";
   EXPECT_EQ(call(http::verb::get, "/api/v1/alerts/" + aid, "auditor").j()["state"], "acknowledged");
   EXPECT_NE(daemon->output().find("restored in phase infusing"), std::string::npos);
+}
+
+// Issue 6's end to end: alerts raised while the HL7 receiver is down stay pending (and
+// feed.undelivered is raised); the daemon is killed (SIGKILL: nothing flushed by a clean stop)
+// with them pending; after the restart, with the receiver up, each is delivered, in journal
+// order, the cursor passes them and feed.delivered clears the outage. A WebSocket subscriber
+// that resumes across the restart gets every event once, in order.
+class DaemonFeed : public DaemonApi {
+ protected:
+  std::string extra_config() override {
+    return "[[feeds]]\nname = \"ehr\"\ntype = \"hl7\"\nendpoint = \"" + rx.endpoint() +
+           "\"\nundelivered_after_s = 2\nack_timeout_ms = 1000\n";
+  }
+  std::vector<std::int64_t> seqs(const std::string& sql) {
+    store::Db db(dir / "state/vitals.db", store::Db::Mode::read_only);
+    store::Stmt st(db, sql);
+    std::vector<std::int64_t> out;
+    while (st.step()) out.push_back(st.int64(0));
+    return out;
+  }
+  std::int64_t count(const std::string& sql) {
+    store::Db db(dir / "state/vitals.db", store::Db::Mode::read_only);
+    return db.scalar_int(sql);
+  }
+
+  test::MllpReceiver rx;  // its port is reserved; down until the test calls up()
+};
+
+TEST_F(DaemonFeed, DeliveriesPendingAtASigkillAreDeliveredAfterTheRestartInOrder) {
+  const auto sid = start_infusion("chair-b", "P-9");
+  ASSERT_FALSE(sid.empty());
+  // The spike (at 12 s) raises alerts; nobody can take them.
+  const auto until = std::chrono::steady_clock::now() + 40s;
+  while (std::chrono::steady_clock::now() < until &&
+         (count("SELECT count(*) FROM events WHERE type = 'alert.raised' AND payload LIKE "
+                "'%nibp_sys%'") == 0 ||
+          count("SELECT count(*) FROM events WHERE type = 'feed.undelivered'") == 0))
+    std::this_thread::sleep_for(250ms);
+  ASSERT_GT(count("SELECT count(*) FROM events WHERE type = 'feed.undelivered'"), 0)
+      << daemon->output();
+  daemon->signal(SIGKILL);
+  daemon->wait(5s);
+  const std::string pending_sql =
+      "SELECT seq FROM events WHERE type LIKE 'alert.%' AND json_extract(payload, '$.alert') IS "
+      "NOT NULL AND seq > (SELECT delivered FROM feed_cursors WHERE feed = 'ehr') ORDER BY seq";
+  const auto pending = seqs(pending_sql);
+  ASSERT_FALSE(pending.empty());
+  EXPECT_TRUE(rx.control_ids().empty());
+  const auto last_before = count("SELECT max(seq) FROM events");
+
+  rx.up();
+  start_daemon("daemon2.log");
+  ASSERT_FALSE(HasFatalFailure());
+  const auto delivered = [&] {
+    const auto got = rx.control_ids();
+    std::vector<std::int64_t> out;  // in order of arrival, each once
+    for (const auto& id : got) {
+      const auto seq = std::stoll(id);
+      if (seq <= pending.back() && std::find(out.begin(), out.end(), seq) == out.end())
+        out.push_back(seq);
+    }
+    return out;
+  };
+  for (int i = 0; i < 150 && delivered().size() < pending.size(); ++i)
+    std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(delivered(), pending) << daemon->output();
+  for (int i = 0;
+       i < 100 && count("SELECT count(*) FROM events WHERE type = 'feed.delivered'") == 0; ++i)
+    std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(count("SELECT count(*) FROM events WHERE type = 'feed.delivered'"), 1);
+  for (int i = 0;
+       i < 50 && count("SELECT delivered FROM feed_cursors WHERE feed = 'ehr'") < pending.back();
+       ++i)
+    std::this_thread::sleep_for(100ms);
+  EXPECT_GE(count("SELECT delivered FROM feed_cursors WHERE feed = 'ehr'"), pending.back());
+
+  // A WebSocket subscriber resuming from before the kill: the journal from there, gapless.
+  test::WsClient ws(port);
+  ASSERT_EQ(
+      ws.handshake("/api/v1/events/ws?after=" + std::to_string(last_before - 5), token("system")),
+      101u);
+  const auto now = count("SELECT max(seq) FROM events");
+  const auto got = ws.read_until(now);
+  ASSERT_FALSE(got.empty());
+  for (std::size_t i = 0; i < got.size(); ++i)
+    EXPECT_EQ(got[i], last_before - 4 + static_cast<std::int64_t>(i));
+  EXPECT_EQ(got.back(), now);
 }
 
 }  // namespace

@@ -1,17 +1,16 @@
 // The live event stream over WebSocket (/api/v1/events/ws), with a real Beast WebSocket client
 // on a real socket: the same catch-up, live, filters and resume as SSE; what a client that
 // misbehaves gets (each close code); a subscriber that falls behind is told where to resume.
-#include <boost/beast/websocket.hpp>
-
 #include "api/state.hpp"
 #include "api_fixture.hpp"
+#include "support/ws_client.hpp"
 
 namespace vitalsd::api::test {
 namespace {
 
-namespace beast = boost::beast;
-namespace websocket = beast::websocket;
+namespace websocket = boost::beast::websocket;
 using namespace std::chrono_literals;
+using vitalsd::test::WsClient;
 
 store::CommittedEventPtr committed(std::int64_t seq, std::string type, json payload = {}) {
   auto e = std::make_shared<store::CommittedEvent>();
@@ -20,70 +19,6 @@ store::CommittedEventPtr committed(std::int64_t seq, std::string type, json payl
   e->json = store::event_json(seq, e->event);
   return e;
 }
-
-// A WebSocket client whose reads give up after a limit (so a broken server fails the test
-// rather than hanging it).
-class WsClient {
- public:
-  explicit WsClient(std::uint16_t port) : ws_(io_) {
-    ws_.next_layer().connect({asio::ip::make_address("127.0.0.1"), port});
-  }
-  // The handshake's HTTP status: 101 when upgraded.
-  unsigned handshake(const std::string& target, const std::string& role = "system") {
-    ws_.set_option(websocket::stream_base::decorator([role](websocket::request_type& r) {
-      if (!role.empty()) r.set(http::field::authorization, "Bearer " + token_of(role));
-    }));
-    ws_.handshake(response, "127.0.0.1", target, error);
-    return response.result_int();
-  }
-  // The next message; nullopt when the stream closed (`error`, `reason`) or `limit` passed.
-  std::optional<std::string> read(std::chrono::milliseconds limit = 3s) {
-    beast::flat_buffer buffer;
-    std::optional<boost::system::error_code> done;
-    ws_.async_read(buffer, [&](boost::system::error_code ec, std::size_t) { done = ec; });
-    io_.restart();
-    io_.run_for(limit);
-    if (!done) {
-      timed_out = true;
-      boost::system::error_code ignored;
-      ws_.next_layer().close(ignored);
-      io_.restart();
-      io_.run();
-      return std::nullopt;
-    }
-    if (*done) {
-      error = *done;
-      return std::nullopt;
-    }
-    return beast::buffers_to_string(buffer.data());
-  }
-  // Reads until the event with seq `until` (or the stream ends); returns the seqs seen.
-  std::vector<std::int64_t> read_until(std::int64_t until) {
-    std::vector<std::int64_t> seqs;
-    while (auto m = read()) {
-      const auto j = json::parse(*m, nullptr, false);
-      if (!j.is_object()) {
-        ADD_FAILURE() << "not JSON: " << *m;
-        break;
-      }
-      messages.push_back(j);
-      seqs.push_back(j.value("seq", std::int64_t{-1}));
-      if (seqs.back() >= until) break;
-    }
-    return seqs;
-  }
-  websocket::close_reason reason() const { return ws_.reason(); }
-  websocket::stream<asio::ip::tcp::socket>& stream() { return ws_; }
-
-  websocket::response_type response;
-  boost::system::error_code error;
-  bool timed_out = false;
-  std::vector<json> messages;
-
- private:
-  asio::io_context io_;
-  websocket::stream<asio::ip::tcp::socket> ws_;
-};
 
 std::vector<std::int64_t> range(std::int64_t from, std::int64_t to) {
   std::vector<std::int64_t> out;
@@ -115,7 +50,7 @@ class WsTest : public ApiTest {
 
 TEST_F(WsTest, CatchesUpThenGoesLiveOnceEachInOrder) {
   WsClient c(port);
-  ASSERT_EQ(c.handshake("/api/v1/events/ws?after=1"), 101u);
+  ASSERT_EQ(c.handshake("/api/v1/events/ws?after=1", token_of("system")), 101u);
   EXPECT_EQ(c.response[http::field::server], "vitalsd");
   EXPECT_EQ(c.read_until(last_seq), range(2, last_seq));
   server->publish({committed(last_seq - 1, "old"),  // already sent: skipped
@@ -132,12 +67,14 @@ TEST_F(WsTest, CatchesUpThenGoesLiveOnceEachInOrder) {
 
 TEST_F(WsTest, FiltersApplyToCatchUpAndLiveAndAResumeFromTheFutureWaits) {
   WsClient c(port);
-  ASSERT_EQ(c.handshake("/api/v1/events/ws?type=alert.*&priority=high"), 101u);
+  ASSERT_EQ(c.handshake("/api/v1/events/ws?type=alert.*&priority=high", token_of("system")), 101u);
   const auto first = c.read();  // the only high alert in the journal
   ASSERT_TRUE(first);
   EXPECT_EQ(json::parse(*first)["rule"], "sys_high");
   WsClient future(port);
-  ASSERT_EQ(future.handshake("/api/v1/events/ws?after=" + std::to_string(last_seq + 5)), 101u);
+  ASSERT_EQ(future.handshake("/api/v1/events/ws?after=" + std::to_string(last_seq + 5),
+                             token_of("system")),
+            101u);
   wait_subscribers(2);
   server->publish({committed(last_seq + 1, "alert.raised", {{"priority", "low"}}),
                    committed(last_seq + 2, "observation"),
@@ -159,16 +96,21 @@ TEST_F(WsTest, WithoutAnUpgradeIs426WithoutATokenIs401AndBadFiltersAre400) {
   EXPECT_EQ(refused_upgrade("/api/v1/events/wss"), 404u);
   for (const auto& role : role_names()) {
     WsClient c(port);
-    EXPECT_EQ(c.handshake("/api/v1/events/ws?after=" + std::to_string(last_seq), role), 101u)
+    EXPECT_EQ(c.handshake("/api/v1/events/ws?after=" + std::to_string(last_seq), token_of(role)),
+              101u)
         << role;
   }
 }
 
 TEST_F(WsTest, ADataMessageFromTheClientIsClosedWith1003AndOtherSubscribersGoOn) {
   WsClient bystander(port);
-  ASSERT_EQ(bystander.handshake("/api/v1/events/ws?after=" + std::to_string(last_seq)), 101u);
+  ASSERT_EQ(bystander.handshake("/api/v1/events/ws?after=" + std::to_string(last_seq),
+                                token_of("system")),
+            101u);
   WsClient chatty(port);
-  ASSERT_EQ(chatty.handshake("/api/v1/events/ws?after=" + std::to_string(last_seq)), 101u);
+  ASSERT_EQ(
+      chatty.handshake("/api/v1/events/ws?after=" + std::to_string(last_seq), token_of("system")),
+      101u);
   wait_subscribers(2);
   chatty.stream().write(asio::buffer(std::string("{\"subscribe\":\"all\"}")));
   EXPECT_FALSE(chatty.read());
@@ -182,13 +124,17 @@ TEST_F(WsTest, ADataMessageFromTheClientIsClosedWith1003AndOtherSubscribersGoOn)
 
 TEST_F(WsTest, AnOversizedMessageIs1009AndBytesThatAreNoFrameAre1002) {
   WsClient big(port);
-  ASSERT_EQ(big.handshake("/api/v1/events/ws?after=" + std::to_string(last_seq)), 101u);
+  ASSERT_EQ(
+      big.handshake("/api/v1/events/ws?after=" + std::to_string(last_seq), token_of("system")),
+      101u);
   big.stream().write(asio::buffer(std::string(4096, 'x')));
   EXPECT_FALSE(big.read());
   EXPECT_EQ(big.reason().code, websocket::close_code::too_big);
 
   WsClient garbage(port);
-  ASSERT_EQ(garbage.handshake("/api/v1/events/ws?after=" + std::to_string(last_seq)), 101u);
+  ASSERT_EQ(
+      garbage.handshake("/api/v1/events/ws?after=" + std::to_string(last_seq), token_of("system")),
+      101u);
   // An HTTP request where a frame belongs: reserved bits set, unmasked; RFC 6455 says fail.
   const std::string junk = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
   asio::write(garbage.stream().next_layer(), asio::buffer(junk));
@@ -198,16 +144,22 @@ TEST_F(WsTest, AnOversizedMessageIs1009AndBytesThatAreNoFrameAre1002) {
 
   // The server still serves.
   WsClient after(port);
-  ASSERT_EQ(after.handshake("/api/v1/events/ws?after=" + std::to_string(last_seq - 1)), 101u);
+  ASSERT_EQ(after.handshake("/api/v1/events/ws?after=" + std::to_string(last_seq - 1),
+                            token_of("system")),
+            101u);
   EXPECT_EQ(after.read_until(last_seq), std::vector<std::int64_t>{last_seq});
 }
 
 TEST_F(WsTest, ASubscriberThatFallsBehindIsClosedWith1013NamingTheSeqToResumeAfter) {
   WsClient slow(port);
-  ASSERT_EQ(slow.handshake("/api/v1/events/ws?after=" + std::to_string(last_seq - 1)), 101u);
+  ASSERT_EQ(
+      slow.handshake("/api/v1/events/ws?after=" + std::to_string(last_seq - 1), token_of("system")),
+      101u);
   ASSERT_EQ(slow.read_until(last_seq), std::vector<std::int64_t>{last_seq});
   WsClient keeping_up(port);
-  ASSERT_EQ(keeping_up.handshake("/api/v1/events/ws?after=" + std::to_string(last_seq)), 101u);
+  ASSERT_EQ(keeping_up.handshake("/api/v1/events/ws?after=" + std::to_string(last_seq),
+                                 token_of("system")),
+            101u);
   wait_subscribers(2);
   // `slow` reads nothing: once the socket buffers are full its queue grows; `keeping_up` reads
   // every batch and must not notice.
@@ -234,7 +186,8 @@ TEST_F(WsTest, StopClosesWebSocketSubscribers) {
   std::vector<std::unique_ptr<WsClient>> clients;
   for (int i = 0; i < 5; ++i) {
     clients.push_back(std::make_unique<WsClient>(port));
-    ASSERT_EQ(clients.back()->handshake("/api/v1/events/ws?after=" + std::to_string(last_seq)),
+    ASSERT_EQ(clients.back()->handshake("/api/v1/events/ws?after=" + std::to_string(last_seq),
+                                        token_of("system")),
               101u);
   }
   wait_subscribers(5);
