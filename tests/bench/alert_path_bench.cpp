@@ -1,0 +1,287 @@
+// The alert path's daemon-added latency (issue 6, item 5), not a ctest test:
+//   observation received (Pipeline::observations on the io thread)
+//     -> alert committed (the journal's on_commit, writer thread, synchronous=FULL)
+//     -> SSE frame / WebSocket message read by a client on 127.0.0.1.
+// The real pieces as vitalsd wires them (main.cpp): Journal, sessions::Manager with the shipped
+// ketamine-iv protocol, app::Pipeline, api::Server; real SSE and WebSocket clients on loopback,
+// plus VITALSD_BENCH_SUBSCRIBERS (default 50) other subscribers reading the same stream.
+// Each round is one cuff reading: 170 mm[Hg] raises sbp-rise (baseline 120), 120 clears it.
+// VITALSD_BENCH_ROUNDS (default 400). Prints p50/p99/max of each segment in microseconds.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <toml++/toml.h>
+#include <algorithm>
+#include <atomic>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "alarms/protocol.hpp"
+#include "api/auth.hpp"
+#include "api/server.hpp"
+#include "app/pipeline.hpp"
+#include "sessions/manager.hpp"
+#include "store/journal.hpp"
+#include "support/temp_dir.hpp"
+
+namespace {
+
+using namespace vitalsd;
+using Clock = std::chrono::steady_clock;
+namespace websocket = boost::beast::websocket;
+namespace http = boost::beast::http;
+
+const std::string kToken = "bench-token-system";
+
+int env_int(const char* name, int fallback) {
+  const char* s = std::getenv(name);
+  return s ? std::atoi(s) : fallback;
+}
+
+// When each seq reached each observer.
+class Times {
+ public:
+  void mark(std::int64_t seq, Clock::time_point t) {
+    std::lock_guard lock(mutex_);
+    at_.emplace(seq, t);
+    cv_.notify_all();
+  }
+  std::optional<Clock::time_point> get(std::int64_t seq) {
+    std::lock_guard lock(mutex_);
+    auto it = at_.find(seq);
+    return it == at_.end() ? std::nullopt : std::optional(it->second);
+  }
+  bool wait(std::int64_t seq, std::chrono::seconds limit) {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, limit, [&] { return at_.count(seq) > 0; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::map<std::int64_t, Clock::time_point> at_;
+};
+
+int connect_to(std::uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) std::abort();
+  return fd;
+}
+
+// An SSE client: marks the time each `id:` line arrives.
+void sse_client(std::uint16_t port, std::int64_t after, Times* times, std::atomic<bool>& stop) {
+  int fd = connect_to(port);
+  const std::string req = "GET /api/v1/events/stream?type=alert.*&after=" + std::to_string(after) +
+                          " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + kToken + "\r\n\r\n";
+  ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+  timeval tv{0, 100'000};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string buf;
+  char chunk[65536];
+  while (!stop) {
+    const auto n = ::recv(fd, chunk, sizeof chunk, 0);
+    if (n == 0) break;
+    if (n < 0) continue;
+    const auto now = Clock::now();
+    buf.append(chunk, static_cast<std::size_t>(n));
+    std::size_t pos;
+    while ((pos = buf.find("\n\n")) != std::string::npos) {
+      const auto frame = buf.substr(0, pos);
+      buf.erase(0, pos + 2);
+      const auto id = frame.find("id: ");
+      if (times && id != std::string::npos) times->mark(std::stoll(frame.substr(id + 4)), now);
+    }
+  }
+  ::close(fd);
+}
+
+// A WebSocket client: marks the time each message arrives.
+void ws_client(std::uint16_t port, std::int64_t after, Times* times, std::atomic<bool>& stop) {
+  asio::io_context io;
+  websocket::stream<asio::ip::tcp::socket> ws(io);
+  ws.next_layer().connect({asio::ip::make_address("127.0.0.1"), port});
+  ws.set_option(websocket::stream_base::decorator(
+      [](websocket::request_type& r) { r.set(http::field::authorization, "Bearer " + kToken); }));
+  ws.handshake("127.0.0.1", "/api/v1/events/ws?type=alert.*&after=" + std::to_string(after));
+  boost::beast::flat_buffer buffer;
+  while (!stop) {
+    boost::system::error_code ec;
+    buffer.clear();
+    ws.read(buffer, ec);
+    if (ec) break;
+    const auto now = Clock::now();
+    const auto j =
+        nlohmann::json::parse(boost::beast::buffers_to_string(buffer.data()), nullptr, false);
+    if (times && j.is_object()) times->mark(j.value("seq", std::int64_t{0}), now);
+  }
+}
+
+core::Observation reading(core::Parameter p, double v, std::uint64_t cuff) {
+  core::Observation o;
+  o.monitor = "chair-1";
+  o.parameter = p;
+  o.value = v;
+  o.unit = std::string(core::info(p).ucum);
+  o.received_at = app::Pipeline::now();
+  o.device_time = o.received_at;
+  o.measurement_id = cuff;
+  return o;
+}
+
+std::vector<core::Observation> cuff_reading(double sys, std::uint64_t cuff) {
+  return {reading(core::Parameter::nibp_sys, sys, cuff),
+          reading(core::Parameter::nibp_dia, 78, cuff), reading(core::Parameter::hr, 72, 0),
+          reading(core::Parameter::spo2, 98, 0)};
+}
+
+void report(const char* what, std::vector<double> us) {
+  if (us.empty()) {
+    std::printf("%-48s no samples\n", what);
+    return;
+  }
+  std::sort(us.begin(), us.end());
+  auto pct = [&](double p) {
+    return us[std::min(us.size() - 1,
+                       static_cast<std::size_t>(p * static_cast<double>(us.size())))];
+  };
+  std::printf("%-48s p50 %7.0f us   p99 %7.0f us   max %7.0f us   (n=%zu)\n", what, pct(0.5),
+              pct(0.99), us.back(), us.size());
+}
+
+}  // namespace
+
+int main() {
+  const int rounds = env_int("VITALSD_BENCH_ROUNDS", 400);
+  const int others = env_int("VITALSD_BENCH_SUBSCRIBERS", 50);
+  test::TempDir dir;
+  const std::string file = VITALSD_SOURCE_DIR "/config/protocols/ketamine-iv.toml";
+  core::Diagnostics diags;
+  auto protocol = alarms::parse_protocol(toml::parse_file(file), file, diags);
+  if (!protocol) return 1;
+
+  core::MonitorConfig monitor;
+  monitor.id = "chair-1";
+  monitor.driver = "simulator";
+  std::vector<core::MonitorConfig> monitors{monitor};
+
+  asio::io_context io;
+  auto work = asio::make_work_guard(io);
+  store::Journal journal({dir.path()});
+  journal.register_monitors(monitors, app::Pipeline::now());
+  sessions::Manager manager(
+      {{"ketamine-iv", std::make_shared<const alarms::Protocol>(std::move(*protocol))}},
+      {"chair-1"}, 1, 1);
+  app::Pipeline pipeline(io, journal, manager, monitors);
+  settings::ApiSettings api;
+  api.listen = {"127.0.0.1", 0};
+  api.max_connections = static_cast<std::size_t>(others) + 16;
+  api.tokens.push_back({"bench", "system", api::sha256_hex(kToken), {}});
+  api::Server server(io, api, pipeline, journal.database());
+  server.start();
+  const auto port = server.local_endpoint().port();
+
+  Times committed;
+  journal.start([&](const std::vector<store::CommittedEventPtr>& events) {
+    const auto now = Clock::now();
+    for (const auto& e : events) committed.mark(e->seq, now);
+    asio::post(io, [&server, events] { server.publish(events); });
+  });
+  std::thread io_thread([&] { io.run(); });
+
+  auto act = [&](auto&& fn) {
+    std::promise<api::Reply> p;
+    asio::post(io, [&] { fn([&](api::Reply r) { p.set_value(std::move(r)); }); });
+    return p.get_future().get();
+  };
+  auto started = act([&](api::Done d) {
+    pipeline.start_session("chair-1", "P-1", "ketamine-iv", "bench", std::move(d));
+  });
+  const auto session = started.body.value("id", std::int64_t{0});
+  std::uint64_t cuff = 0;
+  for (int i = 0; i < 3; ++i) {
+    auto obs = cuff_reading(120, ++cuff);
+    asio::post(io, [&pipeline, obs]() mutable { pipeline.observations(std::move(obs)); });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds{200});
+  auto phase =
+      act([&](api::Done d) { pipeline.set_phase(session, "infusing", "", "bench", std::move(d)); });
+  if (phase.status != 200) {
+    std::fprintf(stderr, "cannot start the infusion: %s\n", phase.body.dump().c_str());
+    return 1;
+  }
+
+  std::atomic<bool> stop{false};
+  Times sse_seen, ws_seen;
+  std::vector<std::thread> clients;
+  const auto now_seq = journal.stats().last_seq;  // only new events
+  clients.emplace_back(sse_client, port, now_seq, &sse_seen, std::ref(stop));
+  clients.emplace_back(ws_client, port, now_seq, &ws_seen, std::ref(stop));
+  for (int i = 0; i < others; ++i)
+    clients.emplace_back(i % 2 ? sse_client : ws_client, port, now_seq, nullptr, std::ref(stop));
+  while (server.stats().live_subscribers < static_cast<std::size_t>(others) + 2)
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+
+  std::vector<double> to_commit, commit_to_sse, commit_to_ws, obs_to_sse, obs_to_ws;
+  auto us = [](Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); };
+  for (int round = 0; round < rounds; ++round) {
+    const auto before = journal.stats().last_seq;
+    auto obs = cuff_reading(round % 2 ? 120 : 170, ++cuff);
+    std::promise<Clock::time_point> received;
+    asio::post(io, [&pipeline, &received, obs]() mutable {
+      received.set_value(Clock::now());
+      pipeline.observations(std::move(obs));
+    });
+    const auto t0 = received.get_future().get();
+    // The alert event is the first seq after `before` both clients see (they filter alert.*).
+    std::int64_t seq = 0;
+    const auto deadline = Clock::now() + std::chrono::seconds{5};
+    while (!seq && Clock::now() < deadline) {
+      for (auto s = before + 1; s < before + 20 && !seq; ++s)
+        if (sse_seen.get(s)) seq = s;
+      if (!seq) std::this_thread::sleep_for(std::chrono::microseconds{50});
+    }
+    if (!seq || !ws_seen.wait(seq, std::chrono::seconds{5})) {
+      std::fprintf(stderr, "round %d: no alert event reached the clients\n", round);
+      return 1;
+    }
+    const auto c = committed.get(seq), s = sse_seen.get(seq), w = ws_seen.get(seq);
+    to_commit.push_back(us(*c - t0));
+    commit_to_sse.push_back(us(*s - *c));
+    commit_to_ws.push_back(us(*w - *c));
+    obs_to_sse.push_back(us(*s - t0));
+    obs_to_ws.push_back(us(*w - t0));
+    std::this_thread::sleep_for(std::chrono::milliseconds{2});
+  }
+  std::printf("alert path, %d rounds (sbp-rise raised / cleared), %d other subscribers:\n", rounds,
+              others);
+  report("observation received -> alert committed", to_commit);
+  report("alert committed -> SSE frame read", commit_to_sse);
+  report("alert committed -> WebSocket message read", commit_to_ws);
+  report("observation received -> SSE frame read", obs_to_sse);
+  report("observation received -> WebSocket message read", obs_to_ws);
+
+  stop = true;
+  asio::post(io, [&] { server.stop(); });
+  for (auto& t : clients) t.join();
+  journal.stop();
+  work.reset();
+  io.stop();
+  io_thread.join();
+  return 0;
+}
