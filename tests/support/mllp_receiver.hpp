@@ -18,6 +18,7 @@
 #include "hl7/mllp.hpp"
 #include "hl7/msh.hpp"
 #include "net/asio.hpp"
+#include "support/run_on.hpp"
 
 namespace vitalsd::test {
 
@@ -82,14 +83,7 @@ class MllpReceiver {
   std::size_t connections() const { return accepted_; }
 
  private:
-  void on_io(std::function<void()> fn) {
-    std::promise<void> done;
-    asio::post(io_, [&] {
-      fn();
-      done.set_value();
-    });
-    done.get_future().wait();
-  }
+  void on_io(const std::function<void()>& fn) { run_on(io_, fn); }
 
   void accept() {
     acceptor_.async_accept([this](boost::system::error_code ec, asio::ip::tcp::socket s) {

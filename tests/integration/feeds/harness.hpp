@@ -27,6 +27,7 @@
 #include "store/journal.hpp"
 #include "store/sqlite.hpp"
 #include "support/mllp_receiver.hpp"
+#include "support/run_on.hpp"
 #include "support/temp_dir.hpp"
 
 namespace vitalsd::test {
@@ -105,14 +106,7 @@ class FeedHarness {
   std::filesystem::path database() const { return dir_.path() / "state" / "vitals.db"; }
 
   // Runs fn on the io thread and waits for it.
-  void on_io(std::function<void()> fn) {
-    std::promise<void> done;
-    asio::post(io_, [&] {
-      fn();
-      done.set_value();
-    });
-    done.get_future().wait();
-  }
+  void on_io(const std::function<void()>& fn) { run_on(io_, fn); }
   // Waits until everything recorded so far is committed.
   void sync() {
     std::promise<void> done;
