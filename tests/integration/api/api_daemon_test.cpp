@@ -139,6 +139,10 @@ class DaemonApi : public ::testing::Test {
     return try_call(m, t, role, b);
   }
 
+  std::int64_t count_events() {
+    store::Db db(dir / "state/vitals.db", store::Db::Mode::read_only);
+    return db.scalar_int("SELECT count(*) FROM events");
+  }
   std::int64_t observations() {
     store::Db db(dir / "state/vitals.db", store::Db::Mode::read_only);
     return db.scalar_int("SELECT count(*) FROM observations");
@@ -303,6 +307,40 @@ TEST_F(DaemonApi, ASpikeRaisesAHighAlertThatSurvivesAKillAndIsNotRaisedTwice) {
       << "an alert was raised again after the restart";
   EXPECT_EQ(call(http::verb::get, "/api/v1/alerts/" + aid, "auditor").j()["state"], "acknowledged");
   EXPECT_NE(daemon->output().find("restored in phase infusing"), std::string::npos);
+}
+
+// The WebSocket stream read by an independent client (Debian's python3-websocket): the journal
+// from seq 1, gapless, each message the event's JSON; a message sent to it closes with 1003.
+TEST_F(DaemonApi, AnIndependentWebSocketClientReadsTheJournalGaplessAndIsToldOff) {
+  std::ofstream(dir / "ws.py") << R"(import json, sys, websocket
+ws = websocket.create_connection(sys.argv[1], header=["Authorization: Bearer " + sys.argv[2]],
+                                 timeout=10)
+seqs = [json.loads(ws.recv())["seq"] for _ in range(20)]
+assert seqs == list(range(1, 21)), seqs
+ws.send("hello")
+try:
+    while True:
+        op, data = ws.recv_data(control_frame=True)
+        if op == websocket.ABNF.OPCODE_CLOSE:
+            print("close", int.from_bytes(data[:2], "big"), data[2:].decode())
+            break
+except websocket.WebSocketConnectionClosedException:
+    print("closed without a close frame")
+print("seqs", seqs[0], seqs[-1])
+)";
+  for (int i = 0; i < 100 && count_events() < 20; ++i) std::this_thread::sleep_for(100ms);
+  const std::string cmd = "/usr/bin/python3 " + (dir / "ws.py").string() +
+                          " 'ws://127.0.0.1:" + std::to_string(port) +
+                          "/api/v1/events/ws?after=0' " + token("system") + " 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  char buf[4096];
+  while (auto n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  ASSERT_EQ(::pclose(p), 0) << "python3-websocket failed (apt-get install python3-websocket): "
+                            << out;
+  EXPECT_NE(out.find("close 1003 this stream takes no messages"), std::string::npos) << out;
+  EXPECT_NE(out.find("seqs 1 20"), std::string::npos) << out;
 }
 
 // Issue 6's end to end: alerts raised while the HL7 receiver is down stay pending (and
