@@ -266,9 +266,15 @@ class MqttImpl : public detail::FeedBase, public std::enable_shared_from_this<Mq
     deadline_.cancel();
     healthy("connected to the broker");
     spdlog::debug("feed {}: connected to {}", cfg_.name, cfg_.endpoint);
-    publish_all_alert_states();
-    publish_more();
     update_status();
+    // Publishing waits until libmosquitto has returned from this callback: calling into it
+    // from its own callbacks nests its internal locks (ThreadSanitizer reports the cycle).
+    asio::post(strand_, [self = shared_from_this(), gen = gen_] {
+      if (gen != self->gen_ || self->stopped_ || !self->connected_) return;
+      self->publish_all_alert_states();
+      self->publish_more();
+      self->update_status();
+    });
   }
 
   void on_puback(int mid) {
@@ -290,7 +296,10 @@ class MqttImpl : public detail::FeedBase, public std::enable_shared_from_this<Mq
     outbox_.delivered(last);
     with_status([n](FeedStatus& s) { s.acknowledged += n; });
     update_status();
-    publish_more();
+    asio::post(strand_, [self = shared_from_this(), gen = gen_] {  // outside the callback
+      if (gen != self->gen_ || self->stopped_ || !self->connected_) return;
+      self->publish_more();
+    });
   }
 
   bool publish(const std::string& topic, const std::string& payload, bool retain, int* mid) {

@@ -29,7 +29,7 @@ std::vector<std::int64_t> range(std::int64_t from, std::int64_t to) {
 class WsTest : public ApiTest {
  protected:
   // Time enough for a close handshake behind a full socket buffer (the handshake timeout).
-  void configure() override { settings.header_timeout = 3s; }
+  void configure() override { settings.header_timeout = 30s; }
   // Waits until `n` subscribers are past their catch-up (the handshake returns before it).
   void wait_subscribers(std::size_t n) {
     for (int i = 0; i < 300 && server->stats().live_subscribers != n; ++i)
