@@ -13,6 +13,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <system_error>
@@ -52,7 +53,16 @@ class Driver {
 class Context {
  public:
   explicit Context(asio::io_context& io) : io_(io) {}
+  // Runs the shutdown steps (last registered first) before the shared objects go: a worker
+  // pool is joined here, while the io_context its jobs post back to still exists.
+  ~Context() {
+    for (auto it = shutdown_.rbegin(); it != shutdown_.rend(); ++it) (*it)();
+  }
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
   asio::io_context& io() { return io_; }
+  void on_shutdown(std::function<void()> step) { shutdown_.push_back(std::move(step)); }
 
   template <class T, class Make>
   std::shared_ptr<T> shared(const std::string& key, Make&& make) {
@@ -64,6 +74,7 @@ class Context {
  private:
   asio::io_context& io_;
   std::map<std::string, std::shared_ptr<void>> shared_;
+  std::vector<std::function<void()>> shutdown_;
 };
 
 }  // namespace vitalsd::drivers

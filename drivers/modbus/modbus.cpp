@@ -221,8 +221,13 @@ std::unique_ptr<Driver> make_rtu(const core::MonitorConfig& m, Context& ctx) {
   check_rtu(m, d);
   if (!d.empty()) throw_problems(d);
   check_fds(m);
-  auto pool = ctx.shared<asio::thread_pool>(
-      "modbus-rtu:pool", [] { return std::make_shared<asio::thread_pool>(kRtuPoolThreads); });
+  auto pool = ctx.shared<asio::thread_pool>("modbus-rtu:pool", [&ctx] {
+    auto p = std::make_shared<asio::thread_pool>(kRtuPoolThreads);
+    // Joined (its jobs finish) before the io_context goes; links may hold the pool longer, but
+    // then without threads, so the last reference can be dropped anywhere.
+    ctx.on_shutdown([p] { p->join(); });
+    return p;
+  });
   auto serial = ctx.shared<SerialLink>("modbus-rtu:" + m.modbus.device, [&] {
     return std::make_shared<SerialLink>(
         SerialLink{m.modbus, make_rtu_link(ctx.io(), pool, m.modbus)});

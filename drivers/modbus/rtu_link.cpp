@@ -37,6 +37,7 @@ class RtuLink final : public Link, public std::enable_shared_from_this<RtuLink> 
   void read(ReadRequest req, ReadHandler done) override {
     asio::post(pool_strand_, [self = shared_from_this(), req, done = std::move(done)]() mutable {
       self->run(req, std::move(done));
+      release_on_io(std::move(self));
     });
   }
 
@@ -55,13 +56,22 @@ class RtuLink final : public Link, public std::enable_shared_from_this<RtuLink> 
       if (--users_ > 0) return;
       stopped_ = true;
     }
-    asio::post(pool_strand_, [self = shared_from_this()] {
+    asio::post(pool_strand_, [self = shared_from_this()]() mutable {
       if (self->connected_) modbus_close(self->mb_);
       self->connected_ = false;
+      release_on_io(std::move(self));
     });
   }
 
  private:
+  // A pool job drops its reference to the link on the io strand: the link owns the pool, and
+  // the last reference must never be released on a pool thread (the pool would be destroyed
+  // from one of its own threads; ThreadSanitizer showed it at shutdown).
+  static void release_on_io(std::shared_ptr<RtuLink> self) {
+    auto io = self->io_strand_;
+    asio::post(io, [self = std::move(self)] {});
+  }
+
   // On the pool strand.
   void run(const ReadRequest& req, ReadHandler done) {
     std::chrono::milliseconds timeout;
