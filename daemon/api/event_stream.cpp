@@ -72,7 +72,7 @@ asio::awaitable<void> EventStream::loop() {
   auto self = shared_from_this();
   try {
     if (!co_await open()) {
-      close();
+      end();
       co_return;
     }
     // Catch-up from the journal. The switch to live happens in the same strand step as the
@@ -89,7 +89,7 @@ asio::awaitable<void> EventStream::loop() {
       }
       if (!page.seqs.empty()) {
         if (!co_await send_page(page)) {
-          close();
+          end();
           co_return;
         }
         sent_seq_ = page.seqs.back();
@@ -118,7 +118,12 @@ asio::awaitable<void> EventStream::loop() {
   } catch (const std::exception& e) {
     spdlog::error("api: event stream failed: {}", e.what());
   }
-  close();
+  end();
+}
+
+void EventStream::end() {
+  // A transport that is saying goodbye (a WebSocket close frame on its way) closes itself.
+  if (!closing()) close();
 }
 
 }  // namespace vitalsd::api::detail

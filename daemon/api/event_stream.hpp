@@ -43,6 +43,9 @@ class EventStream : public Connection,
   // closed at once.
   [[nodiscard]] virtual bool explains_overflow() const { return false; }
   virtual asio::awaitable<void> explain_overflow() { co_return; }
+  // True while the transport closes on its own (a close handshake); the stream then does not
+  // shut the socket under it.
+  [[nodiscard]] virtual bool closing() const { return false; }
 
   [[nodiscard]] const std::shared_ptr<State>& state() const { return state_; }
   [[nodiscard]] const StreamRequest& request() const { return request_; }
@@ -52,6 +55,7 @@ class EventStream : public Connection,
 
  private:
   asio::awaitable<void> loop();
+  void end();
 
   std::shared_ptr<State> state_;
   StreamRequest request_;

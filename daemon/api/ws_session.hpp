@@ -31,6 +31,7 @@ class WsSession final : public EventStream {
   void shutdown() override;
   [[nodiscard]] bool explains_overflow() const override { return true; }
   asio::awaitable<void> explain_overflow() override;
+  [[nodiscard]] bool closing() const override { return closing_; }
 
   asio::awaitable<void> read_loop();
   asio::awaitable<bool> send(std::string_view json);
