@@ -19,8 +19,13 @@ namespace vitalsd::test {
 
 class WsClient {
  public:
-  explicit WsClient(std::uint16_t port) : ws_(io_) {
-    ws_.next_layer().connect({asio::ip::make_address("127.0.0.1"), port});
+  // `receive_buffer`: a small SO_RCVBUF (set before connecting) makes a client that does not
+  // read fall behind sooner.
+  explicit WsClient(std::uint16_t port, int receive_buffer = 0) : ws_(io_) {
+    auto& s = ws_.next_layer();
+    s.open(asio::ip::tcp::v4());
+    if (receive_buffer > 0) s.set_option(asio::socket_base::receive_buffer_size(receive_buffer));
+    s.connect({asio::ip::make_address("127.0.0.1"), port});
   }
   // The handshake's HTTP status: 101 when upgraded.
   unsigned handshake(const std::string& target, const std::string& token) {

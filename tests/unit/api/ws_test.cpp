@@ -151,7 +151,7 @@ TEST_F(WsTest, AnOversizedMessageIs1009AndBytesThatAreNoFrameAre1002) {
 }
 
 TEST_F(WsTest, ASubscriberThatFallsBehindIsClosedWith1013NamingTheSeqToResumeAfter) {
-  WsClient slow(port);
+  WsClient slow(port, 4096);
   ASSERT_EQ(
       slow.handshake("/api/v1/events/ws?after=" + std::to_string(last_seq - 1), token_of("system")),
       101u);
@@ -166,7 +166,8 @@ TEST_F(WsTest, ASubscriberThatFallsBehindIsClosedWith1013NamingTheSeqToResumeAft
   std::int64_t seq = last_seq;
   for (int batch = 0; batch < 500 && server->stats().stream_overflows == 0; ++batch) {
     std::vector<store::CommittedEventPtr> events;
-    for (int i = 0; i < 1000; ++i) events.push_back(committed(++seq, "observation"));
+    for (int i = 0; i < 1000; ++i)  // 2 KB each: the socket buffers fill within a few batches
+      events.push_back(committed(++seq, "observation", {{"note", std::string(2048, 'x')}}));
     server->publish(events);
     ASSERT_EQ(keeping_up.read_until(seq), range(seq - 999, seq));
   }
