@@ -41,8 +41,8 @@ class Subscriber {
 };
 
 struct Limits {
-  static constexpr std::size_t kHeaderBytes = 8 * 1024;
-  static constexpr std::size_t kTargetBytes = 2 * 1024;
+  static constexpr std::size_t kHeaderBytes = 8192;
+  static constexpr std::size_t kTargetBytes = 2048;
   static constexpr std::size_t kSseQueue = 4096;  // frames waiting for one subscriber
   static constexpr std::chrono::seconds kSseHeartbeat{15};
   static constexpr std::chrono::seconds kLinger{1};  // reading what a refused client still sends

@@ -46,7 +46,7 @@ struct Token {
 
 struct ApiSettings {
   Endpoint listen{"127.0.0.1", 8573};
-  std::size_t body_limit_bytes = 64 * 1024;
+  std::size_t body_limit_bytes = 65536;
   std::chrono::milliseconds header_timeout{10'000};
   std::chrono::milliseconds idle_timeout{60'000};
   std::size_t max_connections = 256;
