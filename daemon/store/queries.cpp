@@ -87,6 +87,16 @@ struct Binder {
   void operator()(std::string_view v) { s.bind(i++, v); }
 };
 
+// Reads up to `limit` rows (the statement asks for limit + 1) into `list`; returns the id to
+// continue after (the last row's), or null when there is no further row.
+template <class Row>
+json read_page(store::Stmt& s, int limit, json& list, Row&& row) {
+  while (s.step()) {
+    if (static_cast<int>(list.size()) == limit) return list.back()["id"];
+    list.push_back(row(s));
+  }
+  return nullptr;
+}
 }  // namespace
 
 std::vector<std::string> split_list(std::string_view text) {
@@ -130,14 +140,7 @@ json alerts(store::Db& db, const AlertFilter& f) {
   if (f.before) b(*f.before);
   b(static_cast<std::int64_t>(limit + 1));
   json list = json::array();
-  json next;
-  while (s.step()) {
-    if (static_cast<int>(list.size()) == limit) {
-      next = list.back()["id"];
-      break;
-    }
-    list.push_back(alert_row(s));
-  }
+  const json next = read_page(s, limit, list, alert_row);
   return json{{"alerts", std::move(list)}, {"next", next}};
 }
 
@@ -162,14 +165,7 @@ json sessions(store::Db& db, const SessionFilter& f) {
   if (f.before) b(*f.before);
   b(static_cast<std::int64_t>(limit + 1));
   json list = json::array();
-  json next;
-  while (s.step()) {
-    if (static_cast<int>(list.size()) == limit) {
-      next = list.back()["id"];
-      break;
-    }
-    list.push_back(session_row(s));
-  }
+  const json next = read_page(s, limit, list, session_row);
   return json{{"sessions", std::move(list)}, {"next", next}};
 }
 
@@ -199,23 +195,18 @@ json observations(store::Db& db, const ObservationFilter& f) {
   if (f.after) b(*f.after);
   b(static_cast<std::int64_t>(limit + 1));
   json list = json::array();
-  json next;
-  while (s.step()) {
-    if (static_cast<int>(list.size()) == limit) {
-      next = list.back()["id"];
-      break;
-    }
-    list.push_back(json{{"id", s.int64(0)},
-                        {"monitor", s.text(1)},
-                        {"parameter", s.text(2)},
-                        {"mdc_code", s.int64(3)},
-                        {"value", real_or_null(s, 4)},
-                        {"unit", s.text(5)},
-                        {"device_time", text_or_null(s, 6)},
-                        {"received_at", s.text(7)},
-                        {"validity", s.text(8)},
-                        {"measurement_id", int_or_null(s, 9)}});
-  }
+  const json next = read_page(s, limit, list, [](store::Stmt& r) {
+    return json{{"id", r.int64(0)},
+                {"monitor", r.text(1)},
+                {"parameter", r.text(2)},
+                {"mdc_code", r.int64(3)},
+                {"value", real_or_null(r, 4)},
+                {"unit", r.text(5)},
+                {"device_time", text_or_null(r, 6)},
+                {"received_at", r.text(7)},
+                {"validity", r.text(8)},
+                {"measurement_id", int_or_null(r, 9)}};
+  });
   return json{{"session", f.session}, {"observations", std::move(list)}, {"next", next}};
 }
 
