@@ -8,6 +8,9 @@
 //                 thread, never throws; it calls `done` exactly once, on the io_context. A failed
 //                 read is an error_code in the result, and the driver retries on the next poll.
 //   3. stop()   — end I/O; a poll in flight completes with errc::stopped (drivers/errors.hpp).
+// A driver whose device pushes (HL7) also calls the `ready` handed to on_ready() when data
+// waits, so acquisition polls it at once, and hands its peer's promises back as receipts: the
+// driver answers its peer only when acquisition settles them (persist before acknowledge).
 // A new driver is one folder with one class implementing this interface, and one line in
 // drivers/registry.cpp.
 #pragma once
@@ -33,6 +36,10 @@ struct PollResult {
   std::error_code error;
   std::string detail;  // human-readable, for the log and the journal; never a secret
   std::vector<core::Observation> observations;
+  // Pushing drivers: one per message these observations came in. Acquisition settles each
+  // exactly once: true when the observations are committed, false when they will not be. The
+  // driver acknowledges its peer then, never before.
+  std::vector<std::function<void(bool committed)>> receipts;
 };
 
 using PollHandler = std::function<void(PollResult)>;
@@ -46,6 +53,8 @@ class Driver {
 
   virtual void poll(core::Timestamp now, PollHandler done) = 0;
   virtual void stop() = 0;
+  // Pushing drivers call `ready` on the io_context when data waits; polled ones ignore it.
+  virtual void on_ready(std::function<void()> ready) { (void)ready; }
 };
 
 // What drivers share: the daemon's io_context, and per driver family one shared object (a

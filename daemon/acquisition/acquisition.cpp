@@ -13,6 +13,7 @@ struct Acquisition::Monitor {
   SteadyClock::time_point next_poll;
   SteadyClock::time_point last_answer_mono;  // or start time, before the first answer
   bool in_flight = false;
+  bool again = false;  // the driver said data waits while a poll was in flight
   std::error_code last_error;
   std::string last_detail;
   // The last stored intermittent measurement per parameter: id, or device time when no id.
@@ -40,6 +41,15 @@ Acquisition::~Acquisition() {
 
 void Acquisition::add(const core::MonitorConfig& config, std::unique_ptr<drivers::Driver> driver) {
   monitors_.push_back(std::make_unique<Monitor>(io_, config, std::move(driver)));
+  auto& m = *monitors_.back();
+  // A pushing driver (HL7) is polled as soon as data waits, not at the next poll_ms.
+  m.driver->on_ready([this, &m, alive = alive_] {
+    if (!*alive) return;
+    if (m.in_flight)
+      m.again = true;
+    else
+      request(m);
+  });
 }
 
 void Acquisition::start() {
@@ -100,17 +110,32 @@ void Acquisition::poll(Monitor& m) {
     ++m.status.late_polls;  // the driver is still busy with the previous poll
     return;
   }
+  request(m);
+}
+
+void Acquisition::request(Monitor& m) {
   m.in_flight = true;
+  m.again = false;
   ++m.status.polls;
   m.driver->poll(clock_(), [this, &m, alive = alive_](drivers::PollResult r) {
-    if (!*alive) return;
+    if (!*alive) {
+      for (auto& receipt : r.receipts) receipt(false);
+      return;
+    }
     m.in_flight = false;
     on_result(m, std::move(r));
+    if (m.again && *alive) request(m);
   });
 }
 
 void Acquisition::on_result(Monitor& m, drivers::PollResult r) {
+  std::function<void(bool)> receipt;
+  if (!r.receipts.empty())
+    receipt = [receipts = std::move(r.receipts)](bool committed) {
+      for (const auto& each : receipts) each(committed);
+    };
   if (r.error) {
+    if (receipt) receipt(false);
     ++m.status.failed_polls;
     m.last_error = r.error;
     m.last_detail = r.detail.empty() ? r.error.message() : r.error.message() + ": " + r.detail;
@@ -152,7 +177,9 @@ void Acquisition::on_result(Monitor& m, drivers::PollResult r) {
     }
     fresh.push_back(std::move(o));
   }
-  if (!fresh.empty()) sink_.observations(std::move(fresh));
+  // A repeated cuff measurement is not stored again, but its sender still waits for the commit
+  // of what came before it.
+  if (!fresh.empty() || receipt) sink_.observations(std::move(fresh), std::move(receipt));
 }
 
 void Acquisition::set_state(Monitor& m, core::MonitorState s, const std::string& detail) {

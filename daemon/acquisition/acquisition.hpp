@@ -23,7 +23,10 @@ namespace vitalsd::acquisition {
 class Sink {
  public:
   virtual ~Sink() = default;
-  virtual void observations(std::vector<core::Observation> observations) = 0;
+  // `receipt`, when set, is settled exactly once: true when the observations are committed,
+  // false when they will not be (it answers the peer that sent them).
+  virtual void observations(std::vector<core::Observation> observations,
+                            std::function<void(bool committed)> receipt) = 0;
   virtual void monitor_state(const std::string& monitor, core::MonitorState state,
                              const std::string& detail, core::Timestamp at) = 0;
   // The device's clock and ours differ by more than max_skew_ms; reported once per monitor
@@ -59,6 +62,7 @@ class Acquisition {
   struct Monitor;
   void schedule(Monitor& m);
   void poll(Monitor& m);
+  void request(Monitor& m);  // one driver poll now, unless one is in flight
   void on_result(Monitor& m, drivers::PollResult result);
   void set_state(Monitor& m, core::MonitorState s, const std::string& detail);
 

@@ -16,7 +16,8 @@
 namespace vitalsd::api {
 
 struct Reply {
-  int status = 200;  // 200, 201; 400 bad argument, 404 unknown, 409 conflict (state/gate)
+  int status = 200;  // 200, 201; 400 bad argument, 404 unknown, 409 conflict (state/gate),
+                     // 503 storage_unavailable (the journal cannot write)
   nlohmann::json body;
 };
 using Done = std::function<void(Reply)>;
@@ -42,6 +43,9 @@ class Actions {
   // Synchronous, in memory: [{"id","location","driver","state","state_since","session",
   //   "last": {"hr": {"value","unit","validity","at","age_s"}, ...}}]
   virtual nlohmann::json monitors() = 0;
+  // Synchronous, in memory: {"status": "ok" | "degraded", "storage": {"state": "ok" | "failing",
+  //   ...}, "alerts": [technical alerts of the daemon itself, e.g. storage_failed]}.
+  virtual nlohmann::json health() = 0;
   // Synchronous, in memory: a session as the API shows it (with phase, baseline, gate), or null.
   virtual nlohmann::json session(std::int64_t id) = 0;
 };

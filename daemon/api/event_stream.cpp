@@ -45,8 +45,11 @@ void EventStream::deliver(const std::vector<Frame>& frames) {
   if (!live_ || closed_ || overflowed_) return;  // during catch-up the database has them
   bool added = false;
   for (const auto& f : frames) {
-    if (f.event->seq <= last_seq_) continue;
-    last_seq_ = f.event->seq;
+    // seq 0: an event held in memory while storage fails; it does not move the resume point.
+    if (f.event->seq != 0) {
+      if (f.event->seq <= last_seq_) continue;
+      last_seq_ = f.event->seq;
+    }
     if (!request_.filter.empty() && !request_.filter.matches(f.event->event)) continue;
     if (queue_.size() >= Limits::kSseQueue) {
       overflowed_ = true;
@@ -112,7 +115,7 @@ asio::awaitable<void> EventStream::loop() {
         queue_.pop_front();
       }
       if (!co_await send_live(sending)) break;
-      sent_seq_ = sending.back().event->seq;
+      for (const auto& f : sending) sent_seq_ = std::max(sent_seq_, f.event->seq);
     }
     if (overflowed_ && !closed_) co_await explain_overflow();
   } catch (const std::exception& e) {

@@ -318,7 +318,7 @@ asio::awaitable<Outcome> dispatch(const Ctx& c) {
   json body;
   switch (c.match.route->endpoint) {
     case Endpoint::health: {
-      co_return Outcome{json_response(200, {{"status", "ok"}}), {}};
+      co_return Outcome{json_response(200, st.actions.health()), {}};
     }
     case Endpoint::monitors: {
       json list = st.actions.monitors();

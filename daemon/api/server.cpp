@@ -77,6 +77,26 @@ void Server::publish(const std::vector<store::CommittedEventPtr>& events) {
   });
 }
 
+void Server::publish_uncommitted(const std::vector<store::Event>& events) {
+  if (events.empty()) return;
+  std::vector<detail::Frame> frames;
+  frames.reserve(events.size());
+  for (const auto& e : events) {
+    auto c = std::make_shared<store::CommittedEvent>();
+    c->seq = 0;  // not in the journal yet
+    c->event = e;
+    c->json = store::uncommitted_event_json(e);
+    auto text = std::make_shared<const std::string>("data: " + c->json + "\n\n");
+    frames.push_back({std::move(c), std::move(text)});
+  }
+  asio::post(state_->strand, [state = state_, frames = std::move(frames)] {
+    const std::vector<detail::Subscriber*> subs(state->subscribers.begin(),
+                                                state->subscribers.end());
+    for (auto* s : subs)
+      if (state->subscribers.count(s)) s->deliver(frames);
+  });
+}
+
 ServerStats Server::stats() const {
   return {state_->requests,         state_->unauthorized,     state_->refused_connections,
           state_->open_connections, state_->open_subscribers, state_->live_subscribers,

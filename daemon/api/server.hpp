@@ -53,6 +53,11 @@ class Server {
   // Committed events, in seq order, for the live stream. Serialised once here; cheap.
   void publish(const std::vector<store::CommittedEventPtr>& events);
 
+  // Events that could not be committed yet (storage is failing), for the live stream: sent at
+  // once with "seq": null and "persisted": false and no SSE id, so a client's resume point does
+  // not move. Each is sent again with its seq once it is committed.
+  void publish_uncommitted(const std::vector<store::Event>& events);
+
   // Read on the strand; approximate from other threads.
   ServerStats stats() const;
 

@@ -138,13 +138,34 @@ int main(int argc, char** argv) {
         feeds::make_feeds(io, config->feeds, config->daemon.site, *journal, journal->database());
     for (auto& f : feed_list) f->start();
     // Persist before publish: the writer thread hands over only what it committed.
-    journal->start(
-        [&io, &api_server, &feed_list](const std::vector<store::CommittedEventPtr>& events) {
-          asio::post(io, [&api_server, &feed_list, events] {
-            if (api_server) api_server->publish(events);
-            for (auto& f : feed_list) f->notify(events);
-          });
-        });
+    store::JournalHooks hooks;
+    hooks.on_commit = [&io, &api_server,
+                       &feed_list](const std::vector<store::CommittedEventPtr>& events) {
+      asio::post(io, [&api_server, &feed_list, events] {
+        if (api_server) api_server->publish(events);
+        for (auto& f : feed_list) f->notify(events);
+      });
+    };
+    // Fail loud: while the journal cannot write, what it holds is published from memory,
+    // marked not persisted, through every path that still works.
+    hooks.on_uncommitted = [&io, &api_server](const std::vector<store::Event>& events) {
+      asio::post(io, [&api_server, events] {
+        if (api_server) api_server->publish_uncommitted(events);
+      });
+    };
+    hooks.on_storage = [](const store::StorageStatus& s) {
+      if (s.failing)
+        spdlog::critical(
+            "storage_failed: the journal cannot write ({}); holding what arrives in memory "
+            "(observations bounded, alerts and actions never dropped), retrying",
+            s.error);
+      else
+        spdlog::warn(
+            "storage recovered after {} failed commits ({}); {} observations were dropped while "
+            "it failed",
+            s.failed_commits, s.error, s.dropped_observations);
+    };
+    journal->start(std::move(hooks));
     std::vector<std::string> protocol_names;
     for (const auto& [name, p] : config->protocols) protocol_names.push_back(name);
     store::Event loaded{"config.loaded",
@@ -218,8 +239,9 @@ int main(int argc, char** argv) {
   const auto stats = journal->stats();
   spdlog::info("stopped: {} observations and {} events written in {} commits (last seq {})",
                stats.observations, stats.events, stats.commits, stats.last_seq);
-  if (!journal->last_error().empty()) {
-    spdlog::error("the last commit failed: {}", journal->last_error());
+  if (const auto lost = journal->unwritten(); !lost.empty()) {
+    spdlog::critical("stopped with storage failing ({}): not written: {}", journal->last_error(),
+                     lost);
     return kExitStartup;
   }
   return 0;

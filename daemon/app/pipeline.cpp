@@ -71,11 +71,13 @@ void Pipeline::persist(const sessions::Change& change) {
   }
 }
 
-void Pipeline::observations(std::vector<core::Observation> observations) {
+void Pipeline::observations(std::vector<core::Observation> observations,
+                            std::function<void(bool)> receipt) {
   auto change = sessions_.observe(observations);  // sets each observation's session
   for (const auto& o : observations) view_[o.monitor].last[o.parameter] = o;
-  // The observations are queued first: their events precede the alerts they caused.
-  journal_.record(std::move(observations));
+  // The observations are queued first: their events precede the alerts they caused. Their
+  // sender's receipt (an HL7 ACK) is settled by the commit that takes them.
+  journal_.record(std::move(observations), std::move(receipt));
   persist(change);
 }
 
@@ -154,18 +156,75 @@ void Pipeline::answer(const sessions::Outcome& outcome, int ok_status, json body
     return;
   }
   persist(outcome.change);
-  // Answer once the change is committed, back on the io_context.
-  journal_.when_committed(
-      [this, ok_status, body = std::move(body), done = std::move(done)]() mutable {
-        asio::post(io_, [ok_status, body = std::move(body), done = std::move(done)]() mutable {
-          done(api::Reply{ok_status, std::move(body)});
-        });
-      });
+  // Answer once the change is committed, back on the io_context; if storage starts failing
+  // meanwhile, answer 503 within a second instead of hanging (the change took effect and is
+  // written when storage recovers: it is never dropped).
+  struct Pending {
+    api::Done done;
+    asio::steady_timer timer;
+  };
+  auto pending = std::make_shared<Pending>(Pending{std::move(done), asio::steady_timer(io_)});
+  std::shared_ptr<std::function<void()>> watch = std::make_shared<std::function<void()>>();
+  *watch = [this, pending, weak = std::weak_ptr<std::function<void()>>(watch)] {
+    pending->timer.expires_after(std::chrono::seconds{1});
+    pending->timer.async_wait([this, pending, weak](const boost::system::error_code& ec) {
+      if (ec || !pending->done) return;
+      if (!journal_.storage_failing()) {
+        if (auto w = weak.lock()) (*w)();
+        return;
+      }
+      std::exchange(pending->done, {})(api::Reply{
+          503,
+          {{"error", "storage_unavailable"},
+           {"detail",
+            "storage is failing (" + journal_.storage().error +
+                "): the action took effect but is not recorded yet; it is written when storage "
+                "recovers"}}});
+    });
+  };
+  (*watch)();
+  journal_.when_committed([this, pending, watch, ok_status, body = std::move(body)]() mutable {
+    asio::post(io_, [pending, watch, ok_status, body = std::move(body)]() mutable {
+      pending->timer.cancel();
+      if (pending->done) std::exchange(pending->done, {})(api::Reply{ok_status, std::move(body)});
+    });
+  });
+}
+
+bool Pipeline::refuse_while_storage_fails(api::Done& done) {
+  if (!journal_.storage_failing()) return false;
+  done(api::Reply{503,
+                  {{"error", "storage_unavailable"},
+                   {"detail", "storage is failing (" + journal_.storage().error +
+                                  "): nothing was changed; try again when it recovers"}}});
+  return true;
+}
+
+nlohmann::json Pipeline::health() {
+  const auto s = journal_.storage();
+  json storage{{"state", s.failing ? "failing" : "ok"}};
+  json alerts = json::array();
+  if (s.failing) {
+    storage["since"] = core::format_iso8601(s.since);
+    storage["error"] = s.error;
+    storage["failed_commits"] = s.failed_commits;
+    storage["backlog_observations"] = s.backlog_observations;
+    storage["backlog_events"] = s.backlog_events;
+    storage["dropped_observations"] = s.dropped_observations;
+    alerts.push_back({{"rule", "storage_failed"},
+                      {"priority", "high"},
+                      {"state", "active"},
+                      {"since", core::format_iso8601(s.since)},
+                      {"detail", s.error},
+                      {"persisted", false}});
+  }
+  return {{"status", s.failing ? "degraded" : "ok"}, {"storage", storage}, {"alerts", alerts}};
 }
 
 void Pipeline::start_session(const std::string& monitor, const std::string& patient,
                              const std::string& protocol, const std::string& actor,
                              api::Done done) {
+  if (refuse_while_storage_fails(done)) return;
   auto out = sessions_.start(monitor, patient, protocol, actor, now());
   answer(out, 201, out.ok() ? session(out.session) : json(), std::move(done));
 }
@@ -173,6 +232,7 @@ void Pipeline::start_session(const std::string& monitor, const std::string& pati
 void Pipeline::set_phase(std::int64_t id, const std::string& phase,
                          const std::string& override_reason, const std::string& actor,
                          api::Done done) {
+  if (refuse_while_storage_fails(done)) return;
   auto out = sessions_.set_phase(id, phase, override_reason, actor, now());
   json body;
   if (out.ok()) {
@@ -184,6 +244,7 @@ void Pipeline::set_phase(std::int64_t id, const std::string& phase,
 }
 
 void Pipeline::end_session(std::int64_t id, const std::string& actor, api::Done done) {
+  if (refuse_while_storage_fails(done)) return;
   auto out = sessions_.end(id, actor, now());
   json body;
   for (const auto& e : out.change.session_events) body = store::session_json(e.session);
@@ -208,16 +269,19 @@ json Pipeline::alert_reply(const sessions::Outcome& out) {
 }
 
 void Pipeline::acknowledge(std::int64_t alert, const std::string& actor, api::Done done) {
+  if (refuse_while_storage_fails(done)) return;
   auto out = sessions_.acknowledge(alert, actor, now());
   answer(out, 200, out.ok() ? alert_reply(out) : json(), std::move(done));
 }
 
 void Pipeline::pause(std::int64_t alert, double seconds, const std::string& actor, api::Done done) {
+  if (refuse_while_storage_fails(done)) return;
   auto out = sessions_.pause(alert, seconds, actor, now());
   answer(out, 200, out.ok() ? alert_reply(out) : json(), std::move(done));
 }
 
 void Pipeline::reset(std::int64_t alert, const std::string& actor, api::Done done) {
+  if (refuse_while_storage_fails(done)) return;
   auto out = sessions_.reset(alert, actor, now());
   answer(out, 200, out.ok() ? alert_reply(out) : json(), std::move(done));
 }

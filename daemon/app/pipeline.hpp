@@ -27,7 +27,8 @@ class Pipeline final : public acquisition::Sink, public api::Actions {
   void stop();
 
   // acquisition::Sink
-  void observations(std::vector<core::Observation> observations) override;
+  void observations(std::vector<core::Observation> observations,
+                    std::function<void(bool)> receipt) override;
   void monitor_state(const std::string& monitor, core::MonitorState state,
                      const std::string& detail, core::Timestamp at) override;
   void clock_skew(const std::string& monitor, core::Duration skew, core::Timestamp at) override;
@@ -44,6 +45,7 @@ class Pipeline final : public acquisition::Sink, public api::Actions {
   void reset(std::int64_t alert, const std::string& actor, api::Done done) override;
   nlohmann::json monitors() override;
   nlohmann::json session(std::int64_t id) override;
+  nlohmann::json health() override;
 
   static core::Timestamp now();
   // One log line per monitor with its latest values (the demo's "readings arrive").
@@ -52,6 +54,9 @@ class Pipeline final : public acquisition::Sink, public api::Actions {
  private:
   void persist(const sessions::Change& change);
   void answer(const sessions::Outcome& outcome, int ok_status, nlohmann::json body, api::Done done);
+  // While storage fails, a nurse's action is refused at once (503 storage_unavailable) rather
+  // than left hanging: true when it was refused.
+  bool refuse_while_storage_fails(api::Done& done);
   nlohmann::json alert_reply(const sessions::Outcome& outcome);
 
   asio::io_context& io_;

@@ -16,6 +16,17 @@ std::string event_json(std::int64_t seq, const Event& e) {
   return j.dump();
 }
 
+std::string uncommitted_event_json(const Event& e) {
+  nlohmann::json j = e.payload.is_object() ? e.payload : nlohmann::json::object();
+  j["seq"] = nullptr;
+  j["persisted"] = false;
+  j["type"] = e.type;
+  j["at"] = core::format_iso8601(e.at);
+  j["monitor"] = e.monitor.empty() ? nlohmann::json() : nlohmann::json(e.monitor);
+  j["session"] = e.session ? nlohmann::json(*e.session) : nlohmann::json();
+  return j.dump();
+}
+
 std::string chain_hash(const std::string& prev_hash, std::int64_t seq, const std::string& at,
                        const std::string& type, const std::string& monitor,
                        const std::optional<std::int64_t>& session, const std::string& payload) {

@@ -32,6 +32,9 @@ using CommittedEventPtr = std::shared_ptr<const CommittedEvent>;
 // The API's JSON form of an event row (also used when reading the journal back).
 std::string event_json(std::int64_t seq, const Event& e);
 
+// The same for an event not committed yet (storage failing): "seq": null, "persisted": false.
+std::string uncommitted_event_json(const Event& e);
+
 // SHA-256 (hex) chaining one event row to the previous one.
 std::string chain_hash(const std::string& prev_hash, std::int64_t seq, const std::string& at,
                        const std::string& type, const std::string& monitor,

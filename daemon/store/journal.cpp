@@ -111,27 +111,48 @@ void Journal::register_monitors(const std::vector<core::MonitorConfig>& monitors
 }
 
 void Journal::start(std::function<void(const std::vector<CommittedEventPtr>&)> on_commit) {
-  on_commit_ = std::move(on_commit);
+  JournalHooks hooks;
+  hooks.on_commit = std::move(on_commit);
+  start(std::move(hooks));
+}
+
+void Journal::start(JournalHooks hooks) {
+  hooks_ = std::move(hooks);
   thread_ = std::thread([this] { run(); });
 }
 
-void Journal::record(std::vector<core::Observation> observations) {
-  if (observations.empty()) return;
+void Journal::record(std::vector<core::Observation> observations, Receipt receipt) {
+  if (observations.empty()) {
+    if (receipt) when_committed([receipt = std::move(receipt)] { receipt(true); });
+    return;
+  }
   std::lock_guard lock(mutex_);
-  queue_.push_back(Item{std::move(observations), std::nullopt, {}, {}});
+  Item item{std::move(observations), std::nullopt, {}, {}, std::move(receipt)};
+  if (receipt_urgent(item)) urgent_pending_ = true;
+  queue_.push_back(std::move(item));
   wake_.notify_one();
 }
 
 void Journal::record(Event event, Durability durability, Apply apply) {
-  std::lock_guard lock(mutex_);
-  queue_.push_back(Item{{}, std::move(event), std::move(apply), {}});
-  if (durability == Durability::urgent) urgent_pending_ = true;
-  wake_.notify_one();
+  std::vector<Event> announce;
+  {
+    std::lock_guard lock(mutex_);
+    Item item{{}, std::move(event), std::move(apply), {}, {}};
+    // While storage fails, what cannot be written is published from memory at once.
+    if (failing_.load() && hooks_.on_uncommitted) {
+      item.announced = true;
+      announce.push_back(*item.event);
+    }
+    queue_.push_back(std::move(item));
+    if (durability == Durability::urgent) urgent_pending_ = true;
+    wake_.notify_one();
+  }
+  if (!announce.empty()) hooks_.on_uncommitted(announce);
 }
 
 void Journal::write(Apply apply, Durability durability) {
   std::lock_guard lock(mutex_);
-  queue_.push_back(Item{{}, std::nullopt, std::move(apply), {}});
+  queue_.push_back(Item{{}, std::nullopt, std::move(apply), {}, {}});
   if (durability == Durability::urgent) urgent_pending_ = true;
   wake_.notify_one();
 }
@@ -140,7 +161,7 @@ void Journal::when_committed(std::function<void()> fn) {
   {
     std::lock_guard lock(mutex_);
     if (!stopping_ && thread_.joinable()) {
-      queue_.push_back(Item{{}, std::nullopt, {}, std::move(fn)});
+      queue_.push_back(Item{{}, std::nullopt, {}, std::move(fn), {}});
       urgent_pending_ = true;
       wake_.notify_one();
       return;
@@ -169,45 +190,85 @@ std::string Journal::last_error() const {
   return last_error_;
 }
 
+StorageStatus Journal::storage() const {
+  std::lock_guard lock(mutex_);
+  StorageStatus s = storage_;
+  if (s.failing)  // what arrived since the last retry waits in the queue
+    for (const auto& item : queue_) {
+      s.backlog_observations += item.observations.size();
+      if (item.event) ++s.backlog_events;
+    }
+  return s;
+}
+
+std::string Journal::unwritten() const {
+  std::lock_guard lock(mutex_);
+  return unwritten_;
+}
+
 void Journal::run() {
+  using Clock = std::chrono::steady_clock;
   std::vector<Item> batch;
   std::vector<CommittedEventPtr> committed;
   std::chrono::milliseconds retry{0};
+  bool urgent = false;  // sticky until the batch is committed
+  std::optional<Clock::time_point> give_up_at;
   for (;;) {
-    bool urgent = false;
     bool stopping = false;
     {
       std::unique_lock lock(mutex_);
       if (retry.count() > 0) {
-        // The last commit failed: wait a little, then try again with what we kept.
-        wake_.wait_for(lock, retry, [&] { return stopping_; });
+        // The last commit failed: wait a little (a stop does not cut the wait short, so a
+        // failing disk is retried at this pace until stop_timeout), then try again.
+        wake_.wait_for(lock, retry);
       } else {
         wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
         // Give a batch time to fill, unless something urgent is waiting.
         if (!stopping_ && !urgent_pending_)
           wake_.wait_for(lock, options_.batch_window, [&] { return stopping_ || urgent_pending_; });
       }
-      urgent = urgent_pending_;
+      urgent = urgent || urgent_pending_;
       urgent_pending_ = false;
       stopping = stopping_;
       for (auto& item : queue_) batch.push_back(std::move(item));
       queue_.clear();
     }
+    if (stopping && !give_up_at) give_up_at = Clock::now() + options_.stop_timeout;
     if (!batch.empty()) {
       committed.clear();
       if (commit(batch, urgent, committed)) {
         retry = std::chrono::milliseconds{0};
-        if (on_commit_ && !committed.empty()) on_commit_(committed);
-        for (auto& item : batch)
+        urgent = false;
+        if (failing_.load()) storage_recovered(committed);
+        if (hooks_.on_commit && !committed.empty()) hooks_.on_commit(committed);
+        for (auto& item : batch) {
           if (item.committed) item.committed();
+          if (item.receipt) item.receipt(true);
+        }
         batch.clear();
       } else {
-        retry = std::min(std::chrono::milliseconds{5000},
-                         std::max(std::chrono::milliseconds{100}, retry * 2));
-        if (stopping && retry >= std::chrono::milliseconds{1600}) return;  // give up at exit
-        if (urgent) {
+        storage_failed(batch);
+        retry = std::min(options_.retry_max, std::max(options_.retry_initial, retry * 2));
+        if (stopping && Clock::now() >= *give_up_at) {
+          // Give up at exit: say what is lost; the senders of held observations get no ACK.
+          std::size_t n_obs = 0;
+          std::map<std::string, int> types;
+          for (auto& item : batch) {
+            n_obs += item.observations.size();
+            if (item.event) ++types[item.event->type];
+            if (item.receipt) item.receipt(false);
+          }
+          std::size_t n_events = 0;
+          std::string names;
+          for (const auto& [type, n] : types) {
+            n_events += static_cast<std::size_t>(n);
+            names += (names.empty() ? "" : ", ") + type;
+          }
           std::lock_guard lock(mutex_);
-          urgent_pending_ = true;
+          unwritten_ = std::to_string(n_events) + " events" +
+                       (names.empty() ? "" : " (" + names + ")") + " and " + std::to_string(n_obs) +
+                       " observations";
+          return;
         }
         continue;
       }
@@ -219,8 +280,166 @@ void Journal::run() {
   }
 }
 
+bool Journal::receipt_urgent(const Item& item) {
+  // A peer waits for this receipt (an HL7 ACK): commit now rather than after the batch window;
+  // what arrives while that commit runs joins the next one (group commit).
+  return static_cast<bool>(item.receipt);
+}
+
+void Journal::bound_backlog(std::vector<Item>& batch) {
+  std::size_t held = 0;
+  for (const auto& item : batch) held += item.observations.size();
+  if (held <= options_.max_backlog_observations) return;
+  std::size_t excess = held - options_.max_backlog_observations;
+  std::map<std::string, std::uint64_t> dropped;
+  std::uint64_t n = 0;
+  for (auto& item : batch) {
+    if (excess == 0) break;
+    if (item.observations.empty()) continue;
+    const auto k = std::min(excess, item.observations.size());
+    for (std::size_t i = 0; i < k; ++i) ++dropped[item.observations[i].monitor];
+    item.observations.erase(item.observations.begin(),
+                            item.observations.begin() + static_cast<std::ptrdiff_t>(k));
+    excess -= k;
+    n += k;
+    if (item.receipt) std::exchange(item.receipt, {})(false);
+  }
+  std::erase_if(batch, [](const Item& item) {
+    return item.observations.empty() && !item.event && !item.apply && !item.committed &&
+           !item.receipt;
+  });
+  std::lock_guard lock(mutex_);
+  storage_.dropped_observations += n;
+  for (const auto& [monitor, count] : dropped) storage_.dropped_by_monitor[monitor] += count;
+}
+
+void Journal::storage_failed(std::vector<Item>& batch) {
+  const bool began = !failing_.load();
+  StorageStatus snapshot;
+  {
+    // From here on record() announces what it queues; what is queued already joins the batch
+    // and is announced below, so no event is missed.
+    std::lock_guard lock(mutex_);
+    failing_.store(true);
+    for (auto& item : queue_) batch.push_back(std::move(item));
+    queue_.clear();
+    if (began) {
+      storage_ = StorageStatus{};
+      storage_.failing = true;
+      storage_.since = core::Timestamp(std::chrono::time_point_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now()));
+    }
+    storage_.error = last_error_;
+    ++storage_.failed_commits;
+  }
+  bound_backlog(batch);
+  std::vector<Event> fresh;
+  std::size_t obs = 0, events = 0;
+  for (auto& item : batch) {
+    obs += item.observations.size();
+    if (!item.event) continue;
+    ++events;
+    if (!item.announced) {
+      item.announced = true;
+      fresh.push_back(*item.event);
+    }
+  }
+  {
+    std::lock_guard lock(mutex_);
+    storage_.backlog_observations = obs;
+    storage_.backlog_events = events;
+    snapshot = storage_;
+  }
+  if (began) {
+    fresh.insert(fresh.begin(), Event{"storage.failed",
+                                      snapshot.since,
+                                      "",
+                                      std::nullopt,
+                                      {{"rule", "storage_failed"},
+                                       {"kind", "storage_failed"},
+                                       {"priority", "high"},
+                                       {"error", snapshot.error},
+                                       {"database", database_.string()}}});
+    if (hooks_.on_storage) hooks_.on_storage(snapshot);
+  }
+  if (!fresh.empty() && hooks_.on_uncommitted) hooks_.on_uncommitted(fresh);
+}
+
+void Journal::storage_recovered(std::vector<CommittedEventPtr>& committed) {
+  StorageStatus was;
+  {
+    std::lock_guard lock(mutex_);
+    was = storage_;
+    storage_ = StorageStatus{};
+  }
+  failing_.store(false);
+  // Give the space the WAL took back to the file system, so the next burst does not eat it.
+  db_->exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  const auto now = core::Timestamp(
+      std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now()));
+  nlohmann::json by_monitor = nlohmann::json::object();
+  for (const auto& [m, n] : was.dropped_by_monitor) by_monitor[m] = n;
+  const auto down_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - was.since);
+  std::vector<Item> pair;
+  pair.push_back(Item{{},
+                      Event{"storage.failed",
+                            was.since,
+                            "",
+                            std::nullopt,
+                            {{"rule", "storage_failed"},
+                             {"kind", "storage_failed"},
+                             {"priority", "high"},
+                             {"error", was.error},
+                             {"database", database_.string()}}},
+                      {},
+                      {},
+                      {}});
+  pair.push_back(Item{{},
+                      Event{"storage.recovered",
+                            now,
+                            "",
+                            std::nullopt,
+                            {{"rule", "storage_failed"},
+                             {"kind", "storage_failed"},
+                             {"failed_at", core::format_iso8601(was.since)},
+                             {"error", was.error},
+                             {"outage_ms", down_ms.count()},
+                             {"failed_commits", was.failed_commits},
+                             {"dropped_observations", was.dropped_observations},
+                             {"dropped_by_monitor", by_monitor}}},
+                      {},
+                      {},
+                      {}});
+  std::vector<CommittedEventPtr> more;
+  if (commit(pair, true, more)) {
+    committed.insert(committed.end(), more.begin(), more.end());
+  } else {
+    // Failing again at once: the pair waits in the queue; the fault goes on.
+    std::lock_guard lock(mutex_);
+    for (auto it = pair.rbegin(); it != pair.rend(); ++it)
+      queue_.insert(queue_.begin(), std::move(*it));
+  }
+  was.failing = false;
+  if (hooks_.on_storage) hooks_.on_storage(was);
+}
+
 bool Journal::commit(std::vector<Item>& batch, bool urgent,
                      std::vector<CommittedEventPtr>& committed) {
+  // A statement that cannot be prepared (the schema unreadable on a failing disk) is a failed
+  // commit like any other, never an exception on the writer thread.
+  try {
+    return commit_batch(batch, urgent, committed);
+  } catch (const std::exception& e) {
+    db_->exec("ROLLBACK");
+    std::lock_guard lock(mutex_);
+    ++stats_.failed_commits;
+    last_error_ = e.what();
+    return false;
+  }
+}
+
+bool Journal::commit_batch(std::vector<Item>& batch, bool urgent,
+                           std::vector<CommittedEventPtr>& committed) {
   auto fail = [&](const std::string& what) {
     db_->exec("ROLLBACK");
     std::lock_guard lock(mutex_);

@@ -13,8 +13,10 @@
 #include <deque>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -35,6 +37,36 @@ enum class Durability {
 // Runs on the writer thread; returns an error message to roll the whole batch back.
 using Apply = std::function<std::optional<std::string>(Db&)>;
 
+// What the writer does when the disk misbehaves (full, EIO, read-only, locked): it keeps what
+// it could not write in memory (bounded: observations are dropped oldest first and counted;
+// events, session and alert rows never), retries with backoff, and reports the fault and the
+// recovery through the hooks below. docs/reliability.md.
+struct StorageStatus {
+  bool failing = false;
+  core::Timestamp since{};                 // when the first commit of this fault failed
+  std::string error;                       // SQLite's message for the last failed commit
+  std::uint64_t failed_commits = 0;        // of this fault
+  std::uint64_t dropped_observations = 0;  // of this fault, oldest first
+  std::map<std::string, std::uint64_t> dropped_by_monitor;
+  std::size_t backlog_observations = 0;  // held in memory, not yet written
+  std::size_t backlog_events = 0;        // events held (never dropped)
+};
+
+// Called when a commit has taken the observations it came with (true), or when they were
+// dropped from the bounded backlog during a storage fault (false). Exactly once, on the writer
+// thread or, for a journal that is stopped, on the caller's.
+using Receipt = std::function<void(bool committed)>;
+
+struct JournalHooks {
+  // After each commit, the committed events in seq order. Must not block.
+  std::function<void(const std::vector<CommittedEventPtr>&)> on_commit;
+  // A storage fault began (status.failing) or ended (!status.failing, with what it dropped).
+  std::function<void(const StorageStatus&)> on_storage;
+  // Events that cannot be committed yet (storage is failing): published from memory, marked
+  // not persisted. Called from the writer thread or from record()'s caller. Must not block.
+  std::function<void(const std::vector<Event>&)> on_uncommitted;
+};
+
 struct JournalStats {
   std::uint64_t observations = 0;
   std::uint64_t events = 0;
@@ -48,6 +80,12 @@ class Journal {
   struct Options {
     std::filesystem::path state_dir;
     std::chrono::milliseconds batch_window{100};  // at most 200 ms (issue 2)
+    // Storage faults: observations held in memory at most (then the oldest are dropped).
+    std::size_t max_backlog_observations = 100'000;
+    std::chrono::milliseconds retry_initial{100};
+    std::chrono::milliseconds retry_max{1000};
+    // stop() while storage fails keeps retrying this long, then gives up (see unwritten()).
+    std::chrono::milliseconds stop_timeout{10'000};
   };
 
   // Creates state_dir, takes its lock, opens or creates vitals.db (WAL), migrates it.
@@ -66,9 +104,10 @@ class Journal {
   // Starts the writer thread. `on_commit` runs on the writer thread after each commit, with
   // the committed events in seq order; it must not block.
   void start(std::function<void(const std::vector<CommittedEventPtr>&)> on_commit);
+  void start(JournalHooks hooks);
 
   // Thread-safe; never block on I/O.
-  void record(std::vector<core::Observation> observations);
+  void record(std::vector<core::Observation> observations, Receipt receipt = {});
   void record(Event event, Durability durability = Durability::batched, Apply apply = {});
   // Rows without an event of their own (a session's growing baseline).
   void write(Apply apply, Durability durability = Durability::batched);
@@ -80,6 +119,11 @@ class Journal {
   void stop();
 
   JournalStats stats() const;
+  StorageStatus storage() const;
+  bool storage_failing() const { return failing_.load(std::memory_order_relaxed); }
+  // After stop(): what could not be written (empty when everything was), e.g.
+  // "3 events (alert.raised, session.started) and 120 observations".
+  std::string unwritten() const;
   // Last error the writer met (empty when the last commit succeeded).
   std::string last_error() const;
 
@@ -89,15 +133,28 @@ class Journal {
     std::optional<Event> event;
     Apply apply;
     std::function<void()> committed;
+    Receipt receipt;
+    bool announced = false;  // handed to on_uncommitted already
   };
   void run();
   bool commit(std::vector<Item>& batch, bool urgent, std::vector<CommittedEventPtr>& committed);
+  bool commit_batch(std::vector<Item>& batch, bool urgent,
+                    std::vector<CommittedEventPtr>& committed);
+  static bool receipt_urgent(const Item& item);
+  // Writer thread: a commit failed / succeeded after failures.
+  void storage_failed(std::vector<Item>& batch);
+  void storage_recovered(std::vector<CommittedEventPtr>& committed);
+  // Drops the oldest observations above the bound; returns how many.
+  void bound_backlog(std::vector<Item>& batch);
 
   Options options_;
   std::filesystem::path database_;
   int lock_fd_ = -1;
   std::unique_ptr<Db> db_;
-  std::function<void(const std::vector<CommittedEventPtr>&)> on_commit_;
+  JournalHooks hooks_;
+  std::atomic<bool> failing_{false};
+  StorageStatus storage_;  // guarded by mutex_
+  std::string unwritten_;  // guarded by mutex_
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;

@@ -25,6 +25,7 @@ class Hl7Driver final : public Driver {
       auto d = listener_->take(source_);
       const auto now = std::chrono::steady_clock::now();
       r.observations = std::move(d.observations);
+      r.receipts = std::move(d.receipts);
       if (!r.observations.empty()) {
         if (d.dropped)
           r.detail = std::to_string(d.dropped) + " observations dropped: polled too rarely";
@@ -48,6 +49,12 @@ class Hl7Driver final : public Driver {
   }
 
   void stop() override { stopped_ = true; }
+
+  // A message waits: acquisition polls now, so a reading reaches the alarms and its sender its
+  // ACK without waiting for poll_ms.
+  void on_ready(std::function<void()> ready) override {
+    listener_->set_ready(source_, [&io = io_, ready = std::move(ready)] { asio::post(io, ready); });
+  }
 
  private:
   asio::io_context& io_;

@@ -41,10 +41,18 @@ tcp::endpoint resolve(asio::io_context& io, const std::string& listen) {
   return results.begin()->endpoint();
 }
 
+// One message's observations for one source, with the receipt that answers its sender.
+struct Parcel {
+  std::vector<core::Observation> observations;
+  std::function<void(bool)> receipt;
+};
+
 struct Source {
   std::string name;
   std::string monitor;
-  std::deque<core::Observation> observations;
+  std::deque<Parcel> parcels;
+  std::size_t buffered = 0;  // observations in `parcels`
+  std::function<void()> ready;
   std::optional<SteadyClock::time_point> last_message;
   std::size_t messages = 0;
   std::string problem;
@@ -76,8 +84,9 @@ struct Listener::Server : std::enable_shared_from_this<Listener::Server> {
   void accept();
   void stop();
   void closed(const Client* c);
-  // One MLLP frame in, its ACK out (HL7 text, not framed).
-  std::string handle(std::string_view payload);
+  // One MLLP frame in. Its ACK (HL7 text, not framed) is handed to `answer`, at once or, when
+  // its observations were buffered, once they are committed (on the strand).
+  void handle(std::string_view payload, const std::shared_ptr<Client>& client);
   std::string reject_oversize();
   h::AckOptions ack_options() {
     h::AckOptions o;
@@ -108,7 +117,18 @@ struct Listener::Server : std::enable_shared_from_this<Listener::Server> {
   ListenerStats stats;
 };
 
-// One connected sender. Reads, decodes, answers; one read and one write in flight at most.
+// One message's answer while its observations wait for their commit: AA when every source's
+// share is committed, AE when any was not. Touched only on the strand.
+struct Deferred {
+  std::weak_ptr<Client> client;
+  std::uint64_t slot = 0;
+  std::string aa, ae;
+  int outstanding = 0;
+  bool failed = false;
+};
+
+// One connected sender. Reads, decodes, answers in order; one read and one write in flight at
+// most, and at most max_pending_acks messages waiting for their commit.
 class Client : public std::enable_shared_from_this<Client> {
  public:
   Client(std::shared_ptr<Listener::Server> server, tcp::socket socket)
@@ -133,7 +153,42 @@ class Client : public std::enable_shared_from_this<Client> {
     server_->closed(this);
   }
 
+  // An answer now, after those still waiting.
+  void send(const std::string& ack) { fill(defer(), ack); }
+
+  // Reserves the next answer's place; fill() it later (on the strand).
+  std::uint64_t defer() {
+    out_.push_back(Slot{});
+    ++pending_;
+    return first_slot_ + out_.size() - 1;
+  }
+
+  void fill(std::uint64_t slot, const std::string& ack) {
+    if (closed_ || slot < first_slot_ || slot - first_slot_ >= out_.size()) return;
+    auto& s = out_[slot - first_slot_];
+    if (s.ready) return;
+    s.framed = h::mllp_encode(ack);
+    s.ready = true;
+    --pending_;
+    unsent_ += s.framed.size();
+    if (!writing_) write();
+    resume_reading();
+  }
+
  private:
+  struct Slot {
+    std::string framed;
+    bool ready = false;
+  };
+
+  bool may_read() const {
+    return unsent_ <= server_->options.max_unsent_ack_bytes &&
+           pending_ < server_->options.max_pending_acks;
+  }
+  void resume_reading() {
+    if (!reading_ && !closed_ && may_read()) read();
+  }
+
   void read() {
     reading_ = true;
     socket_.async_read_some(asio::buffer(buffer_),
@@ -142,17 +197,17 @@ class Client : public std::enable_shared_from_this<Client> {
   }
 
   void on_read(const boost::system::error_code& ec, std::size_t n) {
-    reading_ = false;
-    if (closed_) return;
-    if (ec) {
+    if (closed_ || ec) {
+      reading_ = false;
       close();
       return;
     }
     last_activity_ = SteadyClock::now();
-    decoder_.feed(std::string_view{buffer_.data(), n}, [this](const h::MllpEvent& ev) {
+    auto self = shared_from_this();
+    decoder_.feed(std::string_view{buffer_.data(), n}, [this, &self](const h::MllpEvent& ev) {
       switch (ev.kind) {
         case h::MllpEvent::frame:
-          send(server_->handle(ev.payload));
+          server_->handle(ev.payload, self);
           break;
         case h::MllpEvent::garbage:
           server_->count(server_->stats, &ListenerStats::garbage_bytes, ev.bytes);
@@ -166,25 +221,23 @@ class Client : public std::enable_shared_from_this<Client> {
           break;
       }
     });
+    // reading_ stayed true while the buffer was decoded, so an answer sent meanwhile (fill)
+    // does not start a second read into the same buffer.
+    reading_ = false;
     if (decoder_.garbage_pending() > server_->options.max_garbage_bytes) {
       server_->count(server_->stats, &ListenerStats::closed_garbage);
       close();  // not an MLLP sender (HTTP, a port scanner, a wrong protocol)
       return;
     }
-    if (unsent_ <= server_->options.max_unsent_ack_bytes) read();
-    // else: reading resumes when the peer has taken its ACKs (on_write)
-  }
-
-  void send(std::string ack) {
-    auto framed = h::mllp_encode(ack);
-    unsent_ += framed.size();
-    out_.push_back(std::move(framed));
-    if (!writing_) write();
+    // Reading pauses while the peer has not taken its ACKs or too many wait for their commit;
+    // it resumes in on_write / fill.
+    if (may_read()) read();
   }
 
   void write() {
+    if (out_.empty() || !out_.front().ready) return;
     writing_ = true;
-    asio::async_write(socket_, asio::buffer(out_.front()),
+    asio::async_write(socket_, asio::buffer(out_.front().framed),
                       [self = shared_from_this()](const boost::system::error_code& ec,
                                                   std::size_t) { self->on_write(ec); });
   }
@@ -197,10 +250,11 @@ class Client : public std::enable_shared_from_this<Client> {
       return;
     }
     last_activity_ = SteadyClock::now();
-    unsent_ -= out_.front().size();
+    unsent_ -= out_.front().framed.size();
     out_.pop_front();
-    if (!out_.empty()) write();
-    if (!reading_ && unsent_ <= server_->options.max_unsent_ack_bytes) read();
+    ++first_slot_;
+    write();
+    resume_reading();
   }
 
   void arm_idle() {
@@ -221,8 +275,10 @@ class Client : public std::enable_shared_from_this<Client> {
   asio::steady_timer idle_;
   h::MllpDecoder decoder_;
   std::array<char, 16 * 1024> buffer_{};
-  std::deque<std::string> out_;
-  std::size_t unsent_ = 0;
+  std::deque<Slot> out_;
+  std::uint64_t first_slot_ = 0;  // slot number of out_.front()
+  std::size_t unsent_ = 0;        // bytes of answers ready and not yet written
+  std::size_t pending_ = 0;       // answers waiting for a commit
   bool reading_ = false;
   bool writing_ = false;
   bool closed_ = false;
@@ -244,7 +300,7 @@ void Listener::Server::accept() {
             auto client = std::make_shared<Client>(self, std::move(socket));
             self->clients.emplace(client.get(), client);
             {
-              std::lock_guard lock(self->mutex);
+              std::lock_guard counted(self->mutex);
               ++self->stats.accepted;
               self->stats.clients = self->clients.size();
             }
@@ -284,7 +340,7 @@ std::string Listener::Server::reject_oversize() {
   return h::build_reject("", e, ack_options());
 }
 
-std::string Listener::Server::handle(std::string_view payload) {
+void Listener::Server::handle(std::string_view payload, const std::shared_ptr<Client>& client) {
   const auto received_at = wall_now();
   const auto arrived = SteadyClock::now();
   auto parsed = h::parse(payload, limits);
@@ -294,39 +350,88 @@ std::string Listener::Server::handle(std::string_view payload) {
       ++stats.frames;
       ++stats.ar;
     }
-    return h::build_reject(payload, parsed.error(), ack_options());
+    client->send(h::build_reject(payload, parsed.error(), ack_options()));
+    return;
   }
   const h::Message& m = *parsed;
 
-  std::lock_guard lock(mutex);
-  ++stats.frames;
-  const auto lookup = [this](std::string_view name) -> std::optional<std::size_t> {
-    if (name.empty()) return std::nullopt;
-    auto it = by_name.find(name);
-    if (it == by_name.end()) return std::nullopt;
-    return it->second;
-  };
-  auto c = convert(m, lookup, codes, received_at);
-  for (auto i : c.heard) {
-    auto& s = *sources[i];
-    s.last_message = arrived;
-    ++s.messages;
-    if (!c.errors.empty()) s.problem = c.errors.back().text;
-  }
-  for (auto& r : c.observations) {
-    auto& s = *sources[r.monitor];
-    r.observation.monitor = s.monitor;
-    if (s.observations.size() >= options.max_buffered_observations) {
-      s.observations.pop_front();
-      ++s.dropped;
-      ++stats.dropped_observations;
+  std::vector<std::function<void()>> wake;
+  std::vector<std::function<void(bool)>> refused;  // parcels dropped from a full buffer
+  std::string answer;
+  {
+    std::lock_guard lock(mutex);
+    ++stats.frames;
+    const auto lookup = [this](std::string_view name) -> std::optional<std::size_t> {
+      if (name.empty()) return std::nullopt;
+      auto it = by_name.find(name);
+      if (it == by_name.end()) return std::nullopt;
+      return it->second;
+    };
+    auto c = convert(m, lookup, codes, received_at);
+    for (auto i : c.heard) {
+      auto& s = *sources[i];
+      s.last_message = arrived;
+      ++s.messages;
+      if (!c.errors.empty()) s.problem = c.errors.back().text;
     }
-    s.observations.push_back(std::move(r.observation));
-    ++stats.observations;
+    const auto code = c.reject           ? h::AckCode::AR
+                      : c.errors.empty() ? h::AckCode::AA
+                                         : h::AckCode::AE;
+    if (c.observations.empty()) {
+      // Nothing to store: answered now.
+      ++(code == h::AckCode::AA ? stats.aa : code == h::AckCode::AE ? stats.ae : stats.ar);
+      answer = h::build_ack(m, code, ack_options(), c.errors);
+    } else {
+      // Answered once every source's share is committed: AA (or the AE its content earned),
+      // or AE "not stored" when any share was not.
+      auto d = std::make_shared<Deferred>();
+      d->client = client;
+      d->slot = client->defer();
+      d->aa = h::build_ack(m, code, ack_options(), c.errors);
+      auto errors = c.errors;
+      errors.push_back({"", 0, 0, h::err::internal,
+                        "not stored (storage unavailable or the daemon is stopping): resend"});
+      d->ae = h::build_ack(m, h::AckCode::AE, ack_options(), errors);
+      const bool ae_anyway = code == h::AckCode::AE;
+      std::map<std::size_t, std::vector<core::Observation>> shares;
+      for (auto& r : c.observations) shares[r.monitor].push_back(std::move(r.observation));
+      d->outstanding = static_cast<int>(shares.size());
+      for (auto& [index, observations] : shares) {
+        auto& s = *sources[index];
+        for (auto& o : observations) o.monitor = s.monitor;
+        stats.observations += observations.size();
+        s.buffered += observations.size();
+        auto receipt = [self = shared_from_this(), d, ae_anyway](bool committed) {
+          asio::post(self->strand, [self, d, committed, ae_anyway] {
+            if (!committed) d->failed = true;
+            if (--d->outstanding > 0) return;
+            {
+              std::lock_guard counted(self->mutex);
+              if (d->failed)
+                ++self->stats.not_stored, ++self->stats.ae;
+              else
+                ++(ae_anyway ? self->stats.ae : self->stats.aa);
+            }
+            if (auto cl = d->client.lock()) cl->fill(d->slot, d->failed ? d->ae : d->aa);
+          });
+        };
+        s.parcels.push_back(Parcel{std::move(observations), std::move(receipt)});
+        // A full buffer (its driver is not taking): the oldest messages are answered AE.
+        while (s.buffered > options.max_buffered_observations && s.parcels.size() > 1) {
+          auto& old = s.parcels.front();
+          s.buffered -= old.observations.size();
+          s.dropped += old.observations.size();
+          stats.dropped_observations += old.observations.size();
+          refused.push_back(std::move(old.receipt));
+          s.parcels.pop_front();
+        }
+        if (s.ready) wake.push_back(s.ready);
+      }
+    }
   }
-  const auto code = c.reject ? h::AckCode::AR : c.errors.empty() ? h::AckCode::AA : h::AckCode::AE;
-  ++(code == h::AckCode::AA ? stats.aa : code == h::AckCode::AE ? stats.ae : stats.ar);
-  return h::build_ack(m, code, ack_options(), c.errors);
+  if (!answer.empty()) client->send(answer);
+  for (auto& r : refused) r(false);
+  for (auto& w : wake) w();
 }
 
 Listener::Listener(asio::io_context& io, ListenerOptions options)
@@ -360,11 +465,22 @@ void Listener::add_source(const std::string& source, const std::string& monitor_
 }
 
 void Listener::remove_source(const std::string& source) {
+  std::deque<Parcel> left;
+  {
+    std::lock_guard lock(server_->mutex);
+    auto it = server_->by_name.find(source);
+    if (it == server_->by_name.end()) return;
+    left = std::move(server_->sources[it->second]->parcels);
+    server_->sources[it->second].reset();
+    server_->by_name.erase(it);
+  }
+  for (auto& p : left) p.receipt(false);  // never taken: the sender gets AE and resends
+}
+
+void Listener::set_ready(const std::string& source, std::function<void()> ready) {
   std::lock_guard lock(server_->mutex);
   auto it = server_->by_name.find(source);
-  if (it == server_->by_name.end()) return;
-  server_->sources[it->second].reset();
-  server_->by_name.erase(it);
+  if (it != server_->by_name.end()) server_->sources[it->second]->ready = std::move(ready);
 }
 
 Delivery Listener::take(const std::string& source) {
@@ -373,9 +489,15 @@ Delivery Listener::take(const std::string& source) {
   auto it = server_->by_name.find(source);
   if (it == server_->by_name.end()) return d;
   auto& s = *server_->sources[it->second];
-  d.observations.assign(std::make_move_iterator(s.observations.begin()),
-                        std::make_move_iterator(s.observations.end()));
-  s.observations.clear();
+  d.observations.reserve(s.buffered);
+  d.receipts.reserve(s.parcels.size());
+  for (auto& p : s.parcels) {
+    d.observations.insert(d.observations.end(), std::make_move_iterator(p.observations.begin()),
+                          std::make_move_iterator(p.observations.end()));
+    d.receipts.push_back(std::move(p.receipt));
+  }
+  s.parcels.clear();
+  s.buffered = 0;
   d.last_message = s.last_message;
   d.messages = std::exchange(s.messages, 0);
   d.problem = std::exchange(s.problem, {});

@@ -2,8 +2,11 @@
 //
 // It accepts many clients on the io_context (no thread per client; every handler runs on one
 // strand), decodes MLLP frames, parses each message with vitalsd::hl7, routes it to the monitor
-// whose source matches (drivers/hl7/convert.hpp), buffers the observations per monitor until
-// its driver polls, and answers every message with an ACK (AA / AE / AR). Each client is
+// whose source matches (drivers/hl7/convert.hpp), buffers the observations per monitor and
+// wakes that monitor's driver, and answers every message with an ACK (AA / AE / AR). A message
+// whose observations are taken is answered AA only once the taker settles their receipt as
+// committed (persist before acknowledge); many messages may wait for their commit at once
+// (pipelining), and each client's ACKs go out in the order its messages came. Each client is
 // bounded on its own: message size, bytes of garbage, unread ACKs, idle time; a bad client is
 // answered or closed and never delays the others. Rules: docs/hl7-monitors.md.
 #pragma once
@@ -11,6 +14,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -31,6 +35,7 @@ struct ListenerOptions {
   std::size_t max_garbage_bytes = 4096;  // non-MLLP bytes in a row before a client is closed
   std::size_t max_unsent_ack_bytes = 256 * 1024;  // reading pauses above this
   std::size_t max_buffered_observations = 4096;   // per monitor, between two polls
+  std::size_t max_pending_acks = 1024;            // per client: messages waiting for their commit
 };
 
 struct ListenerStats {
@@ -44,7 +49,8 @@ struct ListenerStats {
   std::uint64_t truncated = 0;
   std::uint64_t garbage_bytes = 0;
   std::uint64_t observations = 0;          // buffered for a monitor
-  std::uint64_t dropped_observations = 0;  // buffer full: the oldest were dropped
+  std::uint64_t dropped_observations = 0;  // buffer full: the oldest were dropped (AE)
+  std::uint64_t not_stored = 0;            // messages answered AE because they were not stored
   std::size_t clients = 0;                 // connected now
 };
 
@@ -55,6 +61,9 @@ struct Delivery {
   std::size_t messages = 0;  // messages routed to the source since the last take()
   std::string problem;       // the last AE text for this source since the last take()
   std::size_t dropped = 0;   // observations dropped since the last take() (buffer full)
+  // One per message taken: settle with true once its observations are committed, false when
+  // they will not be; the sender is answered AA or AE then. Thread-safe, exactly once each.
+  std::vector<std::function<void(bool committed)>> receipts;
 };
 
 class Listener {
@@ -71,6 +80,8 @@ class Listener {
   // A monitor's source. Throws std::runtime_error when another monitor has it.
   void add_source(const std::string& source, const std::string& monitor_id);
   void remove_source(const std::string& source);
+  // Called (posted to the io_context) when a message for `source` has been buffered.
+  void set_ready(const std::string& source, std::function<void()> ready);
   Delivery take(const std::string& source);
 
   ListenerStats stats() const;

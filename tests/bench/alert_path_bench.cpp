@@ -216,7 +216,7 @@ int main() {
   std::uint64_t cuff = 0;
   for (int i = 0; i < 3; ++i) {
     auto obs = cuff_reading(120, ++cuff);
-    asio::post(io, [&pipeline, obs]() mutable { pipeline.observations(std::move(obs)); });
+    asio::post(io, [&pipeline, obs]() mutable { pipeline.observations(std::move(obs), {}); });
   }
   std::this_thread::sleep_for(std::chrono::milliseconds{200});
   auto phase =
@@ -245,7 +245,7 @@ int main() {
     std::promise<Clock::time_point> received;
     asio::post(io, [&pipeline, &received, obs]() mutable {
       received.set_value(Clock::now());
-      pipeline.observations(std::move(obs));
+      pipeline.observations(std::move(obs), {});
     });
     const auto t0 = received.get_future().get();
     // The alert event is the first seq after `before` both clients see (they filter alert.*).

@@ -10,6 +10,8 @@
 
 #include <atomic>
 #include <future>
+#include <map>
+#include <mutex>
 #include <thread>
 
 #include "drivers/errors.hpp"
@@ -114,8 +116,14 @@ core::MonitorConfig monitor(const std::string& id, const std::string& source,
   return m;
 }
 
+// The fixture plays acquisition and the journal: each driver is polled as soon as it says data
+// waits, and what it hands over is "committed" (its receipts settled true), refused (false) or
+// held for the test to settle, as `verdict_` says. poll(d) returns what those polls collected
+// plus a real poll's result.
 class Hl7Listener : public ::testing::Test {
  protected:
+  enum class Verdict { commit, refuse, hold };
+
   void start(ListenerOptions o = {}) {
     o.listen = "127.0.0.1:0";
     listener_ = std::make_shared<Listener>(io_, o);
@@ -123,6 +131,7 @@ class Hl7Listener : public ::testing::Test {
     thread_ = std::thread([this] { io_.run(); });
   }
   void TearDown() override {
+    settle_held(false);
     drivers_.clear();
     listener_.reset();
     work_.reset();
@@ -132,12 +141,50 @@ class Hl7Listener : public ::testing::Test {
   Driver& driver(const std::string& id, const std::string& source,
                  std::chrono::milliseconds comm_timeout = 3s) {
     drivers_.push_back(make_on(monitor(id, source, comm_timeout), io_, listener_));
-    return *drivers_.back();
+    Driver* d = drivers_.back().get();
+    d->on_ready([this, d] { d->poll({}, [this, d](PollResult r) { take(d, std::move(r)); }); });
+    return *d;
+  }
+  void take(Driver* d, PollResult r) {
+    std::vector<std::function<void(bool)>> settle_now;
+    {
+      std::lock_guard lock(mutex_);
+      auto& c = collected_[d];
+      c.insert(c.end(), r.observations.begin(), r.observations.end());
+      for (auto& receipt : r.receipts) {
+        if (verdict_ == Verdict::hold)
+          held_.push_back(std::move(receipt));
+        else
+          settle_now.push_back(std::move(receipt));
+      }
+    }
+    for (auto& receipt : settle_now) receipt(verdict_ == Verdict::commit);
+  }
+  // Settles every held receipt; returns how many.
+  std::size_t settle_held(bool committed) {
+    std::vector<std::function<void(bool)>> held;
+    {
+      std::lock_guard lock(mutex_);
+      held.swap(held_);
+    }
+    for (auto& receipt : held) receipt(committed);
+    return held.size();
+  }
+  std::size_t held() {
+    std::lock_guard lock(mutex_);
+    return held_.size();
   }
   PollResult poll(Driver& d) {
     std::promise<PollResult> p;
     asio::post(io_, [&] { d.poll({}, [&](PollResult r) { p.set_value(std::move(r)); }); });
-    return p.get_future().get();
+    auto r = p.get_future().get();
+    for (auto& receipt : r.receipts) receipt(verdict_ != Verdict::refuse);
+    r.receipts.clear();
+    std::lock_guard lock(mutex_);
+    auto& c = collected_[&d];
+    r.observations.insert(r.observations.begin(), c.begin(), c.end());
+    c.clear();
+    return r;
   }
 
   asio::io_context io_;
@@ -147,7 +194,63 @@ class Hl7Listener : public ::testing::Test {
   std::vector<std::unique_ptr<Driver>> drivers_;
   std::thread thread_;
   std::uint16_t port_ = 0;
+  std::atomic<Verdict> verdict_{Verdict::commit};
+  std::mutex mutex_;
+  std::map<Driver*, std::vector<core::Observation>> collected_;
+  std::vector<std::function<void(bool)>> held_;
 };
+
+TEST_F(Hl7Listener, TheAckWaitsForTheCommitOfItsObservations) {
+  start();
+  driver("bed-7", "BEDMON-7");
+  verdict_ = Verdict::hold;
+  Client c(port_);
+  ASSERT_TRUE(c.send(msg::oru()));
+  // Taken by the driver at once, but not committed: no answer yet.
+  EXPECT_FALSE(c.ack(400ms));
+  EXPECT_EQ(held(), 1u);
+  EXPECT_EQ(settle_held(true), 1u);
+  auto a = info(c.ack());
+  EXPECT_EQ(a.code, h::AckCode::AA);
+  EXPECT_EQ(a.control_id, "MSG00001");
+}
+
+TEST_F(Hl7Listener, ObservationsThatWereNotStoredAreAnsweredAeSoTheSenderResends) {
+  start();
+  driver("bed-7", "BEDMON-7");
+  verdict_ = Verdict::refuse;
+  Client c(port_);
+  ASSERT_TRUE(c.send(msg::oru()));
+  auto ack = c.ack();
+  ASSERT_TRUE(ack);
+  auto a = info(ack);
+  EXPECT_EQ(a.code, h::AckCode::AE) << *ack;
+  EXPECT_NE(ack->find("not stored"), std::string::npos) << *ack;
+  EXPECT_EQ(listener_->stats().not_stored, 1u);
+}
+
+TEST_F(Hl7Listener, PipelinedAcksKeepTheOrderOfTheirMessagesWhateverOrderTheyCommitIn) {
+  start();
+  driver("bed-1", "MON-1");
+  driver("bed-2", "MON-2");
+  verdict_ = Verdict::hold;
+  Client c(port_);
+  msg::Vitals first;
+  first.source = "MON-1";
+  first.control_id = "FIRST";
+  ASSERT_TRUE(c.send(msg::oru(first)));
+  for (int i = 0; i < 100 && held() < 1; ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(held(), 1u);
+  verdict_ = Verdict::commit;  // the second message's commit comes first
+  msg::Vitals second;
+  second.source = "MON-2";
+  second.control_id = "SECOND";
+  ASSERT_TRUE(c.send(msg::oru(second)));
+  EXPECT_FALSE(c.ack(400ms)) << "an ACK overtook the message before it";
+  settle_held(true);
+  EXPECT_EQ(info(c.ack()).control_id, "FIRST");
+  EXPECT_EQ(info(c.ack()).control_id, "SECOND");
+}
 
 TEST_F(Hl7Listener, AcksAaWithTheControlIdAndTheDriverGetsTheObservations) {
   start();
@@ -264,7 +367,9 @@ TEST_F(Hl7Listener, EachBadInputIsAnsweredAsDocumentedAndTheConnectionKeepsServi
     ASSERT_TRUE(c.send_raw(in.bytes));
     if (in.expect) {
       auto ack = c.ack();
-      ASSERT_TRUE(ack) << "no ACK";
+      ASSERT_TRUE(ack) << "no ACK; closed_garbage " << listener_->stats().closed_garbage
+                       << " frames " << listener_->stats().frames << " ar " << listener_->stats().ar
+                       << " clients " << listener_->stats().clients;
       auto a = info(ack);
       EXPECT_EQ(a.code, *in.expect) << *ack;
       if (in.err) {

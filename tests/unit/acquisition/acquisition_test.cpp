@@ -15,7 +15,7 @@ using namespace std::chrono_literals;
 struct Recording final : Sink {
   std::vector<core::Observation> seen;
   std::vector<std::pair<std::string, core::MonitorState>> states;
-  void observations(std::vector<core::Observation> obs) override {
+  void observations(std::vector<core::Observation> obs, std::function<void(bool)>) override {
     for (auto& o : obs) seen.push_back(std::move(o));
   }
   void monitor_state(const std::string& m, core::MonitorState s, const std::string&,

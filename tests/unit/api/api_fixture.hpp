@@ -78,6 +78,9 @@ class FakeActions : public Actions {
     return json::array({{{"id", "chair-1"}, {"state", "online"}, {"last", json::object()}},
                         {{"id", "chair-2"}, {"state", "offline"}, {"last", json::object()}}});
   }
+  json health() override {
+    return {{"status", "ok"}, {"storage", {{"state", "ok"}}}, {"alerts", json::array()}};
+  }
   json session(std::int64_t id) override {
     if (id == 1) return {{"id", 1}, {"phase", "infusing"}, {"live", true}};
     return nullptr;

@@ -57,7 +57,7 @@ TEST(Records, ARestartRestoresSessionsAndAlertsAndRaisesNothingTwice) {
   std::int64_t alert = 0;
   {
     Journal j({dir.path()});
-    j.start({});
+    j.start(JournalHooks{});
     sessions::Manager m(protocols, {"chair-1"}, 1, 1);
     auto started = m.start("chair-1", "P-7", "ketamine-iv", "nurse-a", T0);
     session = started.session;

@@ -1,0 +1,218 @@
+// The journal on a failing disk: real SQLite files, with writes failed by a VFS shim (the Nth
+// write, once or persistently), as a full disk, an I/O error or a read-only remount would.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+
+#include "store/journal.hpp"
+#include "support/chain_check.hpp"
+#include "support/fault_vfs.hpp"
+#include "support/temp_dir.hpp"
+
+namespace vitalsd::store {
+namespace {
+
+using namespace std::chrono_literals;
+using test::FaultVfs;
+
+core::Observation hr(const std::string& monitor, double value) {
+  core::Observation o;
+  o.monitor = monitor;
+  o.parameter = core::Parameter::hr;
+  o.value = value;
+  o.unit = "/min";
+  o.received_at = core::Timestamp{std::chrono::milliseconds{1'790'000'000'000LL}};
+  return o;
+}
+
+Event alert(std::int64_t id) {
+  return Event{"alert.raised",
+               core::Timestamp{std::chrono::milliseconds{1'790'000'000'000LL}},
+               "chair-1",
+               1,
+               {{"alert", {{"id", id}, {"rule", "sbp-severe-high"}, {"priority", "high"}}}}};
+}
+
+// What the hooks saw, and a way to wait for it.
+struct Seen {
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::vector<std::string> committed;  // event types in seq order
+  std::vector<std::int64_t> seqs;
+  std::vector<std::string> uncommitted;  // event types published from memory
+  std::vector<StorageStatus> storage;
+  std::atomic<int> receipts_true{0}, receipts_false{0};
+
+  JournalHooks hooks() {
+    JournalHooks h;
+    h.on_commit = [this](const std::vector<CommittedEventPtr>& events) {
+      std::lock_guard lock(mutex);
+      for (const auto& e : events) {
+        committed.push_back(e->event.type);
+        seqs.push_back(e->seq);
+      }
+      cv.notify_all();
+    };
+    h.on_uncommitted = [this](const std::vector<Event>& events) {
+      std::lock_guard lock(mutex);
+      for (const auto& e : events) uncommitted.push_back(e.type);
+      cv.notify_all();
+    };
+    h.on_storage = [this](const StorageStatus& s) {
+      std::lock_guard lock(mutex);
+      storage.push_back(s);
+      cv.notify_all();
+    };
+    return h;
+  }
+  Receipt receipt() {
+    return [this](bool ok) {
+      ++(ok ? receipts_true : receipts_false);
+      std::lock_guard lock(mutex);
+      cv.notify_all();
+    };
+  }
+  template <class Pred>
+  bool wait(Pred pred, std::chrono::milliseconds timeout = 5s) {
+    std::unique_lock lock(mutex);
+    return cv.wait_for(lock, timeout, pred);
+  }
+};
+
+Journal::Options fast(const test::TempDir& dir) {
+  Journal::Options o{dir.path()};
+  o.batch_window = 20ms;
+  o.retry_initial = 20ms;
+  o.retry_max = 100ms;
+  o.stop_timeout = 500ms;
+  return o;
+}
+
+void expect_chain_intact(const std::filesystem::path& db_path) {
+  const auto problem = test::chain_problem(db_path);
+  EXPECT_FALSE(problem) << *problem;
+}
+
+class StorageFault : public ::testing::Test {
+ protected:
+  void SetUp() override { FaultVfs::install(); }
+  void TearDown() override { FaultVfs::heal(); }
+};
+
+TEST_F(StorageFault, AWriteThatFailsOnceIsRetriedAndNothingIsLost) {
+  test::TempDir dir;
+  Seen seen;
+  Journal j(fast(dir));
+  j.start(seen.hooks());
+  FaultVfs::fail_after(0, SQLITE_IOERR_WRITE, false);
+  j.record({hr("chair-1", 70), hr("chair-1", 71)}, seen.receipt());
+  j.record(alert(1), Durability::urgent);
+  ASSERT_TRUE(seen.wait([&] { return seen.storage.size() >= 2; }))
+      << "no storage_failed / recovered";
+  EXPECT_TRUE(seen.storage[0].failing);
+  EXPECT_FALSE(seen.storage[1].failing);
+  EXPECT_EQ(seen.storage[1].dropped_observations, 0u);
+  ASSERT_TRUE(seen.wait([&] { return seen.receipts_true == 1; }));
+  j.stop();
+  EXPECT_EQ(seen.receipts_false, 0);
+  // What failed is written after all, then the fault's pair; nothing twice.
+  std::vector<std::string> want{"observation", "observation", "alert.raised", "storage.failed",
+                                "storage.recovered"};
+  EXPECT_EQ(seen.committed, want);
+  EXPECT_EQ(j.unwritten(), "");
+  expect_chain_intact(j.database());
+}
+
+TEST_F(StorageFault, WhileStorageFailsEventsArePublishedFromMemoryAndObservationsAreBounded) {
+  test::TempDir dir;
+  Seen seen;
+  auto options = fast(dir);
+  options.max_backlog_observations = 100;
+  Journal j(options);
+  j.start(seen.hooks());
+  FaultVfs::fail_after(0, SQLITE_FULL, true);
+  for (int i = 0; i < 50; ++i) {
+    std::vector<core::Observation> obs;
+    for (int k = 0; k < 10; ++k) obs.push_back(hr(k % 2 ? "chair-1" : "chair-2", 60 + k));
+    j.record(std::move(obs), seen.receipt());
+  }
+  ASSERT_TRUE(seen.wait([&] { return !seen.storage.empty(); })) << "no storage_failed";
+  EXPECT_TRUE(j.storage_failing());
+  for (int i = 1; i <= 5; ++i) j.record(alert(i), Durability::urgent);
+  // storage.failed itself and each alert reach subscribers from memory, at once.
+  ASSERT_TRUE(seen.wait([&] {
+    return std::count(seen.uncommitted.begin(), seen.uncommitted.end(), "alert.raised") == 5;
+  }));
+  EXPECT_EQ(seen.uncommitted.front(), "storage.failed");
+  ASSERT_TRUE(seen.wait([&] { return seen.receipts_false == 40; }, 3s))
+      << "oldest 400 observations (40 messages) should be dropped and their senders told; got "
+      << seen.receipts_false;
+  const auto during = j.storage();
+  EXPECT_EQ(during.dropped_observations, 400u);
+  EXPECT_EQ(during.backlog_observations, 100u);
+  EXPECT_EQ(during.backlog_events, 5u);
+  EXPECT_EQ(during.dropped_by_monitor.at("chair-1") + during.dropped_by_monitor.at("chair-2"),
+            400u);
+  EXPECT_TRUE(seen.committed.empty());
+
+  FaultVfs::heal();
+  ASSERT_TRUE(seen.wait([&] { return seen.storage.size() >= 2; })) << "no recovery";
+  EXPECT_EQ(seen.storage.back().dropped_observations, 400u);
+  ASSERT_TRUE(seen.wait([&] { return seen.receipts_true == 10; }));
+  j.stop();
+  EXPECT_EQ(std::count(seen.committed.begin(), seen.committed.end(), "alert.raised"), 5);
+  EXPECT_EQ(std::count(seen.committed.begin(), seen.committed.end(), "observation"), 100);
+  EXPECT_EQ(seen.committed.back(), "storage.recovered");
+  Db db(j.database(), Db::Mode::read_only);
+  Stmt r(db, "SELECT payload FROM events WHERE type = 'storage.recovered'");
+  ASSERT_TRUE(r.step());
+  const auto payload = nlohmann::json::parse(r.text(0));
+  EXPECT_EQ(payload["dropped_observations"], 400);
+  EXPECT_EQ(payload["dropped_by_monitor"]["chair-1"].get<int>() +
+                payload["dropped_by_monitor"]["chair-2"].get<int>(),
+            400);
+  expect_chain_intact(j.database());
+}
+
+TEST_F(StorageFault, StopWhileStorageFailsGivesUpAfterItsTimeoutAndNamesWhatWasNotWritten) {
+  test::TempDir dir;
+  Seen seen;
+  Journal j(fast(dir));
+  j.start(seen.hooks());
+  FaultVfs::fail_after(0, SQLITE_IOERR_WRITE, true);
+  j.record({hr("chair-1", 70)}, seen.receipt());
+  j.record(alert(1), Durability::urgent);
+  ASSERT_TRUE(seen.wait([&] { return !seen.storage.empty(); }));
+  const auto t0 = std::chrono::steady_clock::now();
+  j.stop();
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_LT(took, 3s);
+  EXPECT_EQ(seen.receipts_false, 1) << "the sender of what was not written is not acknowledged";
+  EXPECT_EQ(j.unwritten(), "1 events (alert.raised) and 1 observations");
+}
+
+TEST_F(StorageFault, AFaultThatClearsBeforeTheStopTimeoutLosesNothingAtStop) {
+  test::TempDir dir;
+  Seen seen;
+  auto options = fast(dir);
+  options.stop_timeout = 5s;
+  Journal j(options);
+  j.start(seen.hooks());
+  FaultVfs::fail_after(0, SQLITE_FULL, true);
+  j.record(alert(1), Durability::urgent);
+  ASSERT_TRUE(seen.wait([&] { return !seen.storage.empty(); }));
+  std::thread healer([] {
+    std::this_thread::sleep_for(300ms);
+    FaultVfs::heal();
+  });
+  j.stop();
+  healer.join();
+  EXPECT_EQ(j.unwritten(), "");
+  EXPECT_EQ(std::count(seen.committed.begin(), seen.committed.end(), "alert.raised"), 1);
+  expect_chain_intact(j.database());
+}
+
+}  // namespace
+}  // namespace vitalsd::store
