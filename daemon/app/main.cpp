@@ -84,7 +84,10 @@ int main(int argc, char** argv) {
 
   std::unique_ptr<store::Journal> journal;
   try {
-    journal = std::make_unique<store::Journal>(store::Journal::Options{config->daemon.state_dir});
+    store::Journal::Options options{config->daemon.state_dir};
+    options.max_backlog_observations = config->daemon.storage_backlog_observations;
+    options.stop_timeout = std::chrono::seconds{config->daemon.storage_stop_timeout_s};
+    journal = std::make_unique<store::Journal>(std::move(options));
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
     return kExitStartup;

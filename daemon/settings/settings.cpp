@@ -54,6 +54,10 @@ void read_daemon(const toml::table& t, const std::filesystem::path& base, Settin
       s.daemon.log_level = *v;
   }
   if (auto v = r.integer("status_log_s", 0, 86400)) s.daemon.status_log_s = static_cast<int>(*v);
+  if (auto v = r.integer("storage_backlog_observations", 1000, 10'000'000))
+    s.daemon.storage_backlog_observations = static_cast<std::size_t>(*v);
+  if (auto v = r.integer("storage_stop_timeout_s", 0, 600))
+    s.daemon.storage_stop_timeout_s = static_cast<int>(*v);
   if (auto v = r.string("profiles_dir")) s.daemon.profiles_dir = base / *v;
   if (auto v = r.string("protocols_dir")) s.daemon.protocols_dir = base / *v;
   if (auto v = r.string("default_protocol")) s.daemon.default_protocol = *v;

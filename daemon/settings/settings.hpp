@@ -30,6 +30,10 @@ struct DaemonSettings {
   std::string site = "clinic";
   std::string log_level = "info";
   int status_log_s = 60;  // a log line per monitor with its latest values; 0 = off
+  // Storage faults (docs/reliability.md): observations held in memory while the journal cannot
+  // write, and how long a stop keeps retrying before it gives up and exits non-zero.
+  std::size_t storage_backlog_observations = 100'000;
+  int storage_stop_timeout_s = 10;
   // Defaults: <config dir>/profiles and <config dir>/protocols when they exist, else the
   // shipped ones (core::kDataDir).
   std::filesystem::path profiles_dir;
