@@ -41,16 +41,12 @@ void Listener::accept() {
                                                                      asio::ip::tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
     if (!ec) {
-      if (self->state_->connections.size() >= self->state_->settings.max_connections) {
-        ++self->state_->refused_connections;
-        boost::system::error_code ignored;
-        socket.close(ignored);
-      } else {
-        std::make_shared<HttpSession>(self->state_, std::move(socket))->run();
-      }
+      self->admit(std::move(socket));
     } else {
-      // Out of descriptors or similar: wait a little instead of spinning on accept.
+      // Out of descriptors or similar: free one by closing the connection idle longest, and
+      // wait a little instead of spinning on accept.
       spdlog::warn("api: accept: {}", ec.message());
+      if (ec == asio::error::no_descriptors || ec.value() == ENFILE) self->evict_one();
       self->backoff_.expires_after(std::chrono::milliseconds{100});
       self->backoff_.async_wait([self](boost::system::error_code wait_ec) {
         if (!wait_ec && self->acceptor_.is_open()) self->accept();
@@ -59,6 +55,35 @@ void Listener::accept() {
     }
     self->accept();
   });
+}
+
+// At a cap the connections idle longest make room (then the oldest event streams, which resume
+// by seq); the new connection is refused only when every open one is busy answering.
+void Listener::admit(asio::ip::tcp::socket socket) {
+  auto& state = *state_;
+  const auto address = peer_address(socket);
+  auto room = state.connections.make_room(address, state.caps());
+  if (!room) {
+    ++state.refused_connections;
+    boost::system::error_code ignored;
+    socket.close(ignored);
+    return;
+  }
+  for (auto* c : *room) {
+    ++state.evicted_connections;
+    c->close();
+  }
+  if (!room->empty()) state.open_connections = state.connections.size();
+  std::make_shared<HttpSession>(state_, std::move(socket), address)->run();
+}
+
+void Listener::evict_one() {
+  auto& state = *state_;
+  if (auto* c = state.connections.evict_one()) {
+    ++state.evicted_connections;
+    state.open_connections = state.connections.size();
+    c->close();
+  }
 }
 
 }  // namespace vitalsd::api::detail

@@ -1,4 +1,6 @@
-// Accepts connections and hands each to an http_session; refuses beyond max_connections.
+// Accepts connections and hands each to an http_session. At a cap (max_connections, or
+// max_connections_per_address for the client's address) the connection idle longest is
+// closed to make room; the new one is refused only when none can be (docs/api.md).
 #pragma once
 
 #include <memory>
@@ -17,6 +19,9 @@ class Listener : public std::enable_shared_from_this<Listener> {
 
  private:
   void accept();
+  void admit(asio::ip::tcp::socket socket);
+  // Out of descriptors: closes the connection idle longest.
+  void evict_one();
   std::shared_ptr<State> state_;
   asio::ip::tcp::acceptor acceptor_;
   asio::steady_timer backoff_;  // after an accept error (e.g. out of descriptors)

@@ -17,6 +17,7 @@ namespace {
 
 using boost::system::error_code;
 using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
 
 // Non-MLLP bytes from the receiver beyond this: the connection is dropped.
 constexpr std::size_t kMaxGarbage = 64 * 1024;
@@ -156,10 +157,15 @@ class Hl7Impl : public detail::FeedBase, public std::enable_shared_from_this<Hl7
     });
   }
 
-  // The connection is unusable: close it, resend the in-flight message after a backoff.
+  // The connection is unusable: close it, resend the in-flight message after a backoff (or, its
+  // retry window over, give it up: a receiver that takes messages and never answers).
   void fail(const std::string& why) {
     if (stopped_) return;
     problem(why);
+    if (inflight_ && window_over())
+      give_up(inflight_->seq, "none",
+              fmt::format("no answer within the retry window ({} s): {}",
+                          cfg_.retry_window.count(), why));
     error_code ec;
     socket_.close(ec);
     deadline_.cancel();
@@ -222,7 +228,7 @@ class Hl7Impl : public detail::FeedBase, public std::enable_shared_from_this<Hl7
     const auto seq = inflight_->seq;
     inflight_.reset();
     if (ack->code == hl7::AckCode::AA) {
-      rejects_ = 0;
+      retry_.reset();
       backoff_.reset();
       outbox_.delivered(seq);
       with_status([](FeedStatus& s) { ++s.acknowledged; });
@@ -231,18 +237,20 @@ class Hl7Impl : public detail::FeedBase, public std::enable_shared_from_this<Hl7
       send_next();
       return;
     }
-    // AE / AR: the receiver read the message and refused it. Retried with backoff (the receiver
-    // may be busy or misconfigured for a moment), then given up and journaled: one refused
-    // message never blocks every alert after it.
-    ++rejects_;
+    // AE (CE): the receiver cannot take it now (busy, restarting, a moment of misconfiguration):
+    // resent with backoff until the retry window of this message is over. AR (CR): refused for
+    // good: given up at once. Either way a message given up is journaled (feed.rejected) and
+    // raises feed_undelivered: never silent, and one poison message never blocks the alerts
+    // behind it.
     const std::string code(hl7::to_string(ack->code));
     problem(fmt::format("receiver answered {} for seq {} ({})", code, seq,
                         ack->text.empty() ? "no text" : ack->text));
-    if (rejects_ >= tuning_.reject_attempts) {
-      outbox_.rejected(seq, code, ack->text, rejects_);
-      rejects_ = 0;
-      with_status([](FeedStatus& s) { ++s.rejected; });
-      update_status();
+    const bool refused = ack->code == hl7::AckCode::AR;  // CR is read as AR
+    if (refused || window_over()) {
+      give_up(seq, code,
+              refused ? ack->text
+                      : fmt::format("{} (answered {} for {} s, the retry window)", ack->text, code,
+                                    cfg_.retry_window.count()));
       send_next();
       return;
     }
@@ -253,6 +261,22 @@ class Hl7Impl : public detail::FeedBase, public std::enable_shared_from_this<Hl7
       self->holding_ = false;
       self->send_next();
     });
+  }
+
+  // The front message was sent (again): its retry window runs from its first send.
+  void attempt(std::int64_t seq) {
+    if (!retry_ || retry_->seq != seq) retry_ = Retry{seq, Clock::now(), 0};
+    ++retry_->attempts;
+  }
+  [[nodiscard]] bool window_over() const {
+    return retry_ && Clock::now() - retry_->since >= cfg_.retry_window;
+  }
+  void give_up(std::int64_t seq, const std::string& code, const std::string& text) {
+    const int attempts = retry_ && retry_->seq == seq ? retry_->attempts : 1;
+    retry_.reset();
+    outbox_.rejected(seq, code, text, attempts);
+    with_status([](FeedStatus& s) { ++s.rejected; });
+    update_status();
   }
 
   std::string patient_of(std::optional<std::int64_t> session) {
@@ -307,6 +331,7 @@ class Hl7Impl : public detail::FeedBase, public std::enable_shared_from_this<Hl7
         continue;
       }
       inflight_ = Inflight{ev->seq, ctx.control_id};
+      attempt(ev->seq);
       wbuf_ = hl7::mllp_encode(*msg);
       const auto gen = gen_;
       arm_deadline(
@@ -337,7 +362,12 @@ class Hl7Impl : public detail::FeedBase, public std::enable_shared_from_this<Hl7
   bool started_ = false;
   bool loaded_ = false;
   bool holding_ = false;
-  int rejects_ = 0;
+  struct Retry {
+    std::int64_t seq = 0;
+    Clock::time_point since;  // the first send
+    int attempts = 0;
+  };
+  std::optional<Retry> retry_;  // the front message, once sent
   std::optional<Inflight> inflight_;
   std::map<std::int64_t, std::string> patients_;
   std::map<std::string, std::string> locations_;

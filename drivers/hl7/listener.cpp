@@ -10,6 +10,7 @@
 #include "hl7/ack.hpp"
 #include "hl7/mllp.hpp"
 #include "hl7/msh.hpp"
+#include "net/connection_table.hpp"
 
 namespace vitalsd::drivers::hl7 {
 namespace h = vitalsd::hl7;
@@ -74,8 +75,9 @@ struct Listener::Server : std::enable_shared_from_this<Listener::Server> {
   }
 
   void accept();
+  void admit(tcp::socket socket);
   void stop();
-  void closed(const Client* c);
+  void closed(Client* c);
   // One MLLP frame in, its ACK out (HL7 text, not framed).
   std::string handle(std::string_view payload);
   std::string reject_oversize();
@@ -98,8 +100,9 @@ struct Listener::Server : std::enable_shared_from_this<Listener::Server> {
   bool stopped = false;
   std::uint64_t next_ack_id = 1;  // strand only
 
-  // Clients, touched only on the strand.
+  // Clients, touched only on the strand; `table` orders them by idleness for the caps.
   std::unordered_map<const Client*, std::weak_ptr<Client>> clients;
+  net::ConnectionTable<Client> table;
 
   // Sources and stats, shared with the drivers' polls: guarded by `mutex`.
   mutable std::mutex mutex;
@@ -118,7 +121,7 @@ class Client : public std::enable_shared_from_this<Client> {
         decoder_(server_->options.max_message_bytes) {}
 
   void start() {
-    last_activity_ = SteadyClock::now();
+    touch();
     arm_idle();
     read();
   }
@@ -148,7 +151,7 @@ class Client : public std::enable_shared_from_this<Client> {
       close();
       return;
     }
-    last_activity_ = SteadyClock::now();
+    touch();
     decoder_.feed(std::string_view{buffer_.data(), n}, [this](const h::MllpEvent& ev) {
       switch (ev.kind) {
         case h::MllpEvent::frame:
@@ -196,11 +199,17 @@ class Client : public std::enable_shared_from_this<Client> {
       close();
       return;
     }
-    last_activity_ = SteadyClock::now();
+    touch();
     unsent_ -= out_.front().size();
     out_.pop_front();
     if (!out_.empty()) write();
     if (!reading_ && unsent_ <= server_->options.max_unsent_ack_bytes) read();
+  }
+
+  // A sign of life: idle from now, the last to be evicted at a cap.
+  void touch() {
+    last_activity_ = SteadyClock::now();
+    server_->table.mark(this, net::Standing::idle);
   }
 
   void arm_idle() {
@@ -233,30 +242,43 @@ void Listener::Server::accept() {
   acceptor.async_accept(
       strand, [self = shared_from_this()](const boost::system::error_code& ec, tcp::socket socket) {
         if (self->stopped) return;
-        if (!ec) {
-          if (self->clients.size() >= self->options.max_clients) {
-            self->count(self->stats, &ListenerStats::refused);
-            boost::system::error_code ignored;
-            socket.close(ignored);
-          } else {
-            boost::system::error_code ignored;
-            socket.set_option(tcp::no_delay(true), ignored);
-            auto client = std::make_shared<Client>(self, std::move(socket));
-            self->clients.emplace(client.get(), client);
-            {
-              std::lock_guard lock(self->mutex);
-              ++self->stats.accepted;
-              self->stats.clients = self->clients.size();
-            }
-            client->start();
-          }
-        }
+        if (!ec) self->admit(std::move(socket));
         // Out of file descriptors (EMFILE) and the like: keep accepting; the listener must not die.
         self->accept();
       });
 }
 
-void Listener::Server::closed(const Client* c) {
+// At a cap the client idle longest makes room: idle connections never lock a sender out.
+void Listener::Server::admit(tcp::socket socket) {
+  boost::system::error_code ec;
+  const auto peer = socket.remote_endpoint(ec);
+  const auto address = ec ? asio::ip::address{} : peer.address();
+  auto room = table.make_room(address, {options.max_clients, options.max_clients_per_address});
+  if (!room) {
+    count(stats, &ListenerStats::refused);
+    socket.close(ec);
+    return;
+  }
+  for (auto* victim : *room) {
+    count(stats, &ListenerStats::evicted);
+    auto it = clients.find(victim);
+    if (it == clients.end()) continue;
+    if (auto c = it->second.lock()) c->close();
+  }
+  socket.set_option(tcp::no_delay(true), ec);
+  auto client = std::make_shared<Client>(shared_from_this(), std::move(socket));
+  clients.emplace(client.get(), client);
+  table.add(client.get(), address);
+  {
+    std::lock_guard lock(mutex);
+    ++stats.accepted;
+    stats.clients = clients.size();
+  }
+  client->start();
+}
+
+void Listener::Server::closed(Client* c) {
+  table.remove(c);
   clients.erase(c);
   std::lock_guard lock(mutex);
   stats.clients = clients.size();
