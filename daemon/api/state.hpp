@@ -83,10 +83,10 @@ struct State {
   std::atomic<std::uint64_t> unauthorized = 0;
   std::atomic<std::uint64_t> refused_connections = 0;  // caps reached, nothing to evict
   std::atomic<std::uint64_t> evicted_connections = 0;  // closed to make room (longest idle)
-  std::atomic<std::uint64_t> stream_overflows = 0;  // subscribers cut off for falling behind
-  std::atomic<std::size_t> open_connections = 0;    // connections.size()
-  std::atomic<std::size_t> open_subscribers = 0;    // subscribers.size()
-  std::atomic<std::size_t> live_subscribers = 0;    // past their catch-up
+  std::atomic<std::uint64_t> stream_overflows = 0;     // subscribers cut off for falling behind
+  std::atomic<std::size_t> open_connections = 0;       // connections.size()
+  std::atomic<std::size_t> open_subscribers = 0;       // subscribers.size()
+  std::atomic<std::size_t> live_subscribers = 0;       // past their catch-up
 
   net::ConnectionCaps caps() const {
     return {settings.max_connections, settings.max_connections_per_address};

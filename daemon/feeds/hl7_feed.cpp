@@ -164,8 +164,8 @@ class Hl7Impl : public detail::FeedBase, public std::enable_shared_from_this<Hl7
     problem(why);
     if (inflight_ && window_over())
       give_up(inflight_->seq, "none",
-              fmt::format("no answer within the retry window ({} s): {}",
-                          cfg_.retry_window.count(), why));
+              fmt::format("no answer within the retry window ({} s): {}", cfg_.retry_window.count(),
+                          why));
     error_code ec;
     socket_.close(ec);
     deadline_.cancel();

@@ -202,9 +202,10 @@ void Outbox::rejected(std::int64_t seq, const std::string& code, const std::stri
       {"text", text},          {"attempts", attempts}};
   journal_.record(store::Event{"feed.rejected", wall_now(), "", std::nullopt, payload},
                   store::Durability::urgent);
-  spdlog::error("feed {}: seq {} ({}) given up after {} attempts ({}: {}); journaled as "
-                "feed.rejected",
-                options_.feed, seq, type, attempts, code, text);
+  spdlog::error(
+      "feed {}: seq {} ({}) given up after {} attempts ({}: {}); journaled as "
+      "feed.rejected",
+      options_.feed, seq, type, attempts, code, text);
   const bool stalled = stall_since_.has_value();
   const auto since = stall_since_;
   while (!queue_.empty() && queue_.front()->seq <= seq) queue_.pop_front();

@@ -237,8 +237,7 @@ void read_hl7(const toml::table& t, core::Hl7MonitorConfig& hl7, const std::stri
   if (auto v = r.integer("max_clients", 1, 10'000)) hl7.max_clients = static_cast<std::size_t>(*v);
   if (auto v = r.integer("max_clients_per_address", 1, 10'000))
     hl7.max_clients_per_address = static_cast<std::size_t>(*v);
-  if (auto v = r.integer("idle_timeout_s", 5, 86'400))
-    hl7.idle_timeout = std::chrono::seconds{*v};
+  if (auto v = r.integer("idle_timeout_s", 5, 86'400)) hl7.idle_timeout = std::chrono::seconds{*v};
   if (const auto* codes = r.table("codes")) {
     for (const auto& [k, v] : *codes) {
       const std::string code(k.str());

@@ -109,9 +109,9 @@ TEST(Hl7Feed, AeForAWhileThenAaDeliversEverythingInOrder) {
   h.sync();
   EXPECT_TRUE(h.events_of("feed.rejected").empty());
   EXPECT_EQ(feed.status().rejected, 0u);
-  std::printf("[feed retry] 8 AE answers then AA: all 3 alerts delivered in order after %lld ms\n",
-              static_cast<long long>(
-                  std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
+  std::printf(
+      "[feed retry] 8 AE answers then AA: all 3 alerts delivered in order after %lld ms\n",
+      static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
 }
 
 // AR is final: the message is given up at once, journaled as feed.rejected, and raises

@@ -153,8 +153,9 @@ std::optional<Clock::duration> nurse_request(std::uint16_t port, std::chrono::mi
   const auto start = Clock::now();
   int fd = connect_to(port, false);
   if (fd < 0) return std::nullopt;
-  const std::string req = "GET /api/v1/monitors HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " +
-                          kToken + "\r\nConnection: close\r\n\r\n";
+  const std::string req =
+      "GET /api/v1/monitors HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + kToken +
+      "\r\nConnection: close\r\n\r\n";
   ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
   std::string got;
   char buf[8192];
@@ -162,7 +163,8 @@ std::optional<Clock::duration> nurse_request(std::uint16_t port, std::chrono::mi
     const auto left = limit - (Clock::now() - start);
     if (left <= 0s) break;
     pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(left).count())) <= 0)
+    if (::poll(&p, 1,
+               static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(left).count())) <= 0)
       break;
     const auto n = ::recv(fd, buf, sizeof buf, 0);
     if (n <= 0) break;

@@ -223,8 +223,9 @@ TEST_F(ApiCapsTest, AtACapTheLongestIdleConnectionIsClosedNeverTheNewOne) {
 // An event stream being served is not idle: idle connections go first.
 TEST_F(ApiCapsTest, AnEventStreamIsClosedOnlyWhenNoIdleConnectionIsLeft) {
   int stream = raw_connect();
-  const std::string req = "GET /api/v1/events/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
-                          token_of("nurse") + "\r\n\r\n";
+  const std::string req =
+      "GET /api/v1/events/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+      token_of("nurse") + "\r\n\r\n";
   ::send(stream, req.data(), req.size(), MSG_NOSIGNAL);
   auto [head, gone] = raw_read_all(stream, std::chrono::milliseconds{300});
   ASSERT_NE(head.find("text/event-stream"), std::string::npos) << head;
@@ -238,6 +239,14 @@ TEST_F(ApiCapsTest, AnEventStreamIsClosedOnlyWhenNoIdleConnectionIsLeft) {
   EXPECT_TRUE(closed_soon(idle[0]));
   for (int fd : idle) ::close(fd);
   ::close(stream);
+}
+
+long rss_kib() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  return 0;
 }
 
 TEST_F(ApiTest, ThousandsOfBadTokensStayCheapAndBounded) {
