@@ -199,17 +199,17 @@ TEST(ConnectionFlood, ApiAnswersANurseWith2000IdleAndDrippingConnectionsHeld) {
 
   Flood idle(port, 1000, false);
   Flood dripping(port, 1000, true);
-  std::this_thread::sleep_for(1s);  // the daemon at its caps, evicting
+  std::this_thread::sleep_for(500ms);  // the daemon at its caps, evicting
 
   std::vector<double> latencies;
   std::size_t answered = 0;
-  constexpr int kRequests = 20;
+  constexpr int kRequests = 15;
   for (int i = 0; i < kRequests; ++i) {
     if (auto took = nurse_request(port, 3s)) {
       ++answered;
       latencies.push_back(ms(*took));
     }
-    std::this_thread::sleep_for(200ms);
+    std::this_thread::sleep_for(100ms);
   }
   const auto held = idle.open() + dripping.open();
   const auto reopened = idle.reopened() + dripping.reopened();
