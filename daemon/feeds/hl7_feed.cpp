@@ -26,7 +26,7 @@ core::Timestamp wall_now() {
   return std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
 }
 
-class Hl7Impl : public detail::FeedBase, public std::enable_shared_from_this<Hl7Impl> {
+class Hl7Impl final : public detail::FeedBase {
  public:
   Hl7Impl(asio::io_context& io, const core::FeedConfig& cfg, const std::string& site,
           store::Journal& journal, const std::filesystem::path& database, const Tuning& tuning,
@@ -37,21 +37,7 @@ class Hl7Impl : public detail::FeedBase, public std::enable_shared_from_this<Hl7
         deadline_(strand_),
         retry_timer_(strand_),
         hold_timer_(strand_),
-        tick_timer_(strand_),
         decoder_(1 << 20) {}
-
-  void start() {
-    asio::dispatch(strand_, [self = shared_from_this()] { self->do_start(); });
-  }
-  void notify(const std::vector<store::CommittedEventPtr>& events) {
-    asio::post(strand_, [self = shared_from_this(), events] { self->do_notify(events); });
-  }
-  void stop() {
-    asio::dispatch(strand_, [self = shared_from_this()] { self->do_stop(); });
-  }
-  // Only when no thread runs the io_context.
-  void stop_now() { do_stop(); }
-  const std::string& name() const { return cfg_.name; }
 
  private:
   struct Inflight {
@@ -59,33 +45,11 @@ class Hl7Impl : public detail::FeedBase, public std::enable_shared_from_this<Hl7
     std::string control_id;
   };
 
-  void do_start() {
-    if (stopped_ || started_) return;
-    started_ = true;
-    load();
-    connect();
-    schedule_tick();
+  [[nodiscard]] std::string waiting_for() const override {
+    return "no acknowledgement from the receiver";
   }
 
-  void load() {
-    if (auto err = outbox_.load())
-      problem(*err);
-    else
-      loaded_ = true;
-    update_status();
-  }
-
-  void do_notify(const std::vector<store::CommittedEventPtr>& events) {
-    if (stopped_ || !loaded_) return;
-    outbox_.offer(events);
-    if (auto err = outbox_.refill()) problem(*err);
-    send_next();
-    update_status();
-  }
-
-  void do_stop() {
-    if (stopped_) return;
-    stopped_ = true;
+  void shut() override {
     ++gen_;
     error_code ec;
     resolver_.cancel();
@@ -93,29 +57,9 @@ class Hl7Impl : public detail::FeedBase, public std::enable_shared_from_this<Hl7
     deadline_.cancel();
     retry_timer_.cancel();
     hold_timer_.cancel();
-    tick_timer_.cancel();
-    connected_ = false;
-    update_status();
   }
 
-  void schedule_tick() {
-    tick_timer_.expires_after(tuning_.tick);
-    tick_timer_.async_wait([self = shared_from_this()](error_code ec) {
-      if (ec || self->stopped_) return;
-      self->on_tick();
-      self->schedule_tick();
-    });
-  }
-
-  void on_tick() {
-    if (!loaded_) load();
-    if (!loaded_) return;
-    outbox_.check(last_problem_.empty() ? "no acknowledgement from the receiver" : last_problem_);
-    send_next();
-    update_status();
-  }
-
-  void connect() {
+  void connect() override {
     if (stopped_) return;
     const auto gen = ++gen_;
     if (port_.empty()) {
@@ -124,7 +68,7 @@ class Hl7Impl : public detail::FeedBase, public std::enable_shared_from_this<Hl7
     }
     resolver_.async_resolve(
         host_, port_,
-        [self = shared_from_this(), gen](error_code ec, tcp::resolver::results_type results) {
+        [self = self<Hl7Impl>(), gen](error_code ec, tcp::resolver::results_type results) {
           if (gen != self->gen_ || self->stopped_) return;
           if (ec) return self->fail("cannot resolve " + self->host_ + ": " + ec.message());
           self->arm_deadline(gen, self->cfg_.ack_timeout, "connect timed out");
@@ -146,12 +90,12 @@ class Hl7Impl : public detail::FeedBase, public std::enable_shared_from_this<Hl7
     spdlog::debug("feed {}: connected to {}", cfg_.name, cfg_.endpoint);
     update_status();
     read(gen);
-    send_next();
+    send_more();
   }
 
   void arm_deadline(std::uint64_t gen, std::chrono::milliseconds after, std::string what) {
     deadline_.expires_after(after);
-    deadline_.async_wait([self = shared_from_this(), gen, what = std::move(what)](error_code ec) {
+    deadline_.async_wait([self = self<Hl7Impl>(), gen, what = std::move(what)](error_code ec) {
       if (ec || gen != self->gen_ || self->stopped_) return;
       self->fail(what);
     });
@@ -177,7 +121,7 @@ class Hl7Impl : public detail::FeedBase, public std::enable_shared_from_this<Hl7
     const auto gen = ++gen_;
     update_status();
     retry_timer_.expires_after(backoff_.next());
-    retry_timer_.async_wait([self = shared_from_this(), gen](error_code e) {
+    retry_timer_.async_wait([self = self<Hl7Impl>(), gen](error_code e) {
       if (e || gen != self->gen_ || self->stopped_) return;
       self->with_status([](FeedStatus& s) { ++s.reconnects; });
       self->connect();
@@ -186,7 +130,7 @@ class Hl7Impl : public detail::FeedBase, public std::enable_shared_from_this<Hl7
 
   void read(std::uint64_t gen) {
     socket_.async_read_some(
-        asio::buffer(rbuf_), [self = shared_from_this(), gen](error_code ec, std::size_t n) {
+        asio::buffer(rbuf_), [self = self<Hl7Impl>(), gen](error_code ec, std::size_t n) {
           if (gen != self->gen_ || self->stopped_) return;
           if (ec)
             return self->fail(ec == asio::error::eof ? "the receiver closed the connection"
@@ -234,7 +178,7 @@ class Hl7Impl : public detail::FeedBase, public std::enable_shared_from_this<Hl7
       with_status([](FeedStatus& s) { ++s.acknowledged; });
       healthy("delivering again");
       update_status();
-      send_next();
+      send_more();
       return;
     }
     // AE (CE): the receiver cannot take it now (busy, restarting, a moment of misconfiguration):
@@ -251,15 +195,15 @@ class Hl7Impl : public detail::FeedBase, public std::enable_shared_from_this<Hl7
               refused ? ack->text
                       : fmt::format("{} (answered {} for {} s, the retry window)", ack->text, code,
                                     cfg_.retry_window.count()));
-      send_next();
+      send_more();
       return;
     }
     holding_ = true;
     hold_timer_.expires_after(backoff_.next());
-    hold_timer_.async_wait([self = shared_from_this(), gen = gen_](error_code ec) {
+    hold_timer_.async_wait([self = self<Hl7Impl>(), gen = gen_](error_code ec) {
       if (ec || gen != self->gen_ || self->stopped_) return;
       self->holding_ = false;
-      self->send_next();
+      self->send_more();
     });
   }
 
@@ -305,7 +249,7 @@ class Hl7Impl : public detail::FeedBase, public std::enable_shared_from_this<Hl7
     return {};
   }
 
-  void send_next() {
+  void send_more() override {
     while (connected_ && loaded_ && !inflight_ && !holding_ && !stopped_ && !outbox_.empty()) {
       const auto ev = outbox_.queue().front();
       OruContext ctx;
@@ -337,14 +281,13 @@ class Hl7Impl : public detail::FeedBase, public std::enable_shared_from_this<Hl7
       arm_deadline(
           gen, cfg_.ack_timeout,
           fmt::format("no ACK for seq {} within {} ms", ev->seq, cfg_.ack_timeout.count()));
-      asio::async_write(
-          socket_, asio::buffer(wbuf_),
-          [self = shared_from_this(), gen, seq = ev->seq](error_code ec, std::size_t) {
-            if (gen != self->gen_ || self->stopped_) return;
-            if (ec) return self->fail("write failed: " + ec.message());
-            self->with_status([](FeedStatus& s) { ++s.sent; });
-            if (self->tuning_.on_sent) self->tuning_.on_sent(self->cfg_.name, seq);
-          });
+      asio::async_write(socket_, asio::buffer(wbuf_),
+                        [self = self<Hl7Impl>(), gen, seq = ev->seq](error_code ec, std::size_t) {
+                          if (gen != self->gen_ || self->stopped_) return;
+                          if (ec) return self->fail("write failed: " + ec.message());
+                          self->with_status([](FeedStatus& s) { ++s.sent; });
+                          if (self->tuning_.on_sent) self->tuning_.on_sent(self->cfg_.name, seq);
+                        });
       return;
     }
   }
@@ -354,13 +297,10 @@ class Hl7Impl : public detail::FeedBase, public std::enable_shared_from_this<Hl7
   asio::steady_timer deadline_;     // connect timeout, ACK timeout
   asio::steady_timer retry_timer_;  // reconnect backoff
   asio::steady_timer hold_timer_;   // resend after AE/AR
-  asio::steady_timer tick_timer_;
   hl7::MllpDecoder decoder_;
   std::array<char, 8192> rbuf_{};
   std::string wbuf_;
   std::uint64_t gen_ = 0;  // connection generation: handlers of an older one do nothing
-  bool started_ = false;
-  bool loaded_ = false;
   bool holding_ = false;
   struct Retry {
     std::int64_t seq = 0;
@@ -373,29 +313,6 @@ class Hl7Impl : public detail::FeedBase, public std::enable_shared_from_this<Hl7
   std::map<std::string, std::string> locations_;
 };
 
-class Hl7Feed : public Feed {
- public:
-  explicit Hl7Feed(std::shared_ptr<Hl7Impl> impl, asio::io_context& io)
-      : impl_(std::move(impl)), io_(io) {}
-  ~Hl7Feed() override {
-    if (io_.stopped())
-      impl_->stop_now();
-    else
-      impl_->stop();
-  }
-  const std::string& name() const override { return impl_->name(); }
-  void start() override { impl_->start(); }
-  void notify(const std::vector<store::CommittedEventPtr>& events) override {
-    impl_->notify(events);
-  }
-  void stop() override { impl_->stop(); }
-  FeedStatus status() const override { return impl_->status(); }
-
- private:
-  std::shared_ptr<Hl7Impl> impl_;
-  asio::io_context& io_;
-};
-
 }  // namespace
 
 std::unique_ptr<Feed> make_hl7_feed(asio::io_context& io, const core::FeedConfig& cfg,
@@ -403,7 +320,7 @@ std::unique_ptr<Feed> make_hl7_feed(asio::io_context& io, const core::FeedConfig
                                     const std::filesystem::path& database, const Tuning& tuning) {
   auto impl =
       std::make_shared<Hl7Impl>(io, cfg, site, journal, database, tuning, detail::make_filter(cfg));
-  return std::make_unique<Hl7Feed>(std::move(impl), io);
+  return detail::handle(std::move(impl), io);
 }
 
 }  // namespace vitalsd::feeds
