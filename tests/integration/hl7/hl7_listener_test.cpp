@@ -430,6 +430,11 @@ TEST_F(Hl7Listener, ASenderThatNeverReadsItsAcksIsPausedAndOthersAreServed) {
   EXPECT_EQ(info(other.ack(2s)).code, h::AckCode::AA);
 }
 
+// One ORU^R01 sent and answered AA.
+bool acked(Client& c) {
+  return c.send(msg::oru()) && info(c.ack(2s)).code == h::AckCode::AA;
+}
+
 TEST_F(Hl7Listener, AtMaxClientsTheLongestIdleIsClosedAndIdleOnesTimeOut) {
   ListenerOptions o;
   o.max_clients = 2;
@@ -437,14 +442,11 @@ TEST_F(Hl7Listener, AtMaxClientsTheLongestIdleIsClosedAndIdleOnesTimeOut) {
   start(o);
   driver("bed-7", "BEDMON-7");
   Client a(port_), b(port_);
-  ASSERT_TRUE(a.send(msg::oru()));
-  EXPECT_TRUE(a.ack());
-  ASSERT_TRUE(b.send(msg::oru()));
-  EXPECT_TRUE(b.ack());
+  EXPECT_TRUE(acked(a));
+  EXPECT_TRUE(acked(b));
   // A third sender gets in: `a`, idle longest, makes room; `b` stays.
   Client c(port_);
-  ASSERT_TRUE(c.send(msg::oru()));
-  EXPECT_EQ(info(c.ack(2s)).code, h::AckCode::AA);
+  EXPECT_TRUE(acked(c));
   EXPECT_TRUE(a.closed_by_peer(300ms));
   EXPECT_EQ(listener_->stats().evicted, 1u);
   EXPECT_EQ(listener_->stats().refused, 0u);
@@ -461,18 +463,13 @@ TEST_F(Hl7Listener, APerAddressCapEvictsOnlyThatAddressesLongestIdle) {
   start(o);
   driver("bed-7", "BEDMON-7");
   Client a(port_), b(port_);
-  ASSERT_TRUE(a.send(msg::oru()));
-  EXPECT_TRUE(a.ack());
-  ASSERT_TRUE(b.send(msg::oru()));
-  EXPECT_TRUE(b.ack());
-  ASSERT_TRUE(a.send(msg::oru()));  // `a` is now the most recent, `b` the longest idle
-  EXPECT_TRUE(a.ack());
+  EXPECT_TRUE(acked(a));
+  EXPECT_TRUE(acked(b));
+  EXPECT_TRUE(acked(a));  // `a` is now the most recent, `b` the longest idle
   Client c(port_);
-  ASSERT_TRUE(c.send(msg::oru()));
-  EXPECT_EQ(info(c.ack(2s)).code, h::AckCode::AA);
+  EXPECT_TRUE(acked(c));
   EXPECT_TRUE(b.closed_by_peer(300ms));
-  ASSERT_TRUE(a.send(msg::oru()));
-  EXPECT_EQ(info(a.ack(2s)).code, h::AckCode::AA);
+  EXPECT_TRUE(acked(a));
   EXPECT_EQ(listener_->stats().evicted, 1u);
 }
 

@@ -1,6 +1,5 @@
 // Each class of bad input gets the right 4xx, costs bounded memory, and leaves the server
 // serving.
-#include <arpa/inet.h>
 #include <cstdlib>
 #include <fstream>
 
@@ -157,20 +156,6 @@ class ApiCapsTest : public ApiTest {
     settings.max_connections = 12;
     settings.max_connections_per_address = 8;
   }
-  // A connection from another loopback address (127.0.0.N), for the per-address cap.
-  int connect_from(const char* from) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in b{};
-    b.sin_family = AF_INET;
-    ::inet_pton(AF_INET, from, &b.sin_addr);
-    EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&b), sizeof b), 0) << from;
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    return fd;
-  }
   bool closed_soon(int fd) { return raw_read_all(fd, std::chrono::milliseconds{1000}).second; }
   bool still_open(int fd) { return !raw_read_all(fd, std::chrono::milliseconds{100}).second; }
   // Lets the server accept what was just connected, so that the order of accepts is known.
@@ -182,7 +167,7 @@ class ApiCapsTest : public ApiTest {
 TEST_F(ApiCapsTest, AtACapTheLongestIdleConnectionIsClosedNeverTheNewOne) {
   std::vector<int> a;
   for (int i = 0; i < 10; ++i) {
-    a.push_back(connect_from("127.0.0.2"));
+    a.push_back(raw_connect("127.0.0.2"));
     settle();
   }
   // 8 per address: the two idle longest from 127.0.0.2 went.
@@ -200,7 +185,7 @@ TEST_F(ApiCapsTest, AtACapTheLongestIdleConnectionIsClosedNeverTheNewOne) {
 
   std::vector<int> b;
   for (int i = 0; i < 8; ++i) {
-    b.push_back(connect_from("127.0.0.3"));
+    b.push_back(raw_connect("127.0.0.3"));
     settle();
   }
   // 12 in total: the last 4 from 127.0.0.3 pushed out the 4 idle longest overall, a[3..6];
