@@ -43,10 +43,15 @@ void Listener::accept() {
     if (!ec) {
       self->admit(std::move(socket));
     } else {
-      // Out of descriptors or similar: free one by closing the connection idle longest, and
-      // wait a little instead of spinning on accept.
+      // Out of descriptors: the connection idle longest gives its descriptor back and the
+      // accept is retried at once. Nothing to close, or another error: wait a little instead
+      // of spinning on accept.
+      const bool out_of_fds = ec == asio::error::no_descriptors || ec.value() == ENFILE;
+      if (out_of_fds && self->evict_one()) {
+        self->accept();
+        return;
+      }
       spdlog::warn("api: accept: {}", ec.message());
-      if (ec == asio::error::no_descriptors || ec.value() == ENFILE) self->evict_one();
       self->backoff_.expires_after(std::chrono::milliseconds{100});
       self->backoff_.async_wait([self](boost::system::error_code wait_ec) {
         if (!wait_ec && self->acceptor_.is_open()) self->accept();
@@ -77,13 +82,14 @@ void Listener::admit(asio::ip::tcp::socket socket) {
   std::make_shared<HttpSession>(state_, std::move(socket), address)->run();
 }
 
-void Listener::evict_one() {
+bool Listener::evict_one() {
   auto& state = *state_;
-  if (auto* c = state.connections.evict_one()) {
-    ++state.evicted_connections;
-    state.open_connections = state.connections.size();
-    c->close();
-  }
+  auto* c = state.connections.evict_one();
+  if (!c) return false;
+  ++state.evicted_connections;
+  state.open_connections = state.connections.size();
+  c->close();  // closes its socket now: the descriptor is free for the next accept
+  return true;
 }
 
 }  // namespace vitalsd::api::detail

@@ -20,8 +20,9 @@ class Listener : public std::enable_shared_from_this<Listener> {
  private:
   void accept();
   void admit(asio::ip::tcp::socket socket);
-  // Out of descriptors: closes the connection idle longest.
-  void evict_one();
+  // Out of descriptors: closes the connection idle longest (else the oldest stream); false
+  // when every connection is busy.
+  bool evict_one();
   std::shared_ptr<State> state_;
   asio::ip::tcp::acceptor acceptor_;
   asio::steady_timer backoff_;  // after an accept error (e.g. out of descriptors)

@@ -61,7 +61,8 @@ struct Listener::Server : std::enable_shared_from_this<Listener::Server> {
       : options(std::move(opt)),
         codes(options.codes),
         strand(asio::make_strand(io)),
-        acceptor(strand) {
+        acceptor(strand),
+        backoff(strand) {
     const auto ep = resolve(io, options.listen);
     boost::system::error_code ec;
     acceptor.open(ep.protocol(), ec);
@@ -76,6 +77,8 @@ struct Listener::Server : std::enable_shared_from_this<Listener::Server> {
 
   void accept();
   void admit(tcp::socket socket);
+  bool evict_one();  // out of descriptors: closes the client idle longest
+  void close_evicted(Client* victim);
   void stop();
   void closed(Client* c);
   // One MLLP frame in, its ACK out (HL7 text, not framed).
@@ -97,6 +100,7 @@ struct Listener::Server : std::enable_shared_from_this<Listener::Server> {
   h::ParseLimits limits;
   Strand strand;
   tcp::acceptor acceptor;
+  asio::steady_timer backoff;  // after an accept error with no client to close
   bool stopped = false;
   std::uint64_t next_ack_id = 1;  // strand only
 
@@ -242,10 +246,37 @@ void Listener::Server::accept() {
   acceptor.async_accept(
       strand, [self = shared_from_this()](const boost::system::error_code& ec, tcp::socket socket) {
         if (self->stopped) return;
-        if (!ec) self->admit(std::move(socket));
-        // Out of file descriptors (EMFILE) and the like: keep accepting; the listener must not die.
-        self->accept();
+        if (!ec) {
+          self->admit(std::move(socket));
+          self->accept();
+          return;
+        }
+        // Out of file descriptors: the client idle longest gives its descriptor back and the
+        // accept is retried at once. Nothing to close, or another error: retry a little later
+        // (never spin, never die).
+        const bool out_of_fds = ec == asio::error::no_descriptors || ec.value() == ENFILE;
+        if (out_of_fds && self->evict_one()) {
+          self->accept();
+          return;
+        }
+        self->backoff.expires_after(std::chrono::milliseconds{100});
+        self->backoff.async_wait([self](const boost::system::error_code& wait_ec) {
+          if (!wait_ec && !self->stopped) self->accept();
+        });
       });
+}
+
+bool Listener::Server::evict_one() {
+  auto* victim = table.evict_one();
+  if (victim) close_evicted(victim);
+  return victim != nullptr;
+}
+
+// A client the table gave up to make room: closed now (its descriptor is free at once).
+void Listener::Server::close_evicted(Client* victim) {
+  count(stats, &ListenerStats::evicted);
+  if (auto it = clients.find(victim); it != clients.end())
+    if (auto c = it->second.lock()) c->close();
 }
 
 // At a cap the client idle longest makes room: idle connections never lock a sender out.
@@ -259,12 +290,7 @@ void Listener::Server::admit(tcp::socket socket) {
     socket.close(ec);
     return;
   }
-  for (auto* victim : *room) {
-    count(stats, &ListenerStats::evicted);
-    auto it = clients.find(victim);
-    if (it == clients.end()) continue;
-    if (auto c = it->second.lock()) c->close();
-  }
+  for (auto* victim : *room) close_evicted(victim);
   socket.set_option(tcp::no_delay(true), ec);
   auto client = std::make_shared<Client>(shared_from_this(), std::move(socket));
   clients.emplace(client.get(), client);
@@ -288,6 +314,7 @@ void Listener::Server::stop() {
   stopped = true;
   boost::system::error_code ignored;
   acceptor.close(ignored);
+  backoff.cancel();
   std::vector<std::shared_ptr<Client>> open;
   for (auto& [_, weak] : clients)
     if (auto c = weak.lock()) open.push_back(std::move(c));

@@ -287,6 +287,52 @@ TEST(ConnectionFlood, ApiAnswersANurseWith2000IdleAndDrippingConnectionsHeld) {
   EXPECT_NE(daemon.output().find("open files: limit"), std::string::npos);
 }
 
+// The daemon with only 128 descriptors (soft = hard, so it cannot raise them) and the API caps
+// far above that: accept() fails with EMFILE, the connection idle longest gives its descriptor
+// back, and a nurse is still answered.
+TEST(ConnectionFlood, ApiAnswersANurseWhenOutOfDescriptors) {
+  raise_open_files(8192);
+  if (::access("/usr/bin/prlimit", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/prlimit";
+  test::TempDir dir;
+  const auto port = test::free_port();
+  std::ofstream(dir / "c.toml") << "[daemon]\nstate_dir = \"" << (dir / "state").string()
+                                << "\"\nsite = \"test\"\n\n[api]\nlisten = \"127.0.0.1:" << port
+                                << "\"\n\n[[api.tokens]]\nname = \"station-1\"\nrole = "
+                                   "\"nurse\"\nsha256 = \""
+                                << api::sha256_hex(kToken)
+                                << "\"\n\n[[monitors]]\nid = \"chair-1\"\ndriver = "
+                                   "\"simulator\"\nscenario = \"steady\"\npoll_ms = 500\n";
+  test::Process daemon(
+      {"/usr/bin/prlimit", "--nofile=128:128", kVitalsd, "--config", (dir / "c.toml").string()},
+      dir / "log");
+  ASSERT_TRUE(daemon.started());
+  ASSERT_TRUE(wait_for_port(port, 15s)) << daemon.output();
+  {
+    Flood storm(port, 400, false, "127.0.0.2");
+    std::this_thread::sleep_for(500ms);
+    std::size_t answered = 0;
+    double worst = 0;
+    constexpr int kRequests = 10;
+    for (int i = 0; i < kRequests; ++i) {
+      if (auto took = nurse_request(port, 3s)) {
+        ++answered;
+        worst = std::max(worst, ms(*took));
+      }
+      std::this_thread::sleep_for(100ms);
+    }
+    std::printf(
+        "[flood] api out of descriptors (128): 400 idle connections re-opened as closed (%llu "
+        "times): %zu of %d nurse requests answered 200, max %.1f ms\n",
+        static_cast<unsigned long long>(storm.reopened()), answered, kRequests, worst);
+    EXPECT_EQ(answered, static_cast<std::size_t>(kRequests)) << daemon.output();
+    EXPECT_LT(worst, 1000.0);
+  }
+  daemon.signal(SIGTERM);
+  const auto rc = daemon.wait(15s);
+  ASSERT_TRUE(rc.has_value());
+  EXPECT_EQ(*rc, 0) << daemon.output();
+}
+
 std::string mllp_exchange(int fd, const std::string& message, std::chrono::milliseconds limit) {
   const std::string framed = "\x0b" + message + "\x1c\r";
   if (::send(fd, framed.data(), framed.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(framed.size()))
