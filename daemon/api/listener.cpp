@@ -78,7 +78,10 @@ void Listener::admit(asio::ip::tcp::socket socket) {
     ++state.evicted_connections;
     c->close();
   }
-  if (!room->empty()) state.open_connections = state.connections.size();
+  if (!room->empty()) {
+    state.open_connections = state.connections.size();
+    report_evictions(room->size());
+  }
   std::make_shared<HttpSession>(state_, std::move(socket), address)->run();
 }
 
@@ -89,7 +92,22 @@ bool Listener::evict_one() {
   ++state.evicted_connections;
   state.open_connections = state.connections.size();
   c->close();  // closes its socket now: the descriptor is free for the next accept
+  report_evictions(1);
   return true;
+}
+
+// Loud but bounded: the first eviction is logged at once, later ones at most every 10 s.
+void Listener::report_evictions(std::size_t n) {
+  unreported_ += n;
+  const auto now = std::chrono::steady_clock::now();
+  if (reported_at_ && now - *reported_at_ < std::chrono::seconds{10}) return;
+  spdlog::warn(
+      "api: at a connection cap ({} in total, {} per address, or out of descriptors): {} "
+      "connection(s) idle longest closed to make room{}",
+      state_->settings.max_connections, state_->settings.max_connections_per_address, unreported_,
+      reported_at_ ? " in the last 10 s or more" : "");
+  unreported_ = 0;
+  reported_at_ = now;
 }
 
 }  // namespace vitalsd::api::detail

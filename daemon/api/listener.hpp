@@ -3,7 +3,9 @@
 // closed to make room; the new one is refused only when none can be (docs/api.md).
 #pragma once
 
+#include <chrono>
 #include <memory>
+#include <optional>
 
 #include "api/state.hpp"
 
@@ -23,9 +25,12 @@ class Listener : public std::enable_shared_from_this<Listener> {
   // Out of descriptors: closes the connection idle longest (else the oldest stream); false
   // when every connection is busy.
   bool evict_one();
+  void report_evictions(std::size_t n);
   std::shared_ptr<State> state_;
   asio::ip::tcp::acceptor acceptor_;
   asio::steady_timer backoff_;  // after an accept error (e.g. out of descriptors)
+  std::size_t unreported_ = 0;  // evictions not yet logged
+  std::optional<std::chrono::steady_clock::time_point> reported_at_;
 };
 
 }  // namespace vitalsd::api::detail

@@ -285,6 +285,8 @@ TEST(ConnectionFlood, ApiAnswersANurseWith2000IdleAndDrippingConnectionsHeld) {
   ASSERT_TRUE(rc.has_value());
   EXPECT_EQ(*rc, 0) << daemon.output();
   EXPECT_NE(daemon.output().find("open files: limit"), std::string::npos);
+  EXPECT_NE(daemon.output().find("api: at a connection cap"), std::string::npos)
+      << "evictions are logged";
 }
 
 // The daemon with only 128 descriptors (soft = hard, so it cannot raise them) and the API caps
