@@ -215,11 +215,8 @@ double ms(Clock::duration d) {
   return std::chrono::duration<double, std::milli>(d).count();
 }
 
-TEST(ConnectionFlood, ApiAnswersANurseWith2000IdleAndDrippingConnectionsHeld) {
-  const auto files = raise_open_files(8192);
-  ASSERT_GE(files, 4096u) << "raise the open-files hard limit (ulimit -Hn) to run this test";
-  test::TempDir dir;
-  const auto port = test::free_port();
+// dir/c.toml: the API on `port` with the nurse token, one simulated monitor.
+void write_api_config(const test::TempDir& dir, std::uint16_t port) {
   std::ofstream(dir / "c.toml") << "[daemon]\nstate_dir = \"" << (dir / "state").string()
                                 << "\"\nsite = \"test\"\n\n[api]\nlisten = \"127.0.0.1:" << port
                                 << "\"\n\n[[api.tokens]]\nname = \"station-1\"\nrole = "
@@ -227,6 +224,14 @@ TEST(ConnectionFlood, ApiAnswersANurseWith2000IdleAndDrippingConnectionsHeld) {
                                 << api::sha256_hex(kToken)
                                 << "\"\n\n[[monitors]]\nid = \"chair-1\"\ndriver = "
                                    "\"simulator\"\nscenario = \"steady\"\npoll_ms = 500\n";
+}
+
+TEST(ConnectionFlood, ApiAnswersANurseWith2000IdleAndDrippingConnectionsHeld) {
+  const auto files = raise_open_files(8192);
+  ASSERT_GE(files, 4096u) << "raise the open-files hard limit (ulimit -Hn) to run this test";
+  test::TempDir dir;
+  const auto port = test::free_port();
+  write_api_config(dir, port);
   test::Process daemon({kVitalsd, "--config", (dir / "c.toml").string()}, dir / "log");
   ASSERT_TRUE(daemon.started());
   ASSERT_TRUE(wait_for_port(port, 15s)) << daemon.output();
@@ -297,13 +302,7 @@ TEST(ConnectionFlood, ApiAnswersANurseWhenOutOfDescriptors) {
   if (::access("/usr/bin/prlimit", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/prlimit";
   test::TempDir dir;
   const auto port = test::free_port();
-  std::ofstream(dir / "c.toml") << "[daemon]\nstate_dir = \"" << (dir / "state").string()
-                                << "\"\nsite = \"test\"\n\n[api]\nlisten = \"127.0.0.1:" << port
-                                << "\"\n\n[[api.tokens]]\nname = \"station-1\"\nrole = "
-                                   "\"nurse\"\nsha256 = \""
-                                << api::sha256_hex(kToken)
-                                << "\"\n\n[[monitors]]\nid = \"chair-1\"\ndriver = "
-                                   "\"simulator\"\nscenario = \"steady\"\npoll_ms = 500\n";
+  write_api_config(dir, port);
   test::Process daemon(
       {"/usr/bin/prlimit", "--nofile=128:128", kVitalsd, "--config", (dir / "c.toml").string()},
       dir / "log");
