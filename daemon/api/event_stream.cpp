@@ -14,13 +14,14 @@ constexpr int kCatchUpPage = 500;
 constexpr std::size_t kBatch = 256;  // live frames per write
 }  // namespace
 
-EventStream::EventStream(std::shared_ptr<State> state, StreamRequest request)
+EventStream::EventStream(std::shared_ptr<State> state, StreamRequest request,
+                         const asio::ip::address& address)
     : state_(std::move(state)),
       request_(std::move(request)),
       wake_(state_->strand),
       last_seq_(request_.after),
       sent_seq_(request_.after) {
-  state_->add(static_cast<Connection*>(this));
+  state_->add(static_cast<Connection*>(this), address, net::Standing::serving);
   state_->add(static_cast<Subscriber*>(this));
 }
 

@@ -21,7 +21,10 @@ class EventStream : public Connection,
                     public Subscriber,
                     public std::enable_shared_from_this<EventStream> {
  public:
-  EventStream(std::shared_ptr<State> state, StreamRequest request);
+  // `address`: the client's, for the connection caps. A stream is `serving` there: evicted
+  // only when no idle connection is left (it resumes by seq).
+  EventStream(std::shared_ptr<State> state, StreamRequest request,
+              const asio::ip::address& address);
   ~EventStream() override;
   EventStream(const EventStream&) = delete;
   EventStream& operator=(const EventStream&) = delete;

@@ -14,11 +14,14 @@ namespace beast = boost::beast;
 using asio::redirect_error;
 using asio::use_awaitable;
 
-HttpSession::HttpSession(std::shared_ptr<State> state, asio::ip::tcp::socket socket)
+HttpSession::HttpSession(std::shared_ptr<State> state, asio::ip::tcp::socket socket,
+                         const asio::ip::address& address)
     : state_(std::move(state)),
       stream_(std::move(socket)),
-      buffer_(Limits::kHeaderBytes + state_->settings.body_limit_bytes + 64 * 1024) {
-  state_->add(this);
+      buffer_(Limits::kHeaderBytes + state_->settings.body_limit_bytes + 64 * 1024),
+      address_(address),
+      accepted_(std::chrono::steady_clock::now()) {
+  state_->add(this, address_, net::Standing::idle);
 }
 
 HttpSession::~HttpSession() {
@@ -72,22 +75,31 @@ asio::awaitable<void> HttpSession::loop() {
   // No temporaries with destructors inside co_await expressions (g++ 12 destroys them twice).
   const std::string too_large = "the body is larger than " + std::to_string(cfg.body_limit_bytes) +
                                 " bytes ([api] body_limit_bytes)";
+  // The first request's header is due header_timeout after the accept: a client that connects
+  // and sends nothing (or drips) holds its slot no longer than that.
+  auto header_due = accepted_ + cfg.header_timeout;
+  bool first = true;
   try {
     while (!state_->stopped) {
       boost::system::error_code ec;
-      // Between requests: the idle timeout. A pipelined request already in the buffer skips it.
-      if (buffer_.size() == 0) {
-        stream_.expires_after(cfg.idle_timeout);
-        const auto n = co_await stream_.async_read_some(buffer_.prepare(4096),
-                                                        redirect_error(use_awaitable, ec));
-        if (ec) break;
-        buffer_.commit(n);
+      if (!first) {
+        state_->mark(this, net::Standing::idle);
+        // Between requests: the idle timeout. A pipelined request already in the buffer skips it.
+        if (buffer_.size() == 0) {
+          stream_.expires_after(cfg.idle_timeout);
+          const auto n = co_await stream_.async_read_some(buffer_.prepare(4096),
+                                                          redirect_error(use_awaitable, ec));
+          if (ec) break;
+          buffer_.commit(n);
+        }
+        // From the first byte to the end of the header (and the body): the header timeout.
+        header_due = std::chrono::steady_clock::now() + cfg.header_timeout;
       }
-      // From the first byte to the end of the header (and the body): the header timeout.
+      first = false;
       http::request_parser<http::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(Limits::kHeaderBytes));
       parser.body_limit(cfg.body_limit_bytes);
-      stream_.expires_after(cfg.header_timeout);
+      stream_.expires_at(header_due);
       co_await http::async_read_header(stream_, buffer_, parser, redirect_error(use_awaitable, ec));
       if (ec == http::error::body_limit) {
         co_await refuse(413, "payload_too_large", too_large);
@@ -106,6 +118,7 @@ asio::awaitable<void> HttpSession::loop() {
         co_await refuse(400, "bad_request", "malformed HTTP request");
         break;
       }
+      if (!state_->connections.contains(this)) break;  // evicted while its request arrived
       auto& head = parser.get();
       const auto cl = parser.content_length();
       if (cl && *cl > cfg.body_limit_bytes) {
@@ -135,6 +148,7 @@ asio::awaitable<void> HttpSession::loop() {
         }
       }
       stream_.expires_never();
+      state_->mark(this, net::Standing::busy);
       Request req = parser.release();
       const bool keep_alive = req.keep_alive();
       const bool head_only = req.method() == http::verb::head;

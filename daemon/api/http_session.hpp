@@ -1,5 +1,8 @@
 // One client connection: reads requests one at a time (pipelined requests wait in the buffer),
-// bounded by the header timeout, the idle timeout, an 8 KiB header and the body limit.
+// bounded by the header timeout (the first request's header must be complete that long after
+// the connection was accepted, each later one that long after its first byte), the idle
+// timeout between requests, an 8 KiB header and the body limit. It is `idle` for the
+// connection caps until a request is read to its end, `busy` while it is answered.
 #pragma once
 
 #include <boost/beast/core.hpp>
@@ -11,7 +14,8 @@ namespace vitalsd::api::detail {
 
 class HttpSession : public Connection, public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(std::shared_ptr<State> state, asio::ip::tcp::socket socket);
+  HttpSession(std::shared_ptr<State> state, asio::ip::tcp::socket socket,
+              const asio::ip::address& address);
   ~HttpSession() override;
   void run();
   void close() override;
@@ -24,6 +28,8 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
   std::shared_ptr<State> state_;
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;
+  asio::ip::address address_;
+  std::chrono::steady_clock::time_point accepted_;
   bool moved_ = false;  // the socket went to an SSE session
 };
 

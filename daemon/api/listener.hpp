@@ -1,7 +1,11 @@
-// Accepts connections and hands each to an http_session; refuses beyond max_connections.
+// Accepts connections and hands each to an http_session. At a cap (max_connections, or
+// max_connections_per_address for the client's address) the connection idle longest is
+// closed to make room; the new one is refused only when none can be (docs/api.md).
 #pragma once
 
+#include <chrono>
 #include <memory>
+#include <optional>
 
 #include "api/state.hpp"
 
@@ -17,9 +21,16 @@ class Listener : public std::enable_shared_from_this<Listener> {
 
  private:
   void accept();
+  void admit(asio::ip::tcp::socket socket);
+  // Out of descriptors: closes the connection idle longest (else the oldest stream); false
+  // when every connection is busy.
+  bool evict_one();
+  void report_evictions(std::size_t n);
   std::shared_ptr<State> state_;
   asio::ip::tcp::acceptor acceptor_;
   asio::steady_timer backoff_;  // after an accept error (e.g. out of descriptors)
+  std::size_t unreported_ = 0;  // evictions not yet logged
+  std::optional<std::chrono::steady_clock::time_point> reported_at_;
 };
 
 }  // namespace vitalsd::api::detail

@@ -45,8 +45,7 @@ void Server::stop() {
   listener_->stop();
   listener_.reset();
   // close() may destroy nothing synchronously (handlers hold the sessions), but copy anyway.
-  const std::vector<detail::Connection*> open(state_->connections.begin(),
-                                              state_->connections.end());
+  const std::vector<detail::Connection*> open = state_->connections.all();
   for (auto* c : open) c->close();
 }
 
@@ -98,9 +97,16 @@ void Server::publish_uncommitted(const std::vector<store::Event>& events) {
 }
 
 ServerStats Server::stats() const {
-  return {state_->requests,         state_->unauthorized,     state_->refused_connections,
-          state_->open_connections, state_->open_subscribers, state_->live_subscribers,
-          state_->stream_overflows};
+  ServerStats s;
+  s.requests = state_->requests;
+  s.unauthorized = state_->unauthorized;
+  s.refused_connections = state_->refused_connections;
+  s.evicted_connections = state_->evicted_connections;
+  s.connections = state_->open_connections;
+  s.subscribers = state_->open_subscribers;
+  s.live_subscribers = state_->live_subscribers;
+  s.stream_overflows = state_->stream_overflows;
+  return s;
 }
 
 }  // namespace vitalsd::api

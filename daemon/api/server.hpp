@@ -26,7 +26,8 @@ class Listener;
 struct ServerStats {
   std::uint64_t requests = 0;
   std::uint64_t unauthorized = 0;
-  std::uint64_t refused_connections = 0;
+  std::uint64_t refused_connections = 0;  // at a cap with every connection busy
+  std::uint64_t evicted_connections = 0;  // closed to make room for a new one (idle longest)
   std::size_t connections = 0;
   std::size_t subscribers = 0;       // event streams (SSE and WebSocket)
   std::size_t live_subscribers = 0;  // of which past their catch-up

@@ -7,7 +7,8 @@ using asio::use_awaitable;
 
 SseSession::SseSession(std::shared_ptr<State> state, boost::beast::tcp_stream stream,
                        StreamRequest request)
-    : EventStream(std::move(state), std::move(request)), stream_(std::move(stream)) {}
+    : EventStream(std::move(state), std::move(request), peer_address(stream.socket())),
+      stream_(std::move(stream)) {}
 
 void SseSession::shutdown() {
   boost::system::error_code ec;

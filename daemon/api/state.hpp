@@ -13,6 +13,7 @@
 #include "api/actions.hpp"
 #include "api/auth.hpp"
 #include "net/asio.hpp"
+#include "net/connection_table.hpp"
 #include "settings/settings.hpp"
 #include "store/event.hpp"
 #include "store/sqlite.hpp"
@@ -21,7 +22,7 @@ namespace vitalsd::api::detail {
 
 using Strand = asio::strand<asio::io_context::executor_type>;
 
-// A live connection the server can close on stop() or count against max_connections.
+// A live connection the server can close on stop(), count against the caps and evict.
 class Connection {
  public:
   virtual ~Connection() = default;
@@ -39,6 +40,13 @@ class Subscriber {
   virtual ~Subscriber() = default;
   virtual void deliver(const std::vector<Frame>& frames) = 0;
 };
+
+// The client's address of an accepted socket (unspecified when the peer is already gone).
+inline asio::ip::address peer_address(const asio::ip::tcp::socket& socket) {
+  boost::system::error_code ec;
+  const auto ep = socket.remote_endpoint(ec);
+  return ec ? asio::ip::address{} : ep.address();
+}
 
 struct Limits {
   static constexpr std::size_t kHeaderBytes = 8192;
@@ -65,26 +73,34 @@ struct State {
   std::unique_ptr<store::Db> db;  // read-only, opened by start()
   bool stopped = false;
 
-  std::unordered_set<Connection*> connections;
+  // Every open connection, with its client's address and standing: idle (waiting for a
+  // complete request), serving (an event stream) or busy (a request being answered).
+  net::ConnectionTable<Connection> connections;
   std::unordered_set<Subscriber*> subscribers;
 
   // Counters for tests and logs: written on the strand, read from anywhere (Server::stats()).
   std::atomic<std::uint64_t> requests = 0;
   std::atomic<std::uint64_t> unauthorized = 0;
-  std::atomic<std::uint64_t> refused_connections = 0;
-  std::atomic<std::uint64_t> stream_overflows = 0;  // subscribers cut off for falling behind
-  std::atomic<std::size_t> open_connections = 0;    // connections.size()
-  std::atomic<std::size_t> open_subscribers = 0;    // subscribers.size()
-  std::atomic<std::size_t> live_subscribers = 0;    // past their catch-up
+  std::atomic<std::uint64_t> refused_connections = 0;  // caps reached, nothing to evict
+  std::atomic<std::uint64_t> evicted_connections = 0;  // closed to make room (longest idle)
+  std::atomic<std::uint64_t> stream_overflows = 0;     // subscribers cut off for falling behind
+  std::atomic<std::size_t> open_connections = 0;       // connections.size()
+  std::atomic<std::size_t> open_subscribers = 0;       // subscribers.size()
+  std::atomic<std::size_t> live_subscribers = 0;       // past their catch-up
 
-  void add(Connection* c) {
-    connections.insert(c);
+  net::ConnectionCaps caps() const {
+    return {settings.max_connections, settings.max_connections_per_address};
+  }
+  void add(Connection* c, const asio::ip::address& address, net::Standing standing) {
+    connections.add(c, address);
+    connections.mark(c, standing);
     open_connections = connections.size();
   }
   void remove(Connection* c) {
-    connections.erase(c);
+    connections.remove(c);
     open_connections = connections.size();
   }
+  void mark(Connection* c, net::Standing standing) { connections.mark(c, standing); }
   void add(Subscriber* s) {
     subscribers.insert(s);
     open_subscribers = subscribers.size();

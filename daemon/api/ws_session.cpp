@@ -11,7 +11,7 @@ using asio::use_awaitable;
 
 WsSession::WsSession(std::shared_ptr<State> state, beast::tcp_stream stream, Request upgrade,
                      StreamRequest request)
-    : EventStream(std::move(state), std::move(request)),
+    : EventStream(std::move(state), std::move(request), peer_address(stream.socket())),
       ws_(std::move(stream)),
       upgrade_(std::move(upgrade)) {}
 

@@ -1,11 +1,13 @@
 // vitalsd: wiring only. Loads the config, opens the journal, starts the drivers and the poll
 // loop on one io_context, and stops cleanly on SIGTERM/SIGINT (flush, close, exit 0).
+#include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -27,6 +29,26 @@ using namespace vitalsd;
 
 constexpr int kExitConfig = 2;
 constexpr int kExitStartup = 1;
+
+// Open files: the soft limit up to the hard one, so that held connections (API, HL7) run into
+// the caps and their eviction (docs/api.md), never into "too many open files". Logged.
+void raise_open_files_limit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) {
+    spdlog::warn("open files: getrlimit: {}", std::strerror(errno));
+    return;
+  }
+  const auto soft = lim.rlim_cur;
+  if (soft != lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) {
+      spdlog::warn("open files: cannot raise the limit from {} to {}: {}", soft, lim.rlim_max,
+                   std::strerror(errno));
+      return;
+    }
+  }
+  spdlog::info("open files: limit {} (was {})", lim.rlim_cur, soft);
+}
 
 // Settings plus every driver's own check; prints each problem as file:line:column: message.
 std::optional<settings::Settings> load_config(const std::string& path) {
@@ -81,6 +103,7 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(log);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
   spdlog::set_level(spdlog::level::from_str(config->daemon.log_level));
+  raise_open_files_limit();
 
   std::unique_ptr<store::Journal> journal;
   try {

@@ -22,6 +22,10 @@ struct FeedConfig {
   std::string receiving_application;
   std::string receiving_facility;
   std::chrono::milliseconds ack_timeout{5000};
+  // A message answered AE (or not answered within ack_timeout) is resent with backoff for this
+  // long after its first send, then given up (feed.rejected, feed_undelivered). AR gives it up
+  // at once. Long enough to ride out a restart of the receiver.
+  std::chrono::seconds retry_window{600};
   // mqtt
   std::string topic_prefix = "vitalsd";
   std::string client_id;  // default: vitalsd-<site>-<name>

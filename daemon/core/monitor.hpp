@@ -56,6 +56,9 @@ struct Hl7MonitorConfig {
   std::string listen = "127.0.0.1:2575";  // the PCD-01 MLLP listener
   std::size_t max_message_bytes = 1 << 20;
   std::map<std::string, std::string> codes;  // vendor-local OBX-3 code -> parameter name
+  std::size_t max_clients = 64;              // connections; at the cap the longest idle goes
+  std::size_t max_clients_per_address = 16;  // the same, per sender address
+  std::chrono::milliseconds idle_timeout{std::chrono::minutes{2}};
 };
 
 struct MonitorConfig {

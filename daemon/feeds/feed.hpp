@@ -42,7 +42,7 @@ struct FeedStatus {
   std::int64_t delivered = 0;      // the cursor: last seq the feed is done with
   std::uint64_t sent = 0;          // messages written (resends included)
   std::uint64_t acknowledged = 0;  // events acknowledged by the receiver
-  std::uint64_t rejected = 0;      // events given up after AE/AR (journaled as feed.rejected)
+  std::uint64_t rejected = 0;      // events given up: AR, or the retry window over (feed.rejected)
   std::uint64_t reconnects = 0;    // connection attempts after the first
   std::size_t queued = 0;          // events read and not yet acknowledged
   bool undelivered = false;        // feed_undelivered raised and not yet cleared
@@ -67,8 +67,6 @@ class Feed {
 struct Tuning {
   std::chrono::milliseconds backoff_initial{500};
   std::chrono::milliseconds backoff_max{30'000};
-  // AE/AR for the same message this many times in a row: give it up (journal feed.rejected).
-  int reject_attempts = 3;
   std::size_t max_queue = 1000;         // events held in memory per feed; the rest stay in the DB
   std::size_t mqtt_window = 16;         // QoS 1 messages in flight before PUBACKs
   std::chrono::milliseconds tick{250};  // undelivered check, MQTT keepalive housekeeping

@@ -1,5 +1,8 @@
 // Internal: what the HL7 and MQTT feeds share — the strand, the outbox, backoff with jitter, the
-// periodic tick, logging once per state change, and the status snapshot.
+// life cycle around the outbox (start: load the cursor and connect; notify: offer and send;
+// the periodic tick: retry the load, the undelivered check, send; stop), logging once per state
+// change, and the status snapshot. A transport (hl7_feed.cpp, mqtt_feed.cpp) says how to
+// connect, how to send what the outbox holds, what its tick adds, and how to shut.
 #pragma once
 
 #include <spdlog/spdlog.h>
@@ -42,12 +45,22 @@ TypeFilter make_filter(const core::FeedConfig& cfg);
 // "host:port" or "[v6]:port".
 bool split_endpoint(const std::string& endpoint, std::string& host, std::string& port);
 
-class FeedBase {
+class FeedBase : public std::enable_shared_from_this<FeedBase> {
  public:
   using Strand = asio::strand<asio::io_context::executor_type>;
   FeedBase(asio::io_context& io, core::FeedConfig cfg, std::string site, store::Journal& journal,
            const std::filesystem::path& database, Tuning tuning, TypeFilter filter);
   virtual ~FeedBase() = default;
+  FeedBase(const FeedBase&) = delete;
+  FeedBase& operator=(const FeedBase&) = delete;
+
+  // Callable from any thread: each runs on the strand.
+  void start();
+  void notify(const std::vector<store::CommittedEventPtr>& events);
+  void stop();
+  // Only when no thread runs the io_context.
+  void stop_now() { do_stop(); }
+  const std::string& name() const { return cfg_.name; }
 
   FeedStatus status() const {
     std::lock_guard lock(status_mutex_);
@@ -55,6 +68,22 @@ class FeedBase {
   }
 
  protected:
+  // The transport's part, each on the strand.
+  virtual void connect() = 0;
+  // Sends what the outbox holds, as far as the connection and the transport's window allow.
+  virtual void send_more() = 0;
+  // After the undelivered check of each tick (MQTT: keepalive housekeeping).
+  virtual void tick() {}
+  // stop(): cancel the transport's timers and close its connection.
+  virtual void shut() = 0;
+  // The reason feed_undelivered gives when the feed saw no error ("no ACK from the receiver").
+  [[nodiscard]] virtual std::string waiting_for() const = 0;
+
+  template <class T>
+  std::shared_ptr<T> self() {
+    return std::static_pointer_cast<T>(shared_from_this());
+  }
+
   // Logs a problem once per change of its text; `healthy()` logs the recovery once.
   void problem(const std::string& what);
   void healthy(const std::string& what);
@@ -75,12 +104,25 @@ class FeedBase {
   Backoff backoff_;
   std::string host_, port_;
   bool stopped_ = false;
+  bool started_ = false;
+  bool loaded_ = false;  // the outbox read its cursor (retried every tick until it does)
   bool connected_ = false;
   std::string last_problem_;
 
  private:
+  void do_start();
+  void do_notify(const std::vector<store::CommittedEventPtr>& events);
+  void do_stop();
+  void load();
+  void schedule_tick();
+  void on_tick();
+
+  asio::steady_timer tick_timer_;
   mutable std::mutex status_mutex_;
   FeedStatus status_;
 };
+
+// The Feed a factory returns for a transport (stops it when destroyed).
+std::unique_ptr<Feed> handle(std::shared_ptr<FeedBase> impl, asio::io_context& io);
 
 }  // namespace vitalsd::feeds::detail

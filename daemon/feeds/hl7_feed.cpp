@@ -17,6 +17,7 @@ namespace {
 
 using boost::system::error_code;
 using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
 
 // Non-MLLP bytes from the receiver beyond this: the connection is dropped.
 constexpr std::size_t kMaxGarbage = 64 * 1024;
@@ -25,7 +26,7 @@ core::Timestamp wall_now() {
   return std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
 }
 
-class Hl7Impl : public detail::FeedBase, public std::enable_shared_from_this<Hl7Impl> {
+class Hl7Impl final : public detail::FeedBase {
  public:
   Hl7Impl(asio::io_context& io, const core::FeedConfig& cfg, const std::string& site,
           store::Journal& journal, const std::filesystem::path& database, const Tuning& tuning,
@@ -36,21 +37,7 @@ class Hl7Impl : public detail::FeedBase, public std::enable_shared_from_this<Hl7
         deadline_(strand_),
         retry_timer_(strand_),
         hold_timer_(strand_),
-        tick_timer_(strand_),
         decoder_(1 << 20) {}
-
-  void start() {
-    asio::dispatch(strand_, [self = shared_from_this()] { self->do_start(); });
-  }
-  void notify(const std::vector<store::CommittedEventPtr>& events) {
-    asio::post(strand_, [self = shared_from_this(), events] { self->do_notify(events); });
-  }
-  void stop() {
-    asio::dispatch(strand_, [self = shared_from_this()] { self->do_stop(); });
-  }
-  // Only when no thread runs the io_context.
-  void stop_now() { do_stop(); }
-  const std::string& name() const { return cfg_.name; }
 
  private:
   struct Inflight {
@@ -58,33 +45,11 @@ class Hl7Impl : public detail::FeedBase, public std::enable_shared_from_this<Hl7
     std::string control_id;
   };
 
-  void do_start() {
-    if (stopped_ || started_) return;
-    started_ = true;
-    load();
-    connect();
-    schedule_tick();
+  [[nodiscard]] std::string waiting_for() const override {
+    return "no acknowledgement from the receiver";
   }
 
-  void load() {
-    if (auto err = outbox_.load())
-      problem(*err);
-    else
-      loaded_ = true;
-    update_status();
-  }
-
-  void do_notify(const std::vector<store::CommittedEventPtr>& events) {
-    if (stopped_ || !loaded_) return;
-    outbox_.offer(events);
-    if (auto err = outbox_.refill()) problem(*err);
-    send_next();
-    update_status();
-  }
-
-  void do_stop() {
-    if (stopped_) return;
-    stopped_ = true;
+  void shut() override {
     ++gen_;
     error_code ec;
     resolver_.cancel();
@@ -92,29 +57,9 @@ class Hl7Impl : public detail::FeedBase, public std::enable_shared_from_this<Hl7
     deadline_.cancel();
     retry_timer_.cancel();
     hold_timer_.cancel();
-    tick_timer_.cancel();
-    connected_ = false;
-    update_status();
   }
 
-  void schedule_tick() {
-    tick_timer_.expires_after(tuning_.tick);
-    tick_timer_.async_wait([self = shared_from_this()](error_code ec) {
-      if (ec || self->stopped_) return;
-      self->on_tick();
-      self->schedule_tick();
-    });
-  }
-
-  void on_tick() {
-    if (!loaded_) load();
-    if (!loaded_) return;
-    outbox_.check(last_problem_.empty() ? "no acknowledgement from the receiver" : last_problem_);
-    send_next();
-    update_status();
-  }
-
-  void connect() {
+  void connect() override {
     if (stopped_) return;
     const auto gen = ++gen_;
     if (port_.empty()) {
@@ -123,7 +68,7 @@ class Hl7Impl : public detail::FeedBase, public std::enable_shared_from_this<Hl7
     }
     resolver_.async_resolve(
         host_, port_,
-        [self = shared_from_this(), gen](error_code ec, tcp::resolver::results_type results) {
+        [self = self<Hl7Impl>(), gen](error_code ec, tcp::resolver::results_type results) {
           if (gen != self->gen_ || self->stopped_) return;
           if (ec) return self->fail("cannot resolve " + self->host_ + ": " + ec.message());
           self->arm_deadline(gen, self->cfg_.ack_timeout, "connect timed out");
@@ -145,21 +90,26 @@ class Hl7Impl : public detail::FeedBase, public std::enable_shared_from_this<Hl7
     spdlog::debug("feed {}: connected to {}", cfg_.name, cfg_.endpoint);
     update_status();
     read(gen);
-    send_next();
+    send_more();
   }
 
   void arm_deadline(std::uint64_t gen, std::chrono::milliseconds after, std::string what) {
     deadline_.expires_after(after);
-    deadline_.async_wait([self = shared_from_this(), gen, what = std::move(what)](error_code ec) {
+    deadline_.async_wait([self = self<Hl7Impl>(), gen, what = std::move(what)](error_code ec) {
       if (ec || gen != self->gen_ || self->stopped_) return;
       self->fail(what);
     });
   }
 
-  // The connection is unusable: close it, resend the in-flight message after a backoff.
+  // The connection is unusable: close it, resend the in-flight message after a backoff (or, its
+  // retry window over, give it up: a receiver that takes messages and never answers).
   void fail(const std::string& why) {
     if (stopped_) return;
     problem(why);
+    if (inflight_ && window_over())
+      give_up(inflight_->seq, "none",
+              fmt::format("no answer within the retry window ({} s): {}", cfg_.retry_window.count(),
+                          why));
     error_code ec;
     socket_.close(ec);
     deadline_.cancel();
@@ -171,7 +121,7 @@ class Hl7Impl : public detail::FeedBase, public std::enable_shared_from_this<Hl7
     const auto gen = ++gen_;
     update_status();
     retry_timer_.expires_after(backoff_.next());
-    retry_timer_.async_wait([self = shared_from_this(), gen](error_code e) {
+    retry_timer_.async_wait([self = self<Hl7Impl>(), gen](error_code e) {
       if (e || gen != self->gen_ || self->stopped_) return;
       self->with_status([](FeedStatus& s) { ++s.reconnects; });
       self->connect();
@@ -180,7 +130,7 @@ class Hl7Impl : public detail::FeedBase, public std::enable_shared_from_this<Hl7
 
   void read(std::uint64_t gen) {
     socket_.async_read_some(
-        asio::buffer(rbuf_), [self = shared_from_this(), gen](error_code ec, std::size_t n) {
+        asio::buffer(rbuf_), [self = self<Hl7Impl>(), gen](error_code ec, std::size_t n) {
           if (gen != self->gen_ || self->stopped_) return;
           if (ec)
             return self->fail(ec == asio::error::eof ? "the receiver closed the connection"
@@ -222,37 +172,55 @@ class Hl7Impl : public detail::FeedBase, public std::enable_shared_from_this<Hl7
     const auto seq = inflight_->seq;
     inflight_.reset();
     if (ack->code == hl7::AckCode::AA) {
-      rejects_ = 0;
+      retry_.reset();
       backoff_.reset();
       outbox_.delivered(seq);
       with_status([](FeedStatus& s) { ++s.acknowledged; });
       healthy("delivering again");
       update_status();
-      send_next();
+      send_more();
       return;
     }
-    // AE / AR: the receiver read the message and refused it. Retried with backoff (the receiver
-    // may be busy or misconfigured for a moment), then given up and journaled: one refused
-    // message never blocks every alert after it.
-    ++rejects_;
+    // AE (CE): the receiver cannot take it now (busy, restarting, a moment of misconfiguration):
+    // resent with backoff until the retry window of this message is over. AR (CR): refused for
+    // good: given up at once. Either way a message given up is journaled (feed.rejected) and
+    // raises feed_undelivered: never silent, and one poison message never blocks the alerts
+    // behind it.
     const std::string code(hl7::to_string(ack->code));
     problem(fmt::format("receiver answered {} for seq {} ({})", code, seq,
                         ack->text.empty() ? "no text" : ack->text));
-    if (rejects_ >= tuning_.reject_attempts) {
-      outbox_.rejected(seq, code, ack->text, rejects_);
-      rejects_ = 0;
-      with_status([](FeedStatus& s) { ++s.rejected; });
-      update_status();
-      send_next();
+    const bool refused = ack->code == hl7::AckCode::AR;  // CR is read as AR
+    if (refused || window_over()) {
+      give_up(seq, code,
+              refused ? ack->text
+                      : fmt::format("{} (answered {} for {} s, the retry window)", ack->text, code,
+                                    cfg_.retry_window.count()));
+      send_more();
       return;
     }
     holding_ = true;
     hold_timer_.expires_after(backoff_.next());
-    hold_timer_.async_wait([self = shared_from_this(), gen = gen_](error_code ec) {
+    hold_timer_.async_wait([self = self<Hl7Impl>(), gen = gen_](error_code ec) {
       if (ec || gen != self->gen_ || self->stopped_) return;
       self->holding_ = false;
-      self->send_next();
+      self->send_more();
     });
+  }
+
+  // The front message was sent (again): its retry window runs from its first send.
+  void attempt(std::int64_t seq) {
+    if (!retry_ || retry_->seq != seq) retry_ = Retry{seq, Clock::now(), 0};
+    ++retry_->attempts;
+  }
+  [[nodiscard]] bool window_over() const {
+    return retry_ && Clock::now() - retry_->since >= cfg_.retry_window;
+  }
+  void give_up(std::int64_t seq, const std::string& code, const std::string& text) {
+    const int attempts = retry_ && retry_->seq == seq ? retry_->attempts : 1;
+    retry_.reset();
+    outbox_.rejected(seq, code, text, attempts);
+    with_status([](FeedStatus& s) { ++s.rejected; });
+    update_status();
   }
 
   std::string patient_of(std::optional<std::int64_t> session) {
@@ -281,7 +249,7 @@ class Hl7Impl : public detail::FeedBase, public std::enable_shared_from_this<Hl7
     return {};
   }
 
-  void send_next() {
+  void send_more() override {
     while (connected_ && loaded_ && !inflight_ && !holding_ && !stopped_ && !outbox_.empty()) {
       const auto ev = outbox_.queue().front();
       OruContext ctx;
@@ -307,19 +275,19 @@ class Hl7Impl : public detail::FeedBase, public std::enable_shared_from_this<Hl7
         continue;
       }
       inflight_ = Inflight{ev->seq, ctx.control_id};
+      attempt(ev->seq);
       wbuf_ = hl7::mllp_encode(*msg);
       const auto gen = gen_;
       arm_deadline(
           gen, cfg_.ack_timeout,
           fmt::format("no ACK for seq {} within {} ms", ev->seq, cfg_.ack_timeout.count()));
-      asio::async_write(
-          socket_, asio::buffer(wbuf_),
-          [self = shared_from_this(), gen, seq = ev->seq](error_code ec, std::size_t) {
-            if (gen != self->gen_ || self->stopped_) return;
-            if (ec) return self->fail("write failed: " + ec.message());
-            self->with_status([](FeedStatus& s) { ++s.sent; });
-            if (self->tuning_.on_sent) self->tuning_.on_sent(self->cfg_.name, seq);
-          });
+      asio::async_write(socket_, asio::buffer(wbuf_),
+                        [self = self<Hl7Impl>(), gen, seq = ev->seq](error_code ec, std::size_t) {
+                          if (gen != self->gen_ || self->stopped_) return;
+                          if (ec) return self->fail("write failed: " + ec.message());
+                          self->with_status([](FeedStatus& s) { ++s.sent; });
+                          if (self->tuning_.on_sent) self->tuning_.on_sent(self->cfg_.name, seq);
+                        });
       return;
     }
   }
@@ -329,41 +297,20 @@ class Hl7Impl : public detail::FeedBase, public std::enable_shared_from_this<Hl7
   asio::steady_timer deadline_;     // connect timeout, ACK timeout
   asio::steady_timer retry_timer_;  // reconnect backoff
   asio::steady_timer hold_timer_;   // resend after AE/AR
-  asio::steady_timer tick_timer_;
   hl7::MllpDecoder decoder_;
   std::array<char, 8192> rbuf_{};
   std::string wbuf_;
   std::uint64_t gen_ = 0;  // connection generation: handlers of an older one do nothing
-  bool started_ = false;
-  bool loaded_ = false;
   bool holding_ = false;
-  int rejects_ = 0;
+  struct Retry {
+    std::int64_t seq = 0;
+    Clock::time_point since;  // the first send
+    int attempts = 0;
+  };
+  std::optional<Retry> retry_;  // the front message, once sent
   std::optional<Inflight> inflight_;
   std::map<std::int64_t, std::string> patients_;
   std::map<std::string, std::string> locations_;
-};
-
-class Hl7Feed : public Feed {
- public:
-  explicit Hl7Feed(std::shared_ptr<Hl7Impl> impl, asio::io_context& io)
-      : impl_(std::move(impl)), io_(io) {}
-  ~Hl7Feed() override {
-    if (io_.stopped())
-      impl_->stop_now();
-    else
-      impl_->stop();
-  }
-  const std::string& name() const override { return impl_->name(); }
-  void start() override { impl_->start(); }
-  void notify(const std::vector<store::CommittedEventPtr>& events) override {
-    impl_->notify(events);
-  }
-  void stop() override { impl_->stop(); }
-  FeedStatus status() const override { return impl_->status(); }
-
- private:
-  std::shared_ptr<Hl7Impl> impl_;
-  asio::io_context& io_;
 };
 
 }  // namespace
@@ -373,7 +320,7 @@ std::unique_ptr<Feed> make_hl7_feed(asio::io_context& io, const core::FeedConfig
                                     const std::filesystem::path& database, const Tuning& tuning) {
   auto impl =
       std::make_shared<Hl7Impl>(io, cfg, site, journal, database, tuning, detail::make_filter(cfg));
-  return std::make_unique<Hl7Feed>(std::move(impl), io);
+  return detail::handle(std::move(impl), io);
 }
 
 }  // namespace vitalsd::feeds

@@ -30,7 +30,7 @@ std::string rc_text(int rc) {
   return mosquitto_strerror(rc);
 }
 
-class MqttImpl : public detail::FeedBase, public std::enable_shared_from_this<MqttImpl> {
+class MqttImpl final : public detail::FeedBase {
  public:
   MqttImpl(asio::io_context& io, const core::FeedConfig& cfg, const std::string& site,
            store::Journal& journal, const std::filesystem::path& database, const Tuning& tuning,
@@ -39,65 +39,26 @@ class MqttImpl : public detail::FeedBase, public std::enable_shared_from_this<Mq
         resolver_(strand_),
         sd_(strand_),
         deadline_(strand_),
-        retry_timer_(strand_),
-        tick_timer_(strand_) {
+        retry_timer_(strand_) {
     lib_init();
     if (cfg_.client_id.empty()) cfg_.client_id = "vitalsd-" + site_ + "-" + cfg_.name;
     prefix_ = cfg_.topic_prefix + "/" + site_;
   }
   ~MqttImpl() override { teardown(); }
 
-  void start() {
-    asio::dispatch(strand_, [self = shared_from_this()] { self->do_start(); });
-  }
-  void notify(const std::vector<store::CommittedEventPtr>& events) {
-    asio::post(strand_, [self = shared_from_this(), events] { self->do_notify(events); });
-  }
-  void stop() {
-    asio::dispatch(strand_, [self = shared_from_this()] { self->do_stop(); });
-  }
-  void stop_now() { do_stop(); }
-  const std::string& name() const { return cfg_.name; }
-
  private:
-  void do_start() {
-    if (stopped_ || started_) return;
-    started_ = true;
-    load();
-    connect();
-    schedule_tick();
-  }
+  [[nodiscard]] std::string waiting_for() const override { return "no PUBACK from the broker"; }
 
-  void load() {
-    if (auto err = outbox_.load())
-      problem(*err);
-    else
-      loaded_ = true;
-    update_status();
-  }
-
-  void do_notify(const std::vector<store::CommittedEventPtr>& events) {
-    if (stopped_ || !loaded_) return;
-    outbox_.offer(events);
-    if (auto err = outbox_.refill()) problem(*err);
-    publish_more();
-    update_status();
-  }
-
-  void do_stop() {
-    if (stopped_) return;
-    stopped_ = true;
+  void shut() override {
     ++gen_;
     resolver_.cancel();
     deadline_.cancel();
     retry_timer_.cancel();
-    tick_timer_.cancel();
     if (mosq_ && connected_) {
       mosquitto_disconnect(mosq_);
       flush_writes();
     }
     teardown();
-    update_status();
   }
 
   // Best effort: push out the DISCONNECT without waiting.
@@ -123,28 +84,16 @@ class MqttImpl : public detail::FeedBase, public std::enable_shared_from_this<Mq
     sent_ = 0;
   }
 
-  void schedule_tick() {
-    tick_timer_.expires_after(tuning_.tick);
-    tick_timer_.async_wait([self = shared_from_this()](error_code ec) {
-      if (ec || self->stopped_) return;
-      self->on_tick();
-      self->schedule_tick();
-    });
-  }
-
-  void on_tick() {
-    if (!loaded_) load();
-    if (loaded_) outbox_.check(last_problem_.empty() ? "no PUBACK from the broker" : last_problem_);
+  // Keepalive PINGREQ and ping timeout.
+  void tick() override {
     if (mosq_ && sd_.is_open()) {
-      const int rc = mosquitto_loop_misc(mosq_);  // keepalive PINGREQ, ping timeout
+      const int rc = mosquitto_loop_misc(mosq_);
       if (rc != MOSQ_ERR_SUCCESS) return fail("connection lost: " + rc_text(rc));
       maybe_wait_write();
     }
-    publish_more();
-    update_status();
   }
 
-  void connect() {
+  void connect() override {
     if (stopped_) return;
     const auto gen = ++gen_;
     if (port_.empty()) {
@@ -154,7 +103,7 @@ class MqttImpl : public detail::FeedBase, public std::enable_shared_from_this<Mq
     // Resolve with Asio: libmosquitto would block the thread in getaddrinfo.
     resolver_.async_resolve(
         host_, port_,
-        [self = shared_from_this(), gen](error_code ec, tcp::resolver::results_type results) {
+        [self = self<MqttImpl>(), gen](error_code ec, tcp::resolver::results_type results) {
           if (gen != self->gen_ || self->stopped_) return;
           if (ec || results.empty())
             return self->fail("cannot resolve " + self->host_ + ": " + ec.message());
@@ -186,7 +135,7 @@ class MqttImpl : public detail::FeedBase, public std::enable_shared_from_this<Mq
     if (ec) return fail("cannot watch the socket: " + ec.message());
     deadline_.expires_after(
         std::max<std::chrono::milliseconds>(cfg_.ack_timeout, std::chrono::seconds{5}));
-    deadline_.async_wait([self = shared_from_this(), gen](error_code e) {
+    deadline_.async_wait([self = self<MqttImpl>(), gen](error_code e) {
       if (e || gen != self->gen_ || self->stopped_ || self->connected_) return;
       self->fail("no CONNACK from the broker");
     });
@@ -196,7 +145,7 @@ class MqttImpl : public detail::FeedBase, public std::enable_shared_from_this<Mq
 
   void wait_read(std::uint64_t gen) {
     sd_.async_wait(asio::posix::stream_descriptor::wait_read,
-                   [self = shared_from_this(), gen](error_code ec) {
+                   [self = self<MqttImpl>(), gen](error_code ec) {
                      if (ec || gen != self->gen_ || self->stopped_ || !self->mosq_) return;
                      const int rc = mosquitto_loop_read(self->mosq_, 1);
                      if (gen != self->gen_) return;
@@ -213,7 +162,7 @@ class MqttImpl : public detail::FeedBase, public std::enable_shared_from_this<Mq
     if (!mosq_ || write_waiting_ || !sd_.is_open() || !mosquitto_want_write(mosq_)) return;
     write_waiting_ = true;
     sd_.async_wait(asio::posix::stream_descriptor::wait_write,
-                   [self = shared_from_this(), gen = gen_](error_code ec) {
+                   [self = self<MqttImpl>(), gen = gen_](error_code ec) {
                      if (ec || gen != self->gen_ || self->stopped_ || !self->mosq_) return;
                      self->write_waiting_ = false;
                      const int rc = mosquitto_loop_write(self->mosq_, 1);
@@ -234,7 +183,7 @@ class MqttImpl : public detail::FeedBase, public std::enable_shared_from_this<Mq
     const auto gen = ++gen_;
     update_status();
     retry_timer_.expires_after(backoff_.next());
-    retry_timer_.async_wait([self = shared_from_this(), gen](error_code e) {
+    retry_timer_.async_wait([self = self<MqttImpl>(), gen](error_code e) {
       if (e || gen != self->gen_ || self->stopped_) return;
       self->with_status([](FeedStatus& s) { ++s.reconnects; });
       self->connect();
@@ -269,10 +218,10 @@ class MqttImpl : public detail::FeedBase, public std::enable_shared_from_this<Mq
     update_status();
     // Publishing waits until libmosquitto has returned from this callback: calling into it
     // from its own callbacks nests its internal locks (ThreadSanitizer reports the cycle).
-    asio::post(strand_, [self = shared_from_this(), gen = gen_] {
+    asio::post(strand_, [self = self<MqttImpl>(), gen = gen_] {
       if (gen != self->gen_ || self->stopped_ || !self->connected_) return;
       self->publish_all_alert_states();
-      self->publish_more();
+      self->send_more();
       self->update_status();
     });
   }
@@ -296,9 +245,9 @@ class MqttImpl : public detail::FeedBase, public std::enable_shared_from_this<Mq
     outbox_.delivered(last);
     with_status([n](FeedStatus& s) { s.acknowledged += n; });
     update_status();
-    asio::post(strand_, [self = shared_from_this(), gen = gen_] {  // outside the callback
+    asio::post(strand_, [self = self<MqttImpl>(), gen = gen_] {  // outside the callback
       if (gen != self->gen_ || self->stopped_ || !self->connected_) return;
-      self->publish_more();
+      self->send_more();
     });
   }
 
@@ -337,7 +286,7 @@ class MqttImpl : public detail::FeedBase, public std::enable_shared_from_this<Mq
     for (const auto& m : monitors) publish_alert_state(m);
   }
 
-  void publish_more() {
+  void send_more() override {
     const auto gen = gen_;
     while (connected_ && mosq_ && !stopped_ && pending_fail_.empty() &&
            mids_.size() < tuning_.mqtt_window && sent_ < outbox_.queue().size()) {
@@ -355,7 +304,7 @@ class MqttImpl : public detail::FeedBase, public std::enable_shared_from_this<Mq
     if (!pending_fail_.empty() && gen == gen_) {
       // Not inside a libmosquitto callback here only when called from notify/tick; defer so a
       // callback never tears its own handle down.
-      asio::post(strand_, [self = shared_from_this(), gen] {
+      asio::post(strand_, [self = self<MqttImpl>(), gen] {
         if (gen != self->gen_ || self->pending_fail_.empty()) return;
         self->fail(std::exchange(self->pending_fail_, {}));
       });
@@ -368,40 +317,14 @@ class MqttImpl : public detail::FeedBase, public std::enable_shared_from_this<Mq
   asio::posix::stream_descriptor sd_;
   asio::steady_timer deadline_;
   asio::steady_timer retry_timer_;
-  asio::steady_timer tick_timer_;
   mosquitto* mosq_ = nullptr;
   std::string prefix_;
   std::uint64_t gen_ = 0;
-  bool started_ = false;
-  bool loaded_ = false;
   bool write_waiting_ = false;
   std::string pending_fail_;          // set inside callbacks, acted on after the loop call
   std::map<int, std::int64_t> mids_;  // event PUBLISHes awaiting PUBACK: mid -> seq
   std::set<std::int64_t> acked_;      // PUBACKed seqs not yet contiguous from the front
   std::size_t sent_ = 0;              // queue entries published on this connection
-};
-
-class MqttFeed : public Feed {
- public:
-  MqttFeed(std::shared_ptr<MqttImpl> impl, asio::io_context& io)
-      : impl_(std::move(impl)), io_(io) {}
-  ~MqttFeed() override {
-    if (io_.stopped())
-      impl_->stop_now();
-    else
-      impl_->stop();
-  }
-  const std::string& name() const override { return impl_->name(); }
-  void start() override { impl_->start(); }
-  void notify(const std::vector<store::CommittedEventPtr>& events) override {
-    impl_->notify(events);
-  }
-  void stop() override { impl_->stop(); }
-  FeedStatus status() const override { return impl_->status(); }
-
- private:
-  std::shared_ptr<MqttImpl> impl_;
-  asio::io_context& io_;
 };
 
 }  // namespace
@@ -422,7 +345,7 @@ std::unique_ptr<Feed> make_mqtt_feed(asio::io_context& io, const core::FeedConfi
                                      const std::filesystem::path& database, const Tuning& tuning) {
   auto impl = std::make_shared<MqttImpl>(io, cfg, site, journal, database, tuning,
                                          detail::make_filter(cfg));
-  return std::make_unique<MqttFeed>(std::move(impl), io);
+  return detail::handle(std::move(impl), io);
 }
 
 }  // namespace vitalsd::feeds

@@ -203,7 +203,7 @@ void Outbox::rejected(std::int64_t seq, const std::string& code, const std::stri
   journal_.record(store::Event{"feed.rejected", wall_now(), "", std::nullopt, payload},
                   store::Durability::urgent);
   spdlog::error(
-      "feed {}: receiver refused seq {} ({}) {} times ({}: {}); given up, journaled as "
+      "feed {}: seq {} ({}) given up after {} attempts ({}: {}); journaled as "
       "feed.rejected",
       options_.feed, seq, type, attempts, code, text);
   const bool stalled = stall_since_.has_value();
@@ -214,6 +214,10 @@ void Outbox::rejected(std::int64_t seq, const std::string& code, const std::stri
   // A refusal is not a delivery: the undelivered clock keeps running.
   stall_since_ = queue_.empty() ? std::nullopt : (stalled ? since : std::optional(Clock::now()));
   if (queue_.empty()) refill();
+  // A message given up is a message not delivered: feed_undelivered, cleared by the next
+  // delivery (feed.delivered).
+  raise("seq " + std::to_string(seq) + " given up (" + code + (text.empty() ? "" : ": " + text) +
+        ")");
 }
 
 void Outbox::passed_over(std::int64_t seq) {
@@ -266,6 +270,11 @@ void Outbox::check(const std::string& reason) {
   }
   if (!stall_since_) stall_since_ = Clock::now();
   if (raised_ || Clock::now() - *stall_since_ < options_.undelivered_after) return;
+  raise(reason);
+}
+
+void Outbox::raise(const std::string& reason) {
+  if (raised_) return;
   raised_ = true;
   const auto pending = pending_count();
   const std::int64_t oldest = queue_.empty() ? cursor_ + 1 : queue_.front()->seq;
@@ -278,8 +287,8 @@ void Outbox::check(const std::string& reason) {
       {"rule", "feed_undelivered"}};
   journal_.record(store::Event{"feed.undelivered", wall_now(), "", std::nullopt, payload},
                   store::Durability::urgent);
-  spdlog::error("feed {}: nothing delivered to {} for {} s, {} events pending (oldest seq {}): {}",
-                options_.feed, options_.endpoint, secs, pending, oldest, reason);
+  spdlog::error("feed {}: feed_undelivered: {} events pending for {} (oldest seq {}): {}",
+                options_.feed, pending, options_.endpoint, oldest, reason);
 }
 
 }  // namespace vitalsd::feeds

@@ -66,7 +66,8 @@ class Outbox {
   bool empty() const { return queue_.empty(); }
   // The receiver acknowledged every queued event up to and including `seq`.
   void delivered(std::int64_t seq);
-  // The front event is given up (AE/AR too often): journaled as feed.rejected, cursor moves on.
+  // The front event is given up (AR, or its retry window over): journaled as feed.rejected,
+  // the cursor moves on, and feed_undelivered is raised (cleared by the next delivery).
   void rejected(std::int64_t seq, const std::string& code, const std::string& text, int attempts);
   // The front event cannot be expressed by this feed (an HL7 feed and an event without an alert):
   // the cursor moves on, nothing is journaled.
@@ -83,6 +84,8 @@ class Outbox {
 
  private:
   void push(store::CommittedEventPtr e);
+  // Journals feed.undelivered (the feed_undelivered alert) unless it is raised already.
+  void raise(const std::string& reason);
   void advance_cursor(std::int64_t seq);
   void clear_undelivered(std::int64_t seq, const std::string& reason);
   void persist_cursor();

@@ -78,8 +78,10 @@ void read_api(const toml::table& t, Settings& s, const std::string& file, core::
     s.api.header_timeout = std::chrono::milliseconds{*v};
   if (auto v = r.integer("idle_timeout_ms", 100, 3'600'000))
     s.api.idle_timeout = std::chrono::milliseconds{*v};
-  if (auto v = r.integer("max_connections", 1, 10'000))
+  if (auto v = r.integer("max_connections", 1, 100'000))
     s.api.max_connections = static_cast<std::size_t>(*v);
+  if (auto v = r.integer("max_connections_per_address", 1, 100'000))
+    s.api.max_connections_per_address = static_cast<std::size_t>(*v);
   if (const auto* tokens = r.array("tokens")) {
     std::map<std::string, int> names;
     for (const auto& node : *tokens) {
@@ -236,6 +238,10 @@ void read_hl7(const toml::table& t, core::Hl7MonitorConfig& hl7, const std::stri
   }
   if (auto v = r.integer("max_message_bytes", 1024, 16 * 1024 * 1024))
     hl7.max_message_bytes = static_cast<std::size_t>(*v);
+  if (auto v = r.integer("max_clients", 1, 10'000)) hl7.max_clients = static_cast<std::size_t>(*v);
+  if (auto v = r.integer("max_clients_per_address", 1, 10'000))
+    hl7.max_clients_per_address = static_cast<std::size_t>(*v);
+  if (auto v = r.integer("idle_timeout_s", 5, 86'400)) hl7.idle_timeout = std::chrono::seconds{*v};
   if (const auto* codes = r.table("codes")) {
     for (const auto& [k, v] : *codes) {
       const std::string code(k.str());
@@ -289,6 +295,8 @@ void read_feed(const toml::table& t, Settings& s, const std::string& file, core:
     if (auto v = r.string("receiving_facility")) f.receiving_facility = *v;
     if (auto v = r.integer("ack_timeout_ms", 100, 600'000))
       f.ack_timeout = std::chrono::milliseconds{*v};
+    if (auto v = r.integer("retry_window_s", 1, 7 * 86'400))
+      f.retry_window = std::chrono::seconds{*v};
   } else if (f.type == "mqtt") {
     if (auto v = r.string("topic_prefix")) {
       if (v->empty() || v->find_first_of("#+") != std::string::npos)

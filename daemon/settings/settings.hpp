@@ -53,7 +53,10 @@ struct ApiSettings {
   std::size_t body_limit_bytes = 65536;
   std::chrono::milliseconds header_timeout{10'000};
   std::chrono::milliseconds idle_timeout{60'000};
-  std::size_t max_connections = 256;
+  // Caps on open connections, in total and per client address; at a cap the connection idle
+  // longest is closed to make room (docs/api.md "Connection limits").
+  std::size_t max_connections = 512;
+  std::size_t max_connections_per_address = 256;
   std::vector<Token> tokens;
 };
 

@@ -97,6 +97,9 @@ std::unique_ptr<Driver> make(const core::MonitorConfig& m, Context& ctx) {
     o.listen = m.hl7.listen;
     o.max_message_bytes = m.hl7.max_message_bytes;
     o.codes = m.hl7.codes;
+    o.max_clients = m.hl7.max_clients;
+    o.max_clients_per_address = m.hl7.max_clients_per_address;
+    o.idle_timeout = m.hl7.idle_timeout;
     return std::make_shared<Listener>(ctx.io(), std::move(o));
   });
   return make_on(m, ctx.io(), std::move(listener));

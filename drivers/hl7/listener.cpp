@@ -10,6 +10,7 @@
 #include "hl7/ack.hpp"
 #include "hl7/mllp.hpp"
 #include "hl7/msh.hpp"
+#include "net/connection_table.hpp"
 
 namespace vitalsd::drivers::hl7 {
 namespace h = vitalsd::hl7;
@@ -68,7 +69,8 @@ struct Listener::Server : std::enable_shared_from_this<Listener::Server> {
       : options(std::move(opt)),
         codes(options.codes),
         strand(asio::make_strand(io)),
-        acceptor(strand) {
+        acceptor(strand),
+        backoff(strand) {
     const auto ep = resolve(io, options.listen);
     boost::system::error_code ec;
     acceptor.open(ep.protocol(), ec);
@@ -82,8 +84,11 @@ struct Listener::Server : std::enable_shared_from_this<Listener::Server> {
   }
 
   void accept();
+  void admit(tcp::socket socket);
+  bool evict_one();  // out of descriptors: closes the client idle longest
+  void close_evicted(Client* victim);
   void stop();
-  void closed(const Client* c);
+  void closed(Client* c);
   // One MLLP frame in. Its ACK (HL7 text, not framed) is handed to `answer`, at once or, when
   // its observations were buffered, once they are committed (on the strand).
   void handle(std::string_view payload, const std::shared_ptr<Client>& client);
@@ -104,11 +109,13 @@ struct Listener::Server : std::enable_shared_from_this<Listener::Server> {
   h::ParseLimits limits;
   Strand strand;
   tcp::acceptor acceptor;
+  asio::steady_timer backoff;  // after an accept error with no client to close
   bool stopped = false;
   std::uint64_t next_ack_id = 1;  // strand only
 
-  // Clients, touched only on the strand.
+  // Clients, touched only on the strand; `table` orders them by idleness for the caps.
   std::unordered_map<const Client*, std::weak_ptr<Client>> clients;
+  net::ConnectionTable<Client> table;
 
   // Sources and stats, shared with the drivers' polls: guarded by `mutex`.
   mutable std::mutex mutex;
@@ -138,7 +145,7 @@ class Client : public std::enable_shared_from_this<Client> {
         decoder_(server_->options.max_message_bytes) {}
 
   void start() {
-    last_activity_ = SteadyClock::now();
+    touch();
     arm_idle();
     read();
   }
@@ -159,7 +166,7 @@ class Client : public std::enable_shared_from_this<Client> {
   // Reserves the next answer's place; fill() it later (on the strand).
   std::uint64_t defer() {
     out_.push_back(Slot{});
-    ++pending_;
+    if (++pending_ == 1) touch();
     return first_slot_ + out_.size() - 1;
   }
 
@@ -169,7 +176,7 @@ class Client : public std::enable_shared_from_this<Client> {
     if (s.ready) return;
     s.framed = h::mllp_encode(ack);
     s.ready = true;
-    --pending_;
+    if (--pending_ == 0) touch();
     unsent_ += s.framed.size();
     if (!writing_) write();
     resume_reading();
@@ -202,7 +209,7 @@ class Client : public std::enable_shared_from_this<Client> {
       close();
       return;
     }
-    last_activity_ = SteadyClock::now();
+    touch();
     auto self = shared_from_this();
     decoder_.feed(std::string_view{buffer_.data(), n}, [this, &self](const h::MllpEvent& ev) {
       switch (ev.kind) {
@@ -249,7 +256,7 @@ class Client : public std::enable_shared_from_this<Client> {
       close();
       return;
     }
-    last_activity_ = SteadyClock::now();
+    touch();
     unsent_ -= out_.front().framed.size();
     out_.pop_front();
     ++first_slot_;
@@ -257,11 +264,22 @@ class Client : public std::enable_shared_from_this<Client> {
     resume_reading();
   }
 
+  // A sign of life: idle from now, the last to be evicted at a cap; busy (never evicted) while
+  // messages of this client wait for their commit.
+  void touch() {
+    last_activity_ = SteadyClock::now();
+    server_->table.mark(this, pending_ > 0 ? net::Standing::busy : net::Standing::idle);
+  }
+
   void arm_idle() {
-    idle_.expires_at(last_activity_ + server_->options.idle_timeout);
+    const auto due = last_activity_ + server_->options.idle_timeout;
+    // While ACKs wait for a commit the client is not idle: look again in a second.
+    idle_.expires_at(pending_ > 0 ? std::max(due, SteadyClock::now() + std::chrono::seconds{1})
+                                  : due);
     idle_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
       if (ec || self->closed_) return;
-      if (SteadyClock::now() - self->last_activity_ >= self->server_->options.idle_timeout) {
+      if (SteadyClock::now() - self->last_activity_ >= self->server_->options.idle_timeout &&
+          self->pending_ == 0) {  // never while its messages wait for their commit
         self->server_->count(self->server_->stats, &ListenerStats::closed_idle);
         self->close();
       } else {
@@ -290,29 +308,64 @@ void Listener::Server::accept() {
       strand, [self = shared_from_this()](const boost::system::error_code& ec, tcp::socket socket) {
         if (self->stopped) return;
         if (!ec) {
-          if (self->clients.size() >= self->options.max_clients) {
-            self->count(self->stats, &ListenerStats::refused);
-            boost::system::error_code ignored;
-            socket.close(ignored);
-          } else {
-            boost::system::error_code ignored;
-            socket.set_option(tcp::no_delay(true), ignored);
-            auto client = std::make_shared<Client>(self, std::move(socket));
-            self->clients.emplace(client.get(), client);
-            {
-              std::lock_guard counted(self->mutex);
-              ++self->stats.accepted;
-              self->stats.clients = self->clients.size();
-            }
-            client->start();
-          }
+          self->admit(std::move(socket));
+          self->accept();
+          return;
         }
-        // Out of file descriptors (EMFILE) and the like: keep accepting; the listener must not die.
-        self->accept();
+        // Out of file descriptors: the client idle longest gives its descriptor back and the
+        // accept is retried at once. Nothing to close, or another error: retry a little later
+        // (never spin, never die).
+        const bool out_of_fds = ec == asio::error::no_descriptors || ec.value() == ENFILE;
+        if (out_of_fds && self->evict_one()) {
+          self->accept();
+          return;
+        }
+        self->backoff.expires_after(std::chrono::milliseconds{100});
+        self->backoff.async_wait([self](const boost::system::error_code& wait_ec) {
+          if (!wait_ec && !self->stopped) self->accept();
+        });
       });
 }
 
-void Listener::Server::closed(const Client* c) {
+bool Listener::Server::evict_one() {
+  auto* victim = table.evict_one();
+  if (victim) close_evicted(victim);
+  return victim != nullptr;
+}
+
+// A client the table gave up to make room: closed now (its descriptor is free at once).
+void Listener::Server::close_evicted(Client* victim) {
+  count(stats, &ListenerStats::evicted);
+  if (auto it = clients.find(victim); it != clients.end())
+    if (auto c = it->second.lock()) c->close();
+}
+
+// At a cap the client idle longest makes room: idle connections never lock a sender out.
+void Listener::Server::admit(tcp::socket socket) {
+  boost::system::error_code ec;
+  const auto peer = socket.remote_endpoint(ec);
+  const auto address = ec ? asio::ip::address{} : peer.address();
+  auto room = table.make_room(address, {options.max_clients, options.max_clients_per_address});
+  if (!room) {
+    count(stats, &ListenerStats::refused);
+    socket.close(ec);
+    return;
+  }
+  for (auto* victim : *room) close_evicted(victim);
+  socket.set_option(tcp::no_delay(true), ec);
+  auto client = std::make_shared<Client>(shared_from_this(), std::move(socket));
+  clients.emplace(client.get(), client);
+  table.add(client.get(), address);
+  {
+    std::lock_guard lock(mutex);
+    ++stats.accepted;
+    stats.clients = clients.size();
+  }
+  client->start();
+}
+
+void Listener::Server::closed(Client* c) {
+  table.remove(c);
   clients.erase(c);
   std::lock_guard lock(mutex);
   stats.clients = clients.size();
@@ -322,6 +375,7 @@ void Listener::Server::stop() {
   stopped = true;
   boost::system::error_code ignored;
   acceptor.close(ignored);
+  backoff.cancel();
   std::vector<std::shared_ptr<Client>> open;
   for (auto& [_, weak] : clients)
     if (auto c = weak.lock()) open.push_back(std::move(c));

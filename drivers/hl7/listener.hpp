@@ -8,7 +8,9 @@
 // committed (persist before acknowledge); many messages may wait for their commit at once
 // (pipelining), and each client's ACKs go out in the order its messages came. Each client is
 // bounded on its own: message size, bytes of garbage, unread ACKs, idle time; a bad client is
-// answered or closed and never delays the others. Rules: docs/hl7-monitors.md.
+// answered or closed and never delays the others. Idle clients never lock a sender out: at
+// max_clients (or max_clients_per_address for the new client's address) the client idle
+// longest is closed to make room. Rules: docs/hl7-monitors.md.
 #pragma once
 
 #include <chrono>
@@ -31,7 +33,8 @@ struct ListenerOptions {
   std::size_t max_message_bytes = 1 << 20;
   std::map<std::string, std::string> codes;  // vendor OBX-3 code -> parameter name
   std::size_t max_clients = 64;
-  std::chrono::milliseconds idle_timeout{std::chrono::minutes{10}};
+  std::size_t max_clients_per_address = 16;
+  std::chrono::milliseconds idle_timeout{std::chrono::minutes{2}};
   std::size_t max_garbage_bytes = 4096;  // non-MLLP bytes in a row before a client is closed
   std::size_t max_unsent_ack_bytes = 256 * 1024;  // reading pauses above this
   std::size_t max_buffered_observations = 4096;   // per monitor, between two polls
@@ -40,7 +43,8 @@ struct ListenerOptions {
 
 struct ListenerStats {
   std::uint64_t accepted = 0;
-  std::uint64_t refused = 0;  // over max_clients
+  std::uint64_t refused = 0;  // at a cap with no client to evict (never, today: all evictable)
+  std::uint64_t evicted = 0;  // the longest-idle client closed to make room for a new one
   std::uint64_t closed_idle = 0;
   std::uint64_t closed_garbage = 0;
   std::uint64_t frames = 0;

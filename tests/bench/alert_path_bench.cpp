@@ -191,6 +191,7 @@ int main() {
   settings::ApiSettings api;
   api.listen = {"127.0.0.1", 0};
   api.max_connections = static_cast<std::size_t>(others) + 16;
+  api.max_connections_per_address = api.max_connections;  // every subscriber is on 127.0.0.1
   api.tokens.push_back({"bench", "system", api::sha256_hex(kToken), {}});
   api::Server server(io, api, pipeline, journal.database());
   server.start();

@@ -2,6 +2,8 @@
 // receiver that is down for a while, and a restart that resumes from the cursor.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include "harness.hpp"
 
 namespace vitalsd::test {
@@ -84,35 +86,118 @@ TEST(Hl7Feed, ReceiverDownThenUpDeliversAllInOrderAndRaisesThenClearsUndelivered
   EXPECT_FALSE(feed.status().undelivered);
 }
 
-TEST(Hl7Feed, AeIsRetriedThenGivenUpAndJournaled) {
+// The receiver restarts or is busy for a while: AE after AE (more than three in under a
+// second, which used to drop the alert), then AA. Everything arrives, in order, nothing is
+// given up.
+TEST(Hl7Feed, AeForAWhileThenAaDeliversEverythingInOrder) {
   MllpReceiver rx;
-  rx.answer([](std::size_t n) { return n < 3 ? Answer::ae : Answer::aa; });
+  rx.answer([](std::size_t n) { return n < 8 ? Answer::ae : Answer::aa; });
   rx.up();
   FeedHarness h;
-  auto& feed = h.add(hl7_config(rx.endpoint()));  // reject_attempts = 3
+  auto& feed = h.add(hl7_config(rx.endpoint()));  // retry window: the default 600 s
+  const auto start = std::chrono::steady_clock::now();
   const auto s1 = h.record(alert_event("raised", 1, "active", 182));
-  const auto s2 = h.record(alert_event("cleared", 1, "cleared", 150));
-  ASSERT_TRUE(eventually([&] { return feed.status().delivered == s2; }));
-  EXPECT_EQ(rx.control_ids(), ids({s1, s1, s1, s2}));
-  h.sync();  // feed.rejected is journaled asynchronously, like every event
-  const auto rejected = h.events_of("feed.rejected");
-  ASSERT_EQ(rejected.size(), 1u);
-  EXPECT_EQ(rejected[0]["event_seq"], s1);
-  EXPECT_EQ(rejected[0]["ack_code"], "AE");
-  EXPECT_EQ(rejected[0]["attempts"], 3);
-  EXPECT_EQ(feed.status().rejected, 1u);
+  const auto s2 = h.record(alert_event("escalated", 1, "active", 190));
+  const auto s3 = h.record(alert_event("cleared", 1, "cleared", 150));
+  ASSERT_TRUE(eventually([&] { return feed.status().delivered == s3; }, 10s))
+      << feed.status().last_error;
+  const auto took = std::chrono::steady_clock::now() - start;
+  std::vector<std::int64_t> expected(9, s1);  // 8 AE, then AA
+  expected.push_back(s2);
+  expected.push_back(s3);
+  EXPECT_EQ(rx.control_ids(), ids(expected));
+  h.sync();
+  EXPECT_TRUE(h.events_of("feed.rejected").empty());
+  EXPECT_EQ(feed.status().rejected, 0u);
+  std::printf(
+      "[feed retry] 8 AE answers then AA: all 3 alerts delivered in order after %lld ms\n",
+      static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
 }
 
-TEST(Hl7Feed, ArOnceThenAaIsDeliveredWithoutLoss) {
+// AR is final: the message is given up at once, journaled as feed.rejected, and raises
+// feed_undelivered, which the next delivery clears.
+TEST(Hl7Feed, ArGivesUpAtOnceAndRaisesFeedUndelivered) {
   MllpReceiver rx;
   rx.answer([](std::size_t n) { return n == 0 ? Answer::ar : Answer::aa; });
   rx.up();
   FeedHarness h;
-  auto& feed = h.add(hl7_config(rx.endpoint()));
+  auto cfg = hl7_config(rx.endpoint());
+  cfg.undelivered_after = std::chrono::seconds{600};  // only the drop may raise it
+  auto& feed = h.add(cfg);
   const auto s1 = h.record(alert_event("raised", 1, "active", 182));
-  ASSERT_TRUE(eventually([&] { return feed.status().delivered == s1; }));
-  EXPECT_EQ(rx.control_ids(), ids({s1, s1}));
-  EXPECT_TRUE(h.events_of("feed.rejected").empty());
+  const auto s2 = h.record(alert_event("cleared", 1, "cleared", 150));
+  ASSERT_TRUE(eventually([&] { return feed.status().delivered == s2; }));
+  EXPECT_EQ(rx.control_ids(), ids({s1, s2}));
+  ASSERT_TRUE(eventually([&] { return h.events_of("feed.delivered").size() == 1; }));
+  const auto rejected = h.events_of("feed.rejected");
+  ASSERT_EQ(rejected.size(), 1u);
+  EXPECT_EQ(rejected[0]["event_seq"], s1);
+  EXPECT_EQ(rejected[0]["ack_code"], "AR");
+  EXPECT_EQ(rejected[0]["attempts"], 1);
+  const auto raised = h.events_of("feed.undelivered");
+  ASSERT_EQ(raised.size(), 1u);
+  EXPECT_EQ(raised[0]["alert"]["rule"], "feed_undelivered");
+  EXPECT_NE(raised[0]["reason"].get<std::string>().find("given up"), std::string::npos)
+      << raised[0].dump();
+  EXPECT_GT(raised[0]["seq"].get<std::int64_t>(), rejected[0]["seq"].get<std::int64_t>());
+  EXPECT_EQ(feed.status().rejected, 1u);
+  EXPECT_FALSE(feed.status().undelivered);
+}
+
+// AE beyond the retry window: the message is given up (feed.rejected, feed_undelivered); the
+// next one has a window of its own and is delivered once the receiver says AA.
+TEST(Hl7Feed, AeBeyondTheRetryWindowGivesUpWithFeedUndelivered) {
+  MllpReceiver rx;
+  const auto t0 = std::chrono::steady_clock::now();
+  rx.answer([t0](std::size_t) {
+    return std::chrono::steady_clock::now() - t0 < 3s ? Answer::ae : Answer::aa;
+  });
+  rx.up();
+  FeedHarness h;
+  auto cfg = hl7_config(rx.endpoint());
+  cfg.undelivered_after = std::chrono::seconds{600};
+  cfg.retry_window = std::chrono::seconds{2};
+  auto& feed = h.add(cfg);
+  const auto s1 = h.record(alert_event("raised", 1, "active", 182));
+  const auto s2 = h.record(alert_event("cleared", 1, "cleared", 150));
+  ASSERT_TRUE(eventually([&] { return feed.status().delivered == s2; }, 10s))
+      << feed.status().last_error;
+  const auto given_up_after = std::chrono::steady_clock::now() - t0;
+  ASSERT_TRUE(eventually([&] { return h.events_of("feed.delivered").size() == 1; }));
+  const auto rejected = h.events_of("feed.rejected");
+  ASSERT_EQ(rejected.size(), 1u);
+  EXPECT_EQ(rejected[0]["event_seq"], s1);
+  EXPECT_EQ(rejected[0]["ack_code"], "AE");
+  EXPECT_GE(rejected[0]["attempts"].get<int>(), 4);
+  EXPECT_EQ(h.events_of("feed.undelivered").size(), 1u);
+  const auto c = rx.control_ids();
+  ASSERT_FALSE(c.empty());
+  EXPECT_EQ(c.back(), std::to_string(s2));
+  EXPECT_GE(given_up_after, 2s);
+}
+
+// A receiver that takes the message and never answers: resent (reconnecting after each
+// ack_timeout) until the retry window is over, then given up like an AE.
+TEST(Hl7Feed, NoAnswerBeyondTheRetryWindowGivesUp) {
+  MllpReceiver rx;
+  rx.answer([](std::size_t n) { return n < 3 ? Answer::silence : Answer::aa; });
+  rx.up();
+  FeedHarness h;
+  auto cfg = hl7_config(rx.endpoint());
+  cfg.undelivered_after = std::chrono::seconds{600};
+  cfg.retry_window = std::chrono::seconds{1};
+  auto& feed = h.add(cfg);  // ack_timeout 400 ms
+  const auto s1 = h.record(alert_event("raised", 1, "active", 182));
+  const auto s2 = h.record(alert_event("cleared", 1, "cleared", 150));
+  ASSERT_TRUE(eventually([&] { return feed.status().delivered == s2; }, 10s))
+      << feed.status().last_error;
+  EXPECT_EQ(rx.control_ids(), ids({s1, s1, s1, s2}));
+  h.sync();
+  const auto rejected = h.events_of("feed.rejected");
+  ASSERT_EQ(rejected.size(), 1u);
+  EXPECT_EQ(rejected[0]["event_seq"], s1);
+  EXPECT_EQ(rejected[0]["ack_code"], "none");
+  EXPECT_EQ(rejected[0]["attempts"], 3);
 }
 
 TEST(Hl7Feed, GarbageAndSilenceReconnectAndResend) {

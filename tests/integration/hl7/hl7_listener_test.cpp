@@ -535,27 +535,47 @@ TEST_F(Hl7Listener, ASenderThatNeverReadsItsAcksIsPausedAndOthersAreServed) {
   EXPECT_EQ(info(other.ack(2s)).code, h::AckCode::AA);
 }
 
-TEST_F(Hl7Listener, ClientsBeyondMaxClientsAreRefusedAndIdleOnesClosed) {
+// One ORU^R01 sent and answered AA.
+bool acked(Client& c) {
+  return c.send(msg::oru()) && info(c.ack(2s)).code == h::AckCode::AA;
+}
+
+TEST_F(Hl7Listener, AtMaxClientsTheLongestIdleIsClosedAndIdleOnesTimeOut) {
   ListenerOptions o;
   o.max_clients = 2;
-  o.idle_timeout = 400ms;
+  o.idle_timeout = 600ms;
   start(o);
   driver("bed-7", "BEDMON-7");
   Client a(port_), b(port_);
-  ASSERT_TRUE(a.send(msg::oru()));
-  ASSERT_TRUE(b.send(msg::oru()));
-  EXPECT_TRUE(a.ack());
-  EXPECT_TRUE(b.ack());
+  EXPECT_TRUE(acked(a));
+  EXPECT_TRUE(acked(b));
+  // A third sender gets in: `a`, idle longest, makes room; `b` stays.
   Client c(port_);
-  EXPECT_TRUE(c.closed_by_peer(2s));
-  EXPECT_EQ(listener_->stats().refused, 1u);
-  // Idle clients are closed, which makes room again.
-  EXPECT_TRUE(a.closed_by_peer(3s));
+  EXPECT_TRUE(acked(c));
+  EXPECT_TRUE(a.closed_by_peer(300ms));
+  EXPECT_EQ(listener_->stats().evicted, 1u);
+  EXPECT_EQ(listener_->stats().refused, 0u);
+  // Idle clients are closed by the idle timeout.
   EXPECT_TRUE(b.closed_by_peer(3s));
+  EXPECT_TRUE(c.closed_by_peer(3s));
   EXPECT_GE(listener_->stats().closed_idle, 2u);
-  Client d(port_);
-  ASSERT_TRUE(d.send(msg::oru()));
-  EXPECT_EQ(info(d.ack()).code, h::AckCode::AA);
+}
+
+TEST_F(Hl7Listener, APerAddressCapEvictsOnlyThatAddressesLongestIdle) {
+  ListenerOptions o;
+  o.max_clients = 64;
+  o.max_clients_per_address = 2;
+  start(o);
+  driver("bed-7", "BEDMON-7");
+  Client a(port_), b(port_);
+  EXPECT_TRUE(acked(a));
+  EXPECT_TRUE(acked(b));
+  EXPECT_TRUE(acked(a));  // `a` is now the most recent, `b` the longest idle
+  Client c(port_);
+  EXPECT_TRUE(acked(c));
+  EXPECT_TRUE(b.closed_by_peer(300ms));
+  EXPECT_TRUE(acked(a));
+  EXPECT_EQ(listener_->stats().evicted, 1u);
 }
 
 TEST_F(Hl7Listener, StartUpFailuresAreOneLineReasons) {

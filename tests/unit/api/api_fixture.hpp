@@ -234,9 +234,16 @@ class ApiTest : public ::testing::Test {
     return call(http::verb::post, target, role, body);
   }
 
-  // Raw POSIX socket: for clients that misbehave on purpose.
-  int raw_connect() {
+  // Raw POSIX socket: for clients that misbehave on purpose. `from`: another loopback source
+  // address (127.0.0.N), for the per-address connection cap.
+  int raw_connect(const char* from = nullptr) {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (from) {
+      sockaddr_in b{};
+      b.sin_family = AF_INET;
+      ::inet_pton(AF_INET, from, &b.sin_addr);
+      EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&b), sizeof b), 0) << from;
+    }
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(port);

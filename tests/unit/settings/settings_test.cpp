@@ -147,6 +147,47 @@ INSTANTIATE_TEST_SUITE_P(
                 6, "out of range"}),
     [](const auto& p) { return std::string(p.param.name); });
 
+INSTANTIATE_TEST_SUITE_P(
+    Issue17, SettingsErrors,
+    ::testing::Values(
+        BadCase{"per_address_zero", kHead + "[api]\nmax_connections_per_address = 0\n", 4,
+                "out of range [1, 100000]"},
+        BadCase{"hl7_idle_too_short", kHead + "[hl7]\nidle_timeout_s = 1\n", 4,
+                "out of range [5, 86400]"},
+        BadCase{"hl7_clients_not_integer", kHead + "[hl7]\nmax_clients_per_address = \"many\"\n", 4,
+                "expected an integer"},
+        BadCase{
+            "retry_window_zero",
+            kHead + "[[feeds]]\ntype = \"hl7\"\nendpoint = \"127.0.0.1:1\"\nretry_window_s = 0\n",
+            6, "out of range"}),
+    [](const auto& p) { return std::string(p.param.name); });
+
+TEST(Settings, ConnectionCapsAndTheRetryWindowAreRead) {
+  auto r =
+      parse(kHead +
+                "[api]\nmax_connections = 2000\nmax_connections_per_address = 300\n"
+                "[hl7]\nmax_clients = 100\nmax_clients_per_address = 8\nidle_timeout_s = 30\n"
+                "[[monitors]]\nid = \"m\"\ndriver = \"hl7\"\nsource = \"M\"\n"
+                "[[feeds]]\ntype = \"hl7\"\nendpoint = \"127.0.0.1:1\"\nretry_window_s = 900\n",
+            "/etc/vitalsd/vitalsd.toml");
+  ASSERT_TRUE(r.diagnostics.empty()) << first(r.diagnostics);
+  const auto& s = *r.settings;
+  EXPECT_EQ(s.api.max_connections, 2000u);
+  EXPECT_EQ(s.api.max_connections_per_address, 300u);
+  ASSERT_EQ(s.monitors.size(), 1u);
+  EXPECT_EQ(s.monitors[0].hl7.max_clients, 100u);
+  EXPECT_EQ(s.monitors[0].hl7.max_clients_per_address, 8u);
+  EXPECT_EQ(s.monitors[0].hl7.idle_timeout, std::chrono::seconds{30});
+  ASSERT_EQ(s.feeds.size(), 1u);
+  EXPECT_EQ(s.feeds[0].retry_window, std::chrono::seconds{900});
+  // The defaults.
+  auto d = parse(kHead, "/etc/vitalsd/vitalsd.toml");
+  ASSERT_TRUE(d.diagnostics.empty()) << first(d.diagnostics);
+  EXPECT_EQ(d.settings->api.max_connections, 512u);
+  EXPECT_EQ(d.settings->api.max_connections_per_address, 256u);
+  EXPECT_EQ(d.settings->api.header_timeout, std::chrono::seconds{10});
+}
+
 TEST(Settings, EveryProblemIsReportedNotJustTheFirst) {
   const auto diags = check(kHead + "a = 1\nb = 2\n[[monitors]]\nid = \"c\"\ndriver = \"nope\"\n");
   EXPECT_GE(diags.size(), 3u);
