@@ -17,6 +17,7 @@
 #include "core/version.hpp"
 #include "ctl/client.hpp"
 #include "ctl/format.hpp"
+#include "ctl/offline.hpp"
 #include "store/queries.hpp"
 #include "store/sqlite.hpp"
 
@@ -24,8 +25,6 @@ namespace vitalsd::ctl {
 namespace {
 
 using nlohmann::json;
-
-enum Exit : int { kOk = 0, kRefused = 1, kUsage = 2, kUnreachable = 3, kAuth = 4 };
 
 struct Options {
   std::string url = "http://127.0.0.1:8573";
@@ -395,6 +394,51 @@ int run(int argc, char** argv) {
       if (!more) std::this_thread::sleep_for(std::chrono::milliseconds{w_interval});
     }
   });
+
+  // Auditor commands: a database file, read-only, never through the daemon (docs/auditing.md).
+  auto* audit = app.add_subcommand("audit", "check a journal database (read-only)");
+  audit->require_subcommand(1);
+  VerifyArgs v;
+  auto* verify = audit->add_subcommand(
+      "verify", "hash chain, gapless seq, and every table row against its journal event");
+  auto need_db = [&](std::string& db) {
+    if (db.empty()) db = o.db;  // vitalsctl --db FILE audit verify works too
+    if (!db.empty()) return true;
+    fmt::print(stderr, "vitalsctl: --db FILE is required\n");
+    return false;
+  };
+  verify->add_option("--db", v.db, "the database file (opened read-only)");
+  verify->add_option("--anchor", v.anchors, "SEQ:HASH recorded earlier (a checkpoint); repeatable");
+  verify->add_option("--anchors", v.anchors_file,
+                     "file of JSON lines with seq/hash (e.g. <state_dir>/checkpoints.jsonl)");
+  verify->add_flag("--chain-only", v.chain_only, "check the chain only, not the tables");
+  verify->add_flag("--json", v.json, "print the result as JSON");
+  verify->add_flag("--quiet,-q", v.quiet, "no progress on stderr");
+  verify->callback(
+      [&] { action = [&](Ctl&) { return need_db(v.db) ? audit_verify(v) : int(kUsage); }; });
+
+  ExportArgs x;
+  auto* exp = app.add_subcommand(
+      "export", "observations, alert transitions and session events as CSV or JSON (read-only)");
+  exp->add_option("--db", x.db, "the database file (opened read-only)");
+  exp->add_option("--session,-s", x.session, "one session")->check(CLI::PositiveNumber);
+  exp->add_option("--from", x.from, "range start, UTC ISO 8601 (inclusive)");
+  exp->add_option("--until", x.until, "range end, UTC ISO 8601 (exclusive)");
+  exp->add_option("--format", x.format, "csv | json")
+      ->check(CLI::IsMember({"csv", "json"}))
+      ->capture_default_str();
+  exp->add_option("--out,-o", x.out, "write here (whole or not at all) instead of stdout");
+  exp->callback(
+      [&] { action = [&](Ctl&) { return need_db(x.db) ? export_records(x) : int(kUsage); }; });
+
+  ReportArgs rp;
+  auto* rep = app.add_subcommand("report", "one session as a self-contained HTML report");
+  rep->add_option("--db", rp.db, "the database file (opened read-only)");
+  rep->add_option("--session,-s", rp.session, "the session")
+      ->required()
+      ->check(CLI::PositiveNumber);
+  rep->add_option("--out,-o", rp.out, "the HTML file to write")->required();
+  rep->callback([&] { action = [&](Ctl&) { return need_db(rp.db) ? report(rp) : int(kUsage); }; });
 
   try {
     app.parse(argc, argv);
