@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "alarms/baseline.hpp"
+#include "alarms/protocol.hpp"
 #include "core/time.hpp"
 #include "ctl/offline.hpp"
 #include "ctl/records.hpp"
@@ -325,6 +327,46 @@ std::string event_detail(const json& e) {
   return d;
 }
 
+// The session row keeps the baseline while the session runs; when it has none (an ended
+// session), the same rule as the alarm engine's (alarms::compute_baseline, the last 3 valid
+// readings taken in `baseline`) applied to the journal's readings.
+json baseline_of(const json& session, const Records& r) {
+  if (session.contains("baseline") && session["baseline"].is_object() &&
+      !session["baseline"].empty())
+    return session["baseline"];
+  std::vector<core::Observation> readings;
+  std::string phase = "baseline";
+  alarms::BaselineSpec spec;
+  for (const auto& e : r.events) {
+    const auto type = str(e, "type");
+    if (type.rfind("session.", 0) == 0) phase = str(e, "phase");
+    if (type != "observation" || phase != "baseline" || str(e, "validity") != "valid" ||
+        !e.contains("value") || !e["value"].is_number())
+      continue;
+    auto p = core::parameter_from_name(str(e, "parameter"));
+    if (!p) continue;
+    core::Observation o;
+    o.monitor = str(e, "monitor");
+    o.parameter = *p;
+    o.value = e["value"].get<double>();
+    o.unit = str(e, "unit");
+    if (auto t = core::parse_iso8601(str(e, "received_at"))) o.received_at = *t;
+    if (auto t = core::parse_iso8601(str(e, "device_time"))) o.device_time = *t;
+    if (e.contains("measurement_id") && e["measurement_id"].is_number_unsigned())
+      o.measurement_id = e["measurement_id"].get<std::uint64_t>();
+    if (std::find(spec.parameters.begin(), spec.parameters.end(), *p) == spec.parameters.end())
+      spec.parameters.push_back(*p);
+    readings.push_back(std::move(o));
+  }
+  json out = json::object();
+  const auto b = alarms::compute_baseline(readings, spec);
+  for (const auto& [p, v] : b.values())
+    if (!v.readings.empty())
+      out[std::string(core::to_string(p))] = {
+          {"value", v.value()}, {"unit", v.unit}, {"readings", v.readings.size()}};
+  return out;
+}
+
 std::string render(const Records& r, const std::string& db) {
   const json& session = r.sessions.front();
   std::map<std::string, std::vector<Point>> data;
@@ -394,9 +436,7 @@ std::string render(const Records& r, const std::string& db) {
     if (!std::isfinite(p.to)) p.to = t1;
   for (auto& [_, pts] : data)
     std::sort(pts.begin(), pts.end(), [](auto& a, auto& b) { return a.t < b.t; });
-  const json baseline = session.contains("baseline") && session["baseline"].is_object()
-                            ? session["baseline"]
-                            : json::object();
+  const json baseline = baseline_of(session, r);
 
   std::string h = "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>";
   h += fmt::format("<title>Session {} — vitalsd report</title><style>{}</style></head><body>\n",

@@ -59,7 +59,14 @@ struct RowCheck {
   }
   void real(const char* column, const std::optional<double>& in_row,
             const std::optional<double>& in_journal) {
-    text(column, number_text(in_row), number_text(in_journal));
+    if (!ok || number_text(in_row) == number_text(in_journal)) return;
+    ok = false;
+    auto show = [](const std::optional<double>& v) {
+      return v ? fmt::format("{}", *v) : std::string("NULL");
+    };
+    out.add(table, row, seq,
+            fmt::format("{} is {} but the journal (seq {}) recorded {}", column, show(in_row), seq,
+                        show(in_journal)));
   }
   void integer(const char* column, const std::optional<std::int64_t>& in_row,
                const std::optional<std::int64_t>& in_journal) {
@@ -344,8 +351,11 @@ void scan(Db& db, const Options& o, Result& r, Collector& out) {
     if (seq != expect) {
       out.add("events", expect, expect,
               seq > expect
-                  ? fmt::format("seq {}..{} are missing (deleted); the next row is seq {}", expect,
-                                seq - 1, seq)
+                  ? (seq == expect + 1
+                         ? fmt::format("seq {} is missing (deleted); the next row is seq {}",
+                                       expect, seq)
+                         : fmt::format("seq {}..{} are missing (deleted); the next row is seq {}",
+                                       expect, seq - 1, seq))
                   : fmt::format("seq {} appears after seq {} (reordered)", seq, expect - 1));
     } else if (prev_hash != prev) {
       out.add("events", seq, seq,

@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
     options.integrity_interval = {};
     store::Journal journal(options);
     journal.start({});
-    sessions::Manager m(protocols, chairs, 1, 1);
+    sessions::Manager m(protocols, {chairs.begin(), chairs.end()}, 1, 1);
     core::Timestamp t{std::chrono::milliseconds{1'790'000'000'000LL}};
     std::uint64_t cuff = 0;
     std::int64_t written = 0;
