@@ -121,17 +121,18 @@ std::string phase_colour(const std::string& phase) {
   return "#f5f5f5";
 }
 
-std::string time_axis(double t0, double t1, const Scale& s) {
+// Six time ticks along the bottom (`bottom`: the y of the plot's lower edge).
+std::string time_axis(double t0, double t1, const Scale& s, double bottom) {
   std::string out;
-  const double span = t1 - t0;
   for (int i = 0; i <= 5; ++i) {
-    const double t = t0 + span * i / 5;
+    const double t = t0 + (t1 - t0) * i / 5;
     const auto iso = core::format_iso8601(
         core::Timestamp{std::chrono::milliseconds{static_cast<std::int64_t>(std::llround(t))}});
+    const char* anchor = i == 0 ? "start" : i == 5 ? "end" : "middle";
     out += fmt::format(
-        "<line x1='{0:.1f}' y1='{1}' x2='{0:.1f}' y2='{2}' class='grid'/>"
-        "<text x='{0:.1f}' y='{3}' class='tick' text-anchor='middle'>{4}</text>",
-        s.x(t), kT, kH - kB, kH - kB + 14, clock(iso));
+        "<line x1='{0:.1f}' y1='{1}' x2='{0:.1f}' y2='{2:.0f}' class='grid'/>"
+        "<text x='{0:.1f}' y='{3:.0f}' class='tick' text-anchor='{5}'>{4}</text>",
+        s.x(t), kT, bottom, bottom + 14, clock(iso), anchor);
   }
   return out;
 }
@@ -184,7 +185,7 @@ std::string chart_svg(const Chart& c, const std::map<std::string, std::vector<Po
         "class='tick' text-anchor='end'>{}</text>",
         kL, s.y(v), kW - kR, s.y(v), kL - 4, s.y(v) + 4, number(json(std::round(v))));
   }
-  svg += time_axis(t0, t1, s);
+  svg += time_axis(t0, t1, s, kH - kB);
   for (const auto& [t, label] : marks)
     svg += fmt::format(
         "<line x1='{0:.1f}' y1='{1}' x2='{0:.1f}' y2='{2}' class='mark'><title>{3}</title></line>",
@@ -245,15 +246,7 @@ std::string timeline_svg(const std::vector<AlertLine>& alerts, double t0, double
       "<figure><figcaption>Alerts</figcaption><svg xmlns='http://www.w3.org/2000/svg' "
       "viewBox='0 0 {} {:.0f}' role='img' aria-label='alerts over the session'>",
       kW, h);
-  for (int i = 0; i <= 5; ++i) {
-    const double t = t0 + (t1 - t0) * i / 5;
-    const auto iso = core::format_iso8601(
-        core::Timestamp{std::chrono::milliseconds{static_cast<std::int64_t>(std::llround(t))}});
-    svg += fmt::format(
-        "<line x1='{0:.1f}' y1='{1}' x2='{0:.1f}' y2='{2:.0f}' class='grid'/>"
-        "<text x='{0:.1f}' y='{3:.0f}' class='tick' text-anchor='middle'>{4}</text>",
-        s.x(t), kT, h - kB, h - kB + 14, clock(iso));
-  }
+  svg += time_axis(t0, t1, s, h - kB);
   if (alerts.empty())
     svg += fmt::format("<text x='{}' y='{}' class='label' text-anchor='middle'>no alerts</text>",
                        (kW + kL) / 2, kT + 14);
