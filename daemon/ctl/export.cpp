@@ -1,9 +1,11 @@
-// `vitalsctl export`: one session, or a time range, as CSV or JSON (columns in docs/vitalsctl.md).
+// `vitalsctl export`: one session, or a time range, as CSV, JSON or FHIR R4 (columns in
+// docs/vitalsctl.md).
 #include <fmt/core.h>
 
 #include <string>
 
 #include "core/time.hpp"
+#include "ctl/fhir.hpp"
 #include "ctl/offline.hpp"
 #include "ctl/records.hpp"
 
@@ -193,8 +195,10 @@ int export_records(const ExportArgs& args) {
     content = to_csv(*records);
   else if (args.format == "json")
     content = to_json(*records, args).dump(1) + "\n";
+  else if (args.format == "fhir")
+    content = to_fhir(*records).dump(1) + "\n";
   else {
-    fmt::print(stderr, "vitalsctl: unknown --format {} (csv, json)\n", args.format);
+    fmt::print(stderr, "vitalsctl: unknown --format {} (csv, json, fhir)\n", args.format);
     return kUsage;
   }
   if (auto err = write_whole(args.out, content)) {

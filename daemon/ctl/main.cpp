@@ -18,6 +18,7 @@
 #include "ctl/client.hpp"
 #include "ctl/format.hpp"
 #include "ctl/offline.hpp"
+#include "ctl/suggest.hpp"
 #include "store/queries.hpp"
 #include "store/sqlite.hpp"
 
@@ -297,9 +298,12 @@ int run(int argc, char** argv) {
     auto* sub = app.add_subcommand(name, help);
     sub->add_option("id", x_id, "alert id")->required()->check(CLI::PositiveNumber);
     if (std::string(name) == "pause")
-      sub->add_option("seconds", x_seconds, "how long (s)")
+      sub->add_option("seconds", x_seconds,
+                      "how long (s): more than 0, at most 86400 (the API's bound); the "
+                      "protocol's max_pause_s may allow less, and the daemon says so")
           ->required()
-          ->check(CLI::Range(1.0, 86400.0));
+          ->check(CLI::PositiveNumber & CLI::Range(0.0, 86400.0));
+    if (std::string(name) == "ack") sub->alias("acknowledge");
     set(sub, [&, name, path](Ctl& c) {
       if (online_only(c, name)) return int(kUsage);
       json body = json::object();
@@ -356,11 +360,17 @@ int run(int argc, char** argv) {
   int w_interval = 1000;
   watch->add_option("--after", w_after, "start after this seq (default: from now)");
   watch->add_option("--interval-ms", w_interval, "poll interval")->check(CLI::Range(100, 60000));
-  watch->add_option("--type", e_type, "comma list; 'alert.*' for a prefix");
+  bool w_all = false;
+  watch->add_option("--type", e_type,
+                    "comma list; 'alert.*' for a prefix (default: all but observations)");
   watch->add_option("--monitor,-m", e_monitor, "comma list");
   watch->add_option("--priority", e_priority, "comma list of high, medium, low");
+  watch->add_flag("--all", w_all, "every event, observations too");
   set(watch, [&](Ctl& c) {
     if (online_only(c, "watch")) return int(kUsage);
+    // Alerts, sessions and what the daemon says about itself: a reading a second per monitor
+    // would drown them (filtered here, so event types added later are shown too).
+    const bool skip_observations = e_type.empty() && !w_all;
     std::int64_t after = 0;
     if (w_after) {
       after = *w_after;
@@ -383,7 +393,8 @@ int run(int argc, char** argv) {
           {},
           [&](const json& j) {
             for (const auto& e : j.value("events", json::array()))
-              fmt::print("{}\n", c.json_out() ? e.dump() : event_line(e, colour));
+              if (!skip_observations || e.value("type", "") != "observation")
+                fmt::print("{}\n", c.json_out() ? e.dump() : event_line(e, colour));
             after = std::max(after, j.value("next", after));
             more = j.value("more", false);
           },
@@ -419,13 +430,14 @@ int run(int argc, char** argv) {
 
   ExportArgs x;
   auto* exp = app.add_subcommand(
-      "export", "observations, alert transitions and session events as CSV or JSON (read-only)");
+      "export",
+      "observations, alert transitions and session events as CSV, JSON or FHIR (read-only)");
   exp->add_option("--db", x.db, "the database file (opened read-only)");
   exp->add_option("--session,-s", x.session, "one session")->check(CLI::PositiveNumber);
   exp->add_option("--from", x.from, "range start, UTC ISO 8601 (inclusive)");
   exp->add_option("--until", x.until, "range end, UTC ISO 8601 (exclusive)");
-  exp->add_option("--format", x.format, "csv | json")
-      ->check(CLI::IsMember({"csv", "json"}))
+  exp->add_option("--format", x.format, "csv | json | fhir")
+      ->check(CLI::IsMember({"csv", "json", "fhir"}))
       ->capture_default_str();
   exp->add_option("--out,-o", x.out, "write here (whole or not at all) instead of stdout");
   exp->callback(
@@ -440,6 +452,10 @@ int run(int argc, char** argv) {
   rep->add_option("--out,-o", rp.out, "the HTML file to write")->required();
   rep->callback([&] { action = [&](Ctl&) { return need_db(rp.db) ? report(rp) : int(kUsage); }; });
 
+  if (auto unknown = unknown_command(app, argc, argv)) {
+    fmt::print(stderr, "vitalsctl: {}\n", *unknown);
+    return kUsage;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -9,11 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "alarms/baseline.hpp"
-#include "alarms/protocol.hpp"
 #include "core/time.hpp"
 #include "ctl/offline.hpp"
 #include "ctl/records.hpp"
+#include "store/records.hpp"
 
 namespace vitalsd::ctl {
 namespace {
@@ -320,44 +319,13 @@ std::string event_detail(const json& e) {
   return d;
 }
 
-// The session row keeps the baseline while the session runs; when it has none (an ended
-// session), the same rule as the alarm engine's (alarms::compute_baseline, the last 3 valid
-// readings taken in `baseline`) applied to the journal's readings.
+// The session record's baseline; for an ended session without one, the alarm engine's rule
+// applied to the journal's readings (store::baseline_from_events).
 json baseline_of(const json& session, const Records& r) {
   if (session.contains("baseline") && session["baseline"].is_object() &&
       !session["baseline"].empty())
     return session["baseline"];
-  std::vector<core::Observation> readings;
-  std::string phase = "baseline";
-  alarms::BaselineSpec spec;
-  for (const auto& e : r.events) {
-    const auto type = str(e, "type");
-    if (type.rfind("session.", 0) == 0) phase = str(e, "phase");
-    if (type != "observation" || phase != "baseline" || str(e, "validity") != "valid" ||
-        !e.contains("value") || !e["value"].is_number())
-      continue;
-    auto p = core::parameter_from_name(str(e, "parameter"));
-    if (!p) continue;
-    core::Observation o;
-    o.monitor = str(e, "monitor");
-    o.parameter = *p;
-    o.value = e["value"].get<double>();
-    o.unit = str(e, "unit");
-    if (auto t = core::parse_iso8601(str(e, "received_at"))) o.received_at = *t;
-    if (auto t = core::parse_iso8601(str(e, "device_time"))) o.device_time = *t;
-    if (e.contains("measurement_id") && e["measurement_id"].is_number_unsigned())
-      o.measurement_id = e["measurement_id"].get<std::uint64_t>();
-    if (std::find(spec.parameters.begin(), spec.parameters.end(), *p) == spec.parameters.end())
-      spec.parameters.push_back(*p);
-    readings.push_back(std::move(o));
-  }
-  json out = json::object();
-  const auto b = alarms::compute_baseline(readings, spec);
-  for (const auto& [p, v] : b.values())
-    if (!v.readings.empty())
-      out[std::string(core::to_string(p))] = {
-          {"value", v.value()}, {"unit", v.unit}, {"readings", v.readings.size()}};
-  return out;
+  return store::baseline_from_events(r.events);
 }
 
 std::string render(const Records& r, const std::string& db) {

@@ -186,93 +186,87 @@ class ObservationMatcher {
   std::int64_t last_id_ = 0;
 };
 
-void check_sessions(Db& db, const std::map<std::int64_t, SessionSeen>& seen, Collector& out,
-                    Result& r) {
-  Stmt s(db,
-         "SELECT id, monitor, patient, protocol, phase, phase_since, started_at, started_by, "
-         "ended_at, ended_by FROM sessions ORDER BY id");
+// Walks a table's rows in id order alongside what the journal says they hold (`seen`, by id):
+// a row without events, events without their row, and `compare(stmt, id, seen)` for the rest.
+template <class Seen, class Compare>
+void join_rows(Db& db, const char* table, const char* sql, const std::map<std::int64_t, Seen>& seen,
+               Collector& out, std::int64_t& count, Compare compare) {
+  Stmt s(db, sql);
   auto next = seen.begin();
   auto missing_until = [&](std::int64_t id) {
     for (; next != seen.end() && next->first < id; ++next)
-      out.add("sessions", next->first, next->second.seq,
+      out.add(table, next->first, next->second.seq,
               fmt::format("row {} is missing: the journal (seq {}) recorded it", next->first,
                           next->second.seq));
   };
   while (s.step()) {
-    ++r.sessions;
+    ++count;
     const auto id = s.int64(0);
     missing_until(id);
     if (next == seen.end() || next->first != id) {
-      out.add("sessions", id, 0, fmt::format("row {} has no journal event", id));
+      out.add(table, id, 0, fmt::format("row {} has no journal event", id));
       continue;
     }
-    const auto& j = next->second.session;
-    RowCheck c{out, "sessions", id, next->second.seq};
-    c.text("monitor", s.text_or_null(1), text_of(field(j, "monitor")));
-    c.text("patient", s.text_or_null(2), text_of(field(j, "patient")));
-    c.text("protocol", s.text_or_null(3), text_of(field(j, "protocol")));
-    c.text("phase", s.text_or_null(4), text_of(field(j, "phase")));
-    c.text("phase_since", s.text_or_null(5), text_of(field(j, "phase_since")));
-    c.text("started_at", s.text_or_null(6), text_of(field(j, "started_at")));
-    c.text("started_by", s.text_or_null(7), text_of(field(j, "started_by")));
-    c.text("ended_at", s.text_or_null(8), text_of(field(j, "ended_at")));
-    c.text("ended_by", s.text_or_null(9), text_of(field(j, "ended_by")));
+    compare(s, id, next->second);
     ++next;
   }
-  if (!s.ok()) out.add("sessions", 0, 0, "cannot read the table: " + db.error_message());
+  if (!s.ok()) out.add(table, 0, 0, "cannot read the table: " + db.error_message());
   missing_until(std::numeric_limits<std::int64_t>::max());
+}
+
+void check_sessions(Db& db, const std::map<std::int64_t, SessionSeen>& seen, Collector& out,
+                    Result& r) {
+  join_rows(db, "sessions",
+            "SELECT id, monitor, patient, protocol, phase, phase_since, started_at, started_by, "
+            "ended_at, ended_by FROM sessions ORDER BY id",
+            seen, out, r.sessions, [&](const Stmt& s, std::int64_t id, const SessionSeen& e) {
+              const auto& j = e.session;
+              RowCheck c{out, "sessions", id, e.seq};
+              c.text("monitor", s.text_or_null(1), text_of(field(j, "monitor")));
+              c.text("patient", s.text_or_null(2), text_of(field(j, "patient")));
+              c.text("protocol", s.text_or_null(3), text_of(field(j, "protocol")));
+              c.text("phase", s.text_or_null(4), text_of(field(j, "phase")));
+              c.text("phase_since", s.text_or_null(5), text_of(field(j, "phase_since")));
+              c.text("started_at", s.text_or_null(6), text_of(field(j, "started_at")));
+              c.text("started_by", s.text_or_null(7), text_of(field(j, "started_by")));
+              c.text("ended_at", s.text_or_null(8), text_of(field(j, "ended_at")));
+              c.text("ended_by", s.text_or_null(9), text_of(field(j, "ended_by")));
+            });
 }
 
 void check_alerts(Db& db, const std::map<std::int64_t, AlertSeen>& seen, Collector& out,
                   Result& r) {
-  Stmt s(db,
-         "SELECT id, session, monitor, rule, kind, parameter, value, limit_value, unit, priority, "
-         "state, escalated, raised_at, updated_at, paused_until, acknowledged_by, "
-         "acknowledged_at, cleared_at, cleared_reason FROM alerts ORDER BY id");
-  auto next = seen.begin();
-  auto missing_until = [&](std::int64_t id) {
-    for (; next != seen.end() && next->first < id; ++next)
-      out.add("alerts", next->first, next->second.seq,
-              fmt::format("row {} is missing: the journal (seq {}) recorded it", next->first,
-                          next->second.seq));
-  };
-  while (s.step()) {
-    ++r.alerts;
-    const auto id = s.int64(0);
-    missing_until(id);
-    if (next == seen.end() || next->first != id) {
-      out.add("alerts", id, 0, fmt::format("row {} has no journal event", id));
-      continue;
-    }
-    const auto& e = next->second;
-    const auto& a = e.alert;
-    RowCheck c{out, "alerts", id, e.seq};
-    c.integer("session", s.int64_or_null(1), int_of(field(a, "session")));
-    c.text("monitor", s.text_or_null(2), text_of(field(a, "monitor")));
-    c.text("rule", s.text_or_null(3), text_of(field(a, "rule")));
-    c.text("kind", s.text_or_null(4), text_of(field(a, "kind")));
-    c.text("parameter", s.text_or_null(5), text_of(field(a, "parameter")));
-    c.real("value", real_or_null(s, 6), real_of(field(a, "value")));
-    c.real("limit_value", real_or_null(s, 7), real_of(field(a, "limit")));
-    c.text("unit", s.text_or_null(8), text_of(field(a, "unit")));
-    c.text("priority", s.text_or_null(9), text_of(field(a, "priority")));
-    const auto state = text_of(field(a, "state"));
-    c.text("state", s.text_or_null(10), state);
-    c.integer("escalated", s.int64_or_null(11), int_of(field(a, "escalated")));
-    c.text("raised_at", s.text_or_null(12), e.first_at);
-    c.text("updated_at", s.text_or_null(13), e.at);
-    if (state == "paused") c.text("paused_until", s.text_or_null(14), text_of(e.until));
-    c.text("acknowledged_by", s.text_or_null(15), e.acknowledged_by);
-    c.text("acknowledged_at", s.text_or_null(16), e.acknowledged_at);
-    if (state == "cleared") {
-      c.text("cleared_at", s.text_or_null(17), e.at);
-      c.text("cleared_reason", s.text_or_null(18),
-             e.reason.is_string() ? e.reason.get<std::string>() : std::string());
-    }
-    ++next;
-  }
-  if (!s.ok()) out.add("alerts", 0, 0, "cannot read the table: " + db.error_message());
-  missing_until(std::numeric_limits<std::int64_t>::max());
+  join_rows(
+      db, "alerts",
+      "SELECT id, session, monitor, rule, kind, parameter, value, limit_value, unit, priority, "
+      "state, escalated, raised_at, updated_at, paused_until, acknowledged_by, acknowledged_at, "
+      "cleared_at, cleared_reason FROM alerts ORDER BY id",
+      seen, out, r.alerts, [&](const Stmt& s, std::int64_t id, const AlertSeen& e) {
+        const auto& a = e.alert;
+        RowCheck c{out, "alerts", id, e.seq};
+        c.integer("session", s.int64_or_null(1), int_of(field(a, "session")));
+        c.text("monitor", s.text_or_null(2), text_of(field(a, "monitor")));
+        c.text("rule", s.text_or_null(3), text_of(field(a, "rule")));
+        c.text("kind", s.text_or_null(4), text_of(field(a, "kind")));
+        c.text("parameter", s.text_or_null(5), text_of(field(a, "parameter")));
+        c.real("value", real_or_null(s, 6), real_of(field(a, "value")));
+        c.real("limit_value", real_or_null(s, 7), real_of(field(a, "limit")));
+        c.text("unit", s.text_or_null(8), text_of(field(a, "unit")));
+        c.text("priority", s.text_or_null(9), text_of(field(a, "priority")));
+        const auto state = text_of(field(a, "state"));
+        c.text("state", s.text_or_null(10), state);
+        c.integer("escalated", s.int64_or_null(11), int_of(field(a, "escalated")));
+        c.text("raised_at", s.text_or_null(12), e.first_at);
+        c.text("updated_at", s.text_or_null(13), e.at);
+        if (state == "paused") c.text("paused_until", s.text_or_null(14), text_of(e.until));
+        c.text("acknowledged_by", s.text_or_null(15), e.acknowledged_by);
+        c.text("acknowledged_at", s.text_or_null(16), e.acknowledged_at);
+        if (state == "cleared") {
+          c.text("cleared_at", s.text_or_null(17), e.at);
+          c.text("cleared_reason", s.text_or_null(18),
+                 e.reason.is_string() ? e.reason.get<std::string>() : std::string());
+        }
+      });
 }
 
 bool has_table(Db& db, const char* name) {

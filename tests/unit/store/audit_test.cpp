@@ -15,14 +15,8 @@
 namespace vitalsd::store {
 namespace {
 
+using test_fixture::file_bytes;
 using test_fixture::write_clinic_journal;
-
-std::string bytes(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 audit::Result verify_file(const std::filesystem::path& p, audit::Options o = {}) {
   Db db(p, Db::Mode::read_only);
@@ -54,7 +48,7 @@ class Audit : public ::testing::Test {
 };
 
 TEST_F(Audit, AnUntouchedJournalVerifiesWithItsFigures) {
-  const auto before = bytes(w_.database);
+  const auto before = file_bytes(w_.database);
   const auto r = verify_file(w_.database);
   ASSERT_TRUE(r.ok()) << problems(r);
   EXPECT_EQ(r.events, scalar(w_.database, "SELECT count(*) FROM events"));
@@ -67,7 +61,7 @@ TEST_F(Audit, AnUntouchedJournalVerifiesWithItsFigures) {
   EXPECT_TRUE(r.tables_checked);
   EXPECT_EQ(r.first_at, "2026-09-21T14:13:20.000Z");
   EXPECT_NE(audit::summary(r).find("ok: "), std::string::npos);
-  EXPECT_EQ(bytes(w_.database), before);  // read-only: not a byte changed
+  EXPECT_EQ(file_bytes(w_.database), before);  // read-only: not a byte changed
 }
 
 struct Case {

@@ -18,14 +18,8 @@ namespace vitalsd::store {
 namespace {
 
 using namespace std::chrono_literals;
+using test_fixture::file_bytes;
 using test_fixture::write_clinic_journal;
-
-std::string bytes(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 void tamper(const std::filesystem::path& p, const std::string& sql) {
   Db db(p, Db::Mode::read_write);
@@ -118,14 +112,14 @@ TEST(Integrity, AForeignSqliteFileIsRefusedWithoutAByteWritten) {
     Db db(dir / "vitals.db", Db::Mode::read_write_create);
     db.exec("CREATE TABLE contacts (name TEXT); INSERT INTO contacts VALUES ('x')");
   }
-  const auto before = bytes(dir / "vitals.db");
+  const auto before = file_bytes(dir / "vitals.db");
   try {
     Journal j(quiet(dir.path()));
     FAIL() << "opened a foreign database";
   } catch (const StoreError& e) {
     EXPECT_NE(std::string(e.what()).find("not a vitalsd database"), std::string::npos) << e.what();
   }
-  EXPECT_EQ(bytes(dir / "vitals.db"), before);  // still a rollback-journal file, not WAL
+  EXPECT_EQ(file_bytes(dir / "vitals.db"), before);  // still a rollback-journal file, not WAL
   EXPECT_FALSE(std::filesystem::exists(dir / "vitals.db-wal"));
 }
 
@@ -138,7 +132,7 @@ TEST(Integrity, ANonSqliteFileAndANewerJournalAreRefusedUntouched) {
   } catch (const StoreError& e) {
     EXPECT_NE(std::string(e.what()).find("not an SQLite database"), std::string::npos) << e.what();
   }
-  EXPECT_EQ(bytes(dir / "vitals.db"), std::string(4096, 'q'));
+  EXPECT_EQ(file_bytes(dir / "vitals.db"), std::string(4096, 'q'));
 
   test::TempDir newer;
   {
@@ -146,9 +140,9 @@ TEST(Integrity, ANonSqliteFileAndANewerJournalAreRefusedUntouched) {
     migrate(db);
     db.exec("PRAGMA user_version = " + std::to_string(current_schema_version() + 1));
   }
-  const auto before = bytes(newer / "vitals.db");
+  const auto before = file_bytes(newer / "vitals.db");
   EXPECT_THROW(Journal j(quiet(newer.path())), StoreError);
-  EXPECT_EQ(bytes(newer / "vitals.db"), before);
+  EXPECT_EQ(file_bytes(newer / "vitals.db"), before);
 }
 
 TEST(Integrity, AnEmptyFileIsRefusedAndANewJournalStartsOnlyWhereNoFileExists) {

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "store/journal.hpp"
@@ -11,6 +13,14 @@
 #include "support/protocols.hpp"
 
 namespace vitalsd::store::test_fixture {
+
+// A file's bytes, to show that something left it untouched.
+inline std::string file_bytes(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
 
 inline const core::Timestamp T0{std::chrono::milliseconds{1'790'000'000'000LL}};
 
