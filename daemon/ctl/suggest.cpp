@@ -56,7 +56,7 @@ std::optional<std::string> unknown_command(CLI::App& app, int argc, char** argv)
       // An option that takes a value swallows the next word.
       for (CLI::App* a = at; a; a = a->get_parent())
         if (const auto* opt = a->get_option_no_throw(word)) {
-          if (opt->get_type_size_min() > 0) ++i;
+          if (opt->get_expected_max() > 0 && opt->get_type_size_max() > 0) ++i;
           break;
         }
       continue;

@@ -20,47 +20,12 @@
 #include "store/audit.hpp"
 #include "store/journal.hpp"
 #include "store/records.hpp"
+#include "support/journal_writes.hpp"
 
 using namespace vitalsd;
 using namespace std::chrono_literals;
 
 namespace {
-
-void persist(store::Journal& j, sessions::Manager& m, const sessions::Change& c) {
-  for (const auto& e : c.session_events) {
-    alarms::Snapshot snap;
-    if (const auto* engine = m.engine(e.session.id))
-      snap = engine->snapshot();
-    else
-      snap.phase = e.session.phase;
-    j.record(store::session_event(e), store::Durability::batched,
-             store::save_session(e.session, snap));
-  }
-  for (const auto& t : c.transitions) {
-    const auto* engine = m.engine(t.session);
-    std::string monitor;
-    if (const auto* s = m.find(t.session)) monitor = s->monitor;
-    for (const auto& e : c.session_events)
-      if (e.session.id == t.session) monitor = e.session.monitor;
-    j.record(store::alert_event(t, monitor), store::Durability::batched,
-             store::save_alert(t, engine ? engine->find(t.alert_id) : nullptr, monitor));
-  }
-}
-
-core::Observation reading(const std::string& monitor, core::Parameter p, double v,
-                          core::Timestamp at, std::uint64_t cuff = 0) {
-  core::Observation o;
-  o.monitor = monitor;
-  o.parameter = p;
-  o.value = v;
-  o.unit = std::string(core::info(p).ucum);
-  o.received_at = at;
-  if (cuff) {
-    o.device_time = at;
-    o.measurement_id = cuff;
-  }
-  return o;
-}
 
 void wait_committed(store::Journal& j) {
   std::promise<void> done;
@@ -115,36 +80,36 @@ int main(int argc, char** argv) {
           auto started = m.start(chair, fmt::format("P-{}", second), "ketamine-iv", "nurse-a", t);
           if (started.ok()) {
             session_of[chair] = started.session;
-            persist(journal, m, started.change);
+            test::persist(journal, m, started.change);
           }
         }
         const auto sid = session_of.count(chair) ? session_of[chair] : 0;
         if (minute == 6 && second % 60 == 0 && sid)
-          persist(journal, m, m.set_phase(sid, "infusing", "cuff", "nurse-a", t).change);
+          test::persist(journal, m, m.set_phase(sid, "infusing", "cuff", "nurse-a", t).change);
         if (minute == 40 && second % 60 == 0 && sid) {
-          persist(journal, m, m.end(sid, "nurse-a", t).change);
+          test::persist(journal, m, m.end(sid, "nurse-a", t).change);
           session_of.erase(chair);
         }
         const double wobble = static_cast<double>((second * 7 + static_cast<std::int64_t>(c)) % 5);
-        obs.push_back(reading(chair, core::Parameter::hr, 68 + wobble, t));
-        obs.push_back(reading(chair, core::Parameter::spo2, 97 + wobble / 4, t));
+        obs.push_back(test::reading(chair, core::Parameter::hr, 68 + wobble, t));
+        obs.push_back(test::reading(chair, core::Parameter::spo2, 97 + wobble / 4, t));
         if (second % 180 == static_cast<std::int64_t>(c)) {
           ++cuff;
           const bool spike = minute >= 20 && minute < 26;
           obs.push_back(
-              reading(chair, core::Parameter::nibp_sys, spike ? 196 : 121 + wobble, t, cuff));
-          obs.push_back(reading(chair, core::Parameter::nibp_dia, 79 + wobble, t, cuff));
-          obs.push_back(reading(chair, core::Parameter::nibp_mean, 93 + wobble, t, cuff));
+              test::reading(chair, core::Parameter::nibp_sys, spike ? 196 : 121 + wobble, t, cuff));
+          obs.push_back(test::reading(chair, core::Parameter::nibp_dia, 79 + wobble, t, cuff));
+          obs.push_back(test::reading(chair, core::Parameter::nibp_mean, 93 + wobble, t, cuff));
         }
       }
       written += static_cast<std::int64_t>(obs.size());
       auto change = m.observe(obs);
       journal.record(std::move(obs));
-      persist(journal, m, change);
+      test::persist(journal, m, change);
       written += static_cast<std::int64_t>(change.transitions.size());
       for (const auto& tr : change.transitions)
         if (tr.type == alarms::EventType::raised)
-          persist(journal, m, m.acknowledge(tr.alert_id, "nurse-b", t).change);
+          test::persist(journal, m, m.acknowledge(tr.alert_id, "nurse-b", t).change);
       if (second % 600 == 0) wait_committed(journal);
     }
     journal.stop();

@@ -28,6 +28,12 @@ TEST(CtlAsTyped, AnUnknownCommandIsNamedWithTheNearest) {
       << out;
   std::tie(rc, out) = ctl(dir, {"alrets"});
   EXPECT_NE(out.find("did you mean 'alerts'?"), std::string::npos) << out;
+  // Options before the command, flags and options with values, are stepped over.
+  std::tie(rc, out) = ctl(dir, {"--json", "--url", "http://127.0.0.1:1", "--timeout-ms", "500",
+                                "session", "list", "--state", "active"});
+  EXPECT_EQ(rc, 3) << out;
+  std::tie(rc, out) = ctl(dir, {"--url=http://127.0.0.1:1", "alerts", "--state", "open"});
+  EXPECT_EQ(rc, 3) << out;
   std::tie(rc, out) = ctl(dir, {"xyzzy"});
   EXPECT_EQ(rc, 2);
   EXPECT_NE(out.find("unknown command 'xyzzy'; commands: health, monitors"), std::string::npos)

@@ -10,6 +10,7 @@
 
 #include "store/journal.hpp"
 #include "store/records.hpp"
+#include "support/journal_writes.hpp"
 #include "support/protocols.hpp"
 
 namespace vitalsd::store::test_fixture {
@@ -26,45 +27,10 @@ inline const core::Timestamp T0{std::chrono::milliseconds{1'790'000'000'000LL}};
 
 inline core::Observation reading(core::Parameter p, double v, core::Timestamp at,
                                  std::uint64_t cuff = 0) {
-  core::Observation o;
-  o.monitor = "chair-1";
-  o.parameter = p;
-  o.value = v;
-  o.unit = std::string(core::info(p).ucum);
-  o.received_at = at;
-  if (cuff) {
-    o.device_time = at;
-    o.measurement_id = cuff;
-  }
-  return o;
+  return test::reading("chair-1", p, v, at, cuff);
 }
-
-inline void persist(Journal& j, sessions::Manager& m, const sessions::Change& c) {
-  for (const auto& e : c.session_events) {
-    alarms::Snapshot snap;
-    if (const auto* engine = m.engine(e.session.id))
-      snap = engine->snapshot();
-    else
-      snap.phase = e.session.phase;
-    j.record(session_event(e), Durability::urgent, save_session(e.session, snap));
-  }
-  for (const auto& t : c.transitions) {
-    const auto* engine = m.engine(t.session);
-    j.record(alert_event(t, "chair-1"), Durability::urgent,
-             save_alert(t, engine ? engine->find(t.alert_id) : nullptr, "chair-1"));
-  }
-  for (auto id : c.touched)
-    if (const auto* s = m.find(id)) j.write(save_session(*s, m.engine(id)->snapshot()));
-}
-
-// As the daemon's pipeline: the readings are journaled first, then what they caused.
-inline sessions::Change observe(Journal& j, sessions::Manager& m,
-                                std::vector<core::Observation> obs) {
-  auto change = m.observe(obs);
-  j.record(std::move(obs));
-  persist(j, m, change);
-  return change;
-}
+using test::observe;
+using test::persist;
 
 struct Written {
   std::filesystem::path database;
