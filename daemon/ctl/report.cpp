@@ -238,7 +238,7 @@ struct AlertLine {
 };
 
 std::string timeline_svg(const std::vector<AlertLine>& alerts, double t0, double t1) {
-  const double row = 22;
+  const double row = 32;  // the bar, then who acted and when beneath it
   const double h = kT + row * static_cast<double>(std::max<std::size_t>(1, alerts.size())) + kB;
   Scale s(t0, t1, 0, 1);
   std::string svg = fmt::format(
@@ -266,8 +266,10 @@ std::string timeline_svg(const std::vector<AlertLine>& alerts, double t0, double
         esc(a.rule), esc(a.priority));
     for (const auto& [what, at] : a.actions)
       svg += fmt::format(
-          "<path d='M{0:.1f},{1:.0f} l4,8 l-8,0 z' fill='#212121'><title>{2} at {3}</title></path>",
-          s.x(ms(at)), y + 16, esc(what), esc(at));
+          "<path d='M{0:.1f},{1:.0f} l4,8 l-8,0 z' fill='#212121'><title>{2} at {3}</title></path>"
+          "<text x='{4:.1f}' y='{5:.0f}' class='tick'>{2} {6}</text>",
+          s.x(ms(at)), y + 16, esc(what), esc(at), std::min(s.x(ms(at)) + 6, kW - 180.0), y + 24,
+          clock(at));
     y += row;
   }
   return svg + "</svg></figure>\n";
