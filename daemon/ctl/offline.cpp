@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <fmt/core.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -29,29 +28,25 @@ std::optional<std::string> write_whole(const std::string& path, const std::strin
   if (dir.empty()) dir = ".";
   std::string tmp = (dir / ("." + target.filename().string() + ".XXXXXX")).string();
   const int fd = ::mkstemp(tmp.data());
-  if (fd < 0) return "cannot write " + path + ": " + std::strerror(errno);
+  if (fd < 0) return fmt::format("cannot write {}: {}", path, std::strerror(errno));
+  // Any failure: the temporary file goes, the target is left as it was.
+  auto fail = [&](bool close_fd) {
+    const int err = errno;
+    if (close_fd) ::close(fd);
+    ::unlink(tmp.c_str());
+    return fmt::format("cannot write {}: {}", path, std::strerror(err));
+  };
   std::size_t done = 0;
   while (done < content.size()) {
     const auto n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const std::string why = std::strerror(errno);
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return "cannot write " + path + ": " + why;
-    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail(true);
     done += static_cast<std::size_t>(n);
   }
-  if (::fchmod(fd, 0644) != 0 || ::fsync(fd) != 0 || ::close(fd) != 0) {
-    const std::string why = std::strerror(errno);
-    ::unlink(tmp.c_str());
-    return "cannot write " + path + ": " + why;
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string why = std::strerror(errno);
-    ::unlink(tmp.c_str());
-    return "cannot write " + path + ": " + why;
-  }
+  // mkstemp's mode 0600 stays: exports and reports hold patient references.
+  if (::fsync(fd) != 0) return fail(true);
+  if (::close(fd) != 0) return fail(false);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return fail(false);
   return std::nullopt;
 }
 

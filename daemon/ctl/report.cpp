@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -141,7 +142,8 @@ std::string chart_svg(const Chart& c, const std::map<std::string, std::vector<Po
                       const json& baseline,
                       const std::vector<std::pair<double, std::string>>& marks, double t0,
                       double t1) {
-  double lo = INFINITY, hi = -INFINITY;
+  double lo = std::numeric_limits<double>::infinity();
+  double hi = -lo;
   auto take = [&](double v) {
     lo = std::min(lo, v);
     hi = std::max(hi, v);
@@ -374,7 +376,7 @@ std::string render(const Records& r, const std::string& db) {
       line.unit = str(a, "unit");
       if (type == "alert.raised") {
         line.raised_at = str(e, "at");
-        marks.push_back({t, fmt::format("alert {} raised: {}", id, line.rule)});
+        marks.emplace_back(t, fmt::format("alert {} raised: {}", id, line.rule));
       }
       if (line.raised_at.empty()) line.raised_at = str(e, "at");
       if (type == "alert.cleared" || type == "alert.reset") {
@@ -382,7 +384,7 @@ std::string render(const Records& r, const std::string& db) {
         line.reason = str(e, "reason");
       }
       if (!str(e, "by").empty())
-        line.actions.push_back({type.substr(6) + " by " + str(e, "by"), str(e, "at")});
+        line.actions.emplace_back(type.substr(6) + " by " + str(e, "by"), str(e, "at"));
       if (a.contains("limit") && a["limit"].is_number() && !line.parameter.empty()) {
         const double lv = a["limit"].get<double>();
         if (std::none_of(limits.begin(), limits.end(), [&](const Limit& l) {
@@ -432,6 +434,7 @@ std::string render(const Records& r, const std::string& db) {
   h += "<h2>Vital signs</h2>\n";
   for (const auto& c : charts()) h += chart_svg(c, data, phases, limits, baseline, marks, t0, t1);
   std::vector<AlertLine> lines;
+  lines.reserve(alerts.size());
   for (auto& [_, a] : alerts) lines.push_back(a);
   h += timeline_svg(lines, t0, t1);
 

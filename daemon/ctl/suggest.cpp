@@ -68,12 +68,17 @@ std::optional<std::string> unknown_command(CLI::App& app, int argc, char** argv)
       if (s->check_name(word)) sub = s;
     if (!sub) {
       std::string where = at == &app ? "" : " of '" + at->get_name() + "'";
-      std::string msg = "unknown command '" + word + "'" + where;
+      std::string msg = "unknown command '";
+      msg += word;
+      msg += "'";
+      msg += where;
       if (auto n = nearest(word, names)) msg += " (did you mean '" + *n + "'?)";
       std::string all;
       for (auto* s : at->get_subcommands([](CLI::App*) { return true; }))
         all += (all.empty() ? "" : ", ") + s->get_name();
-      return msg + "; commands: " + all;
+      msg += "; commands: ";
+      msg += all;
+      return msg;
     }
     at = sub;
   }

@@ -250,6 +250,9 @@ TEST_F(AuditCtl, ReportIsOneSelfContainedHtmlFile) {
       ctl({"report", "--db", db_, "--session", std::to_string(w_.session), "--out", file});
   ASSERT_EQ(rc, 0) << out;
   const auto html = file_bytes(file);
+  // Patient references inside: readable by its owner only.
+  EXPECT_EQ(std::filesystem::status(file).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
   EXPECT_GE(std::count(html.begin(), html.end(), '<'), 100);
   EXPECT_NE(html.find("<svg"), std::string::npos);
