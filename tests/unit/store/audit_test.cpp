@@ -274,6 +274,45 @@ TEST_F(Audit, TheTailCheckFindsABreakInTheTailAndAGapBeforeIt) {
   EXPECT_EQ(r.problems.front().row, 2) << problems(r);
 }
 
+TEST(AuditFiles, AnObservationPayloadWithMoreFieldsIsComparedFieldByField) {
+  // A later journal may add fields to observation events: the rows still agree (slow path),
+  // and a differing value is still named.
+  test::TempDir dir;
+  const auto path = dir / "v.db";
+  {
+    Db db(path, Db::Mode::read_write_create);
+    migrate(db);
+    const nlohmann::json p{{"id", 1},
+                           {"parameter", "hr"},
+                           {"mdc_code", 147842},
+                           {"value", 72.5},
+                           {"unit", "/min"},
+                           {"validity", "valid"},
+                           {"device_time", nullptr},
+                           {"received_at", "2026-09-21T14:13:20.000Z"},
+                           {"source", "hl7"}};
+    ASSERT_FALSE(
+        db.exec("INSERT INTO observations (id, monitor, session, parameter, mdc_code, value, unit, "
+                "received_at, validity) VALUES (1, 'chair-1', NULL, 'hr', 147842, 72.5, '/min', "
+                "'2026-09-21T14:13:20.000Z', 'valid')"));
+    const auto h = chain_hash(kGenesisHash, 1, "2026-09-21T14:13:20.000Z", "observation", "chair-1",
+                              std::nullopt, p.dump());
+    Stmt ins(db, "INSERT INTO events VALUES (1, ?1, 'observation', 'chair-1', NULL, ?2, ?3, ?4)");
+    ins.bind(1, std::string_view("2026-09-21T14:13:20.000Z")).bind(2, p.dump());
+    ins.bind(3, kGenesisHash).bind(4, h);
+    ins.step();
+    ASSERT_TRUE(ins.ok());
+  }
+  auto r = verify_file(path);
+  EXPECT_TRUE(r.ok()) << problems(r);
+  EXPECT_EQ(r.observations, 1);
+  tamper(path, "UPDATE observations SET value = 73");
+  r = verify_file(path);
+  ASSERT_EQ(r.problems.size(), 1u) << problems(r);
+  EXPECT_EQ(audit::to_string(r.problems[0]),
+            "observations row 1: value is 73 but the journal (seq 1) recorded 72.5");
+}
+
 TEST(AuditFiles, AForeignANewerAndAnEmptyFileAreErrorsNotResults) {
   test::TempDir dir;
   std::ofstream(dir / "text.db") << std::string(8192, 'z');
