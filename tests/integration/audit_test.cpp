@@ -267,6 +267,17 @@ TEST_F(AuditCtl, ReportIsOneSelfContainedHtmlFile) {
   EXPECT_EQ(html.find("@import"), std::string::npos);
 }
 
+TEST_F(AuditCtl, EventLinesShowValuesAsTheMonitorReportedThem) {
+  auto [rc, out] =
+      ctl({"--db", db_, "events", "--type", "alert.raised,observation", "--limit", "1000"});
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("\"value\":197"), std::string::npos) << out;  // in the alert object
+  EXPECT_EQ(out.find("197.0"), std::string::npos) << out;
+  EXPECT_NE(out.find(" value=70.5\n"), std::string::npos) << out;
+  EXPECT_NE(out.find(" value=78\n"), std::string::npos) << out;  // not 78.0 or 78.000000
+  EXPECT_EQ(out.find(".0\n"), std::string::npos) << out;
+}
+
 TEST_F(AuditCtl, BadInputIsAClearErrorAndNothingIsWritten) {
   const auto out_file = (dir_ / "x.html").string();
   auto [rc, out] = ctl({"report", "--db", db_, "--session", "99", "--out", out_file});
