@@ -13,8 +13,25 @@ std::string str(const json& j, const char* key, const char* none = "-") {
   const auto it = j.find(key);
   if (it == j.end() || it->is_null()) return none;
   if (it->is_string()) return it->get<std::string>();
-  if (it->is_number_float()) return fmt::format("{:g}", it->get<double>());
+  if (it->is_number_float()) return fmt::format("{}", it->get<double>());
   return it->dump();
+}
+
+// JSON as people read it: numbers as the monitor reported them (160, 36.6; never 160.0).
+std::string plain(const json& v) {
+  if (v.is_number_float()) return fmt::format("{}", v.get<double>());
+  if (v.is_object()) {
+    std::string out = "{";
+    for (const auto& [k, x] : v.items())
+      out += (out.size() > 1 ? "," : "") + json(k).dump() + ":" + plain(x);
+    return out + "}";
+  }
+  if (v.is_array()) {
+    std::string out = "[";
+    for (const auto& x : v) out += (out.size() > 1 ? "," : "") + plain(x);
+    return out + "]";
+  }
+  return v.dump();
 }
 
 }  // namespace
@@ -54,7 +71,7 @@ void print_object(const json& object) {
     return;
   }
   for (const auto& [k, v] : object.items())
-    fmt::print("{:<16} {}\n", k + ":", v.is_string() ? v.get<std::string>() : v.dump());
+    fmt::print("{:<16} {}\n", k + ":", v.is_string() ? v.get<std::string>() : plain(v));
 }
 
 void print_alerts(const json& body) {
@@ -75,7 +92,7 @@ std::string event_line(const json& e, bool colour) {
   if (e.contains("session") && !e["session"].is_null()) line += " session=" + str(e, "session");
   for (const auto& [k, v] : e.items()) {
     if (k == "at" || k == "seq" || k == "type" || k == "monitor" || k == "session") continue;
-    line += " " + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
+    line += " " + k + "=" + (v.is_string() ? v.get<std::string>() : plain(v));
   }
   if (!colour) return line;
   const auto p = str(e, "priority", "");

@@ -17,6 +17,8 @@
 #include "core/version.hpp"
 #include "ctl/client.hpp"
 #include "ctl/format.hpp"
+#include "ctl/offline.hpp"
+#include "ctl/suggest.hpp"
 #include "store/queries.hpp"
 #include "store/sqlite.hpp"
 
@@ -24,8 +26,6 @@ namespace vitalsd::ctl {
 namespace {
 
 using nlohmann::json;
-
-enum Exit : int { kOk = 0, kRefused = 1, kUsage = 2, kUnreachable = 3, kAuth = 4 };
 
 struct Options {
   std::string url = "http://127.0.0.1:8573";
@@ -298,9 +298,12 @@ int run(int argc, char** argv) {
     auto* sub = app.add_subcommand(name, help);
     sub->add_option("id", x_id, "alert id")->required()->check(CLI::PositiveNumber);
     if (std::string(name) == "pause")
-      sub->add_option("seconds", x_seconds, "how long (s)")
+      sub->add_option("seconds", x_seconds,
+                      "how long (s): more than 0, at most 86400 (the API's bound); the "
+                      "protocol's max_pause_s may allow less, and the daemon says so")
           ->required()
-          ->check(CLI::Range(1.0, 86400.0));
+          ->check(CLI::PositiveNumber & CLI::Range(0.0, 86400.0));
+    if (std::string(name) == "ack") sub->alias("acknowledge");
     set(sub, [&, name, path](Ctl& c) {
       if (online_only(c, name)) return int(kUsage);
       json body = json::object();
@@ -357,11 +360,17 @@ int run(int argc, char** argv) {
   int w_interval = 1000;
   watch->add_option("--after", w_after, "start after this seq (default: from now)");
   watch->add_option("--interval-ms", w_interval, "poll interval")->check(CLI::Range(100, 60000));
-  watch->add_option("--type", e_type, "comma list; 'alert.*' for a prefix");
+  bool w_all = false;
+  watch->add_option("--type", e_type,
+                    "comma list; 'alert.*' for a prefix (default: all but observations)");
   watch->add_option("--monitor,-m", e_monitor, "comma list");
   watch->add_option("--priority", e_priority, "comma list of high, medium, low");
+  watch->add_flag("--all", w_all, "every event, observations too");
   set(watch, [&](Ctl& c) {
     if (online_only(c, "watch")) return int(kUsage);
+    // Alerts, sessions and what the daemon says about itself: a reading a second per monitor
+    // would drown them (filtered here, so event types added later are shown too).
+    const bool skip_observations = e_type.empty() && !w_all;
     std::int64_t after = 0;
     if (w_after) {
       after = *w_after;
@@ -384,7 +393,8 @@ int run(int argc, char** argv) {
           {},
           [&](const json& j) {
             for (const auto& e : j.value("events", json::array()))
-              fmt::print("{}\n", c.json_out() ? e.dump() : event_line(e, colour));
+              if (!skip_observations || e.value("type", "") != "observation")
+                fmt::print("{}\n", c.json_out() ? e.dump() : event_line(e, colour));
             after = std::max(after, j.value("next", after));
             more = j.value("more", false);
           },
@@ -396,6 +406,56 @@ int run(int argc, char** argv) {
     }
   });
 
+  // Auditor commands: a database file, read-only, never through the daemon (docs/auditing.md).
+  auto* audit = app.add_subcommand("audit", "check a journal database (read-only)");
+  audit->require_subcommand(1);
+  VerifyArgs v;
+  auto* verify = audit->add_subcommand(
+      "verify", "hash chain, gapless seq, and every table row against its journal event");
+  auto need_db = [&](std::string& db) {
+    if (db.empty()) db = o.db;  // vitalsctl --db FILE audit verify works too
+    if (!db.empty()) return true;
+    fmt::print(stderr, "vitalsctl: --db FILE is required\n");
+    return false;
+  };
+  verify->add_option("--db", v.db, "the database file (opened read-only)");
+  verify->add_option("--anchor", v.anchors, "SEQ:HASH recorded earlier (a checkpoint); repeatable");
+  verify->add_option("--anchors", v.anchors_file,
+                     "file of JSON lines with seq/hash (e.g. <state_dir>/checkpoints.jsonl)");
+  verify->add_flag("--chain-only", v.chain_only, "check the chain only, not the tables");
+  verify->add_flag("--json", v.json, "print the result as JSON");
+  verify->add_flag("--quiet,-q", v.quiet, "no progress on stderr");
+  verify->callback(
+      [&] { action = [&](Ctl&) { return need_db(v.db) ? audit_verify(v) : int(kUsage); }; });
+
+  ExportArgs x;
+  auto* exp = app.add_subcommand(
+      "export",
+      "observations, alert transitions and session events as CSV, JSON or FHIR (read-only)");
+  exp->add_option("--db", x.db, "the database file (opened read-only)");
+  exp->add_option("--session,-s", x.session, "one session")->check(CLI::PositiveNumber);
+  exp->add_option("--from", x.from, "range start, UTC ISO 8601 (inclusive)");
+  exp->add_option("--until", x.until, "range end, UTC ISO 8601 (exclusive)");
+  exp->add_option("--format", x.format, "csv | json | fhir")
+      ->check(CLI::IsMember({"csv", "json", "fhir"}))
+      ->capture_default_str();
+  exp->add_option("--out,-o", x.out, "write here (whole or not at all) instead of stdout");
+  exp->callback(
+      [&] { action = [&](Ctl&) { return need_db(x.db) ? export_records(x) : int(kUsage); }; });
+
+  ReportArgs rp;
+  auto* rep = app.add_subcommand("report", "one session as a self-contained HTML report");
+  rep->add_option("--db", rp.db, "the database file (opened read-only)");
+  rep->add_option("--session,-s", rp.session, "the session")
+      ->required()
+      ->check(CLI::PositiveNumber);
+  rep->add_option("--out,-o", rp.out, "the HTML file to write")->required();
+  rep->callback([&] { action = [&](Ctl&) { return need_db(rp.db) ? report(rp) : int(kUsage); }; });
+
+  if (auto unknown = unknown_command(app, argc, argv)) {
+    fmt::print(stderr, "vitalsctl: {}\n", *unknown);
+    return kUsage;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,6 +1,7 @@
 #include "store/journal.hpp"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -55,17 +56,15 @@ Journal::Journal(Options options) : options_(std::move(options)) {
 
   database_ = dir / "vitals.db";
   try {
-    db_ = std::make_unique<Db>(database_, Db::Mode::read_write_create);
-    // A foreign or corrupt file fails here ("file is not a database").
+    // Read-only first: a foreign, empty, newer or corrupt file is refused untouched (the WAL
+    // switch below would rewrite its header), and the chain's tail is verified.
+    const auto existing = check_existing(database_, options_.integrity_tail);
+    db_ = std::make_unique<Db>(database_, std::filesystem::exists(database_)
+                                              ? Db::Mode::read_write
+                                              : Db::Mode::read_write_create);
     const auto mode_err = db_->exec("PRAGMA journal_mode=WAL");
     if (mode_err)
       throw StoreError("database " + database_.string() + " cannot be used: " + *mode_err);
-    {
-      Stmt check(*db_, "PRAGMA quick_check(1)");
-      if (!check.step() || check.text(0) != "ok")
-        throw StoreError("database " + database_.string() +
-                         " is corrupt: " + (check.ok() ? check.text(0) : db_->error_message()));
-    }
     migrate(*db_);
     db_->exec_or_throw("PRAGMA synchronous=NORMAL", "set-up");
     db_->exec_or_throw("PRAGMA foreign_keys=ON", "set-up");
@@ -77,6 +76,16 @@ Journal::Journal(Options options) : options_(std::move(options)) {
       last_hash_ = kGenesisHash;
     }
     stats_.last_seq = last_seq_;
+    if (const auto* broken = new_break(existing)) {
+      // Never extended silently: the break is the first thing committed.
+      startup_break_ = break_seq(*broken);
+      spdlog::error("journal integrity: {} is broken: {}; raising journal_integrity",
+                    database_.string(), audit::to_string(*broken));
+      record(integrity_event(existing, *broken, "start-up",
+                             std::chrono::time_point_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now())),
+             Durability::urgent);
+    }
   } catch (...) {
     db_.reset();
     ::close(lock_fd_);
@@ -119,6 +128,11 @@ void Journal::start(std::function<void(const std::vector<CommittedEventPtr>&)> o
 void Journal::start(JournalHooks hooks) {
   hooks_ = std::move(hooks);
   thread_ = std::thread([this] { run(); });
+  if (options_.integrity_interval.count() > 0)
+    integrity_ = std::make_unique<IntegrityWatch>(
+        *this, IntegrityWatch::Options{database_, options_.state_dir / "checkpoints.jsonl",
+                                       options_.integrity_first_after, options_.integrity_interval,
+                                       startup_break_});
 }
 
 void Journal::record(std::vector<core::Observation> observations, Receipt receipt) {
@@ -171,6 +185,7 @@ void Journal::when_committed(std::function<void()> fn) {
 }
 
 void Journal::stop() {
+  if (integrity_) integrity_->stop();  // before the writer: it may still record a finding
   {
     std::lock_guard lock(mutex_);
     if (stopping_ && !thread_.joinable()) return;

@@ -24,6 +24,7 @@
 #include "core/monitor.hpp"
 #include "core/observation.hpp"
 #include "store/event.hpp"
+#include "store/integrity.hpp"
 #include "store/sqlite.hpp"
 
 namespace vitalsd::store {
@@ -86,17 +87,30 @@ class Journal {
     std::chrono::milliseconds retry_max{1000};
     // stop() while storage fails keeps retrying this long, then gives up (see unwritten()).
     std::chrono::milliseconds stop_timeout{10'000};
+    // Integrity (issue 17, docs/auditing.md): the chain's last events verified at start-up,
+    // the whole journal in the background `integrity_first_after` after start() and then every
+    // `integrity_interval` (zero: no background check).
+    std::int64_t integrity_tail = 1000;
+    std::chrono::milliseconds integrity_first_after{std::chrono::seconds{10}};
+    std::chrono::milliseconds integrity_interval{std::chrono::hours{1}};
   };
 
-  // Creates state_dir, takes its lock, opens or creates vitals.db (WAL), migrates it.
+  // Creates state_dir, takes its lock, checks an existing vitals.db read-only (nothing is
+  // written to a file that is not vitalsd's) and verifies its chain's tail, then opens it (or
+  // creates it where no file exists) in WAL mode and migrates it. A broken tail does not stop
+  // the daemon: it queues a `journal.integrity` event (a high-priority technical alert),
+  // committed first once start() runs.
   // Throws StoreError with a one-line reason: state_dir not creatable or writable, another
-  // vitalsd holding the lock, a database that is locked, corrupt, foreign or newer.
+  // vitalsd holding the lock, a database that is empty (0 bytes), locked, corrupt, foreign or
+  // newer.
   explicit Journal(Options options);
   ~Journal();
   Journal(const Journal&) = delete;
   Journal& operator=(const Journal&) = delete;
 
   const std::filesystem::path& database() const { return database_; }
+  // The first seq (or row) where the start-up check found the journal broken; 0 when intact.
+  std::int64_t startup_break() const { return startup_break_; }
 
   // Records which monitors the config has (upsert; never deletes history). Start-up only.
   void register_monitors(const std::vector<core::MonitorConfig>& monitors, core::Timestamp now);
@@ -155,6 +169,8 @@ class Journal {
   std::atomic<bool> failing_{false};
   StorageStatus storage_;  // guarded by mutex_
   std::string unwritten_;  // guarded by mutex_
+  std::int64_t startup_break_ = 0;
+  std::unique_ptr<IntegrityWatch> integrity_;
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;

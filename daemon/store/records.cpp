@@ -1,5 +1,7 @@
 #include "store/records.hpp"
 
+#include <algorithm>
+
 namespace vitalsd::store {
 namespace {
 
@@ -47,6 +49,39 @@ json baseline_json(const alarms::Baseline& b) {
       out[std::string(core::to_string(p))] = {
           {"value", v.value()}, {"unit", v.unit}, {"readings", v.readings.size()}};
   return out;
+}
+
+json baseline_from_events(const std::vector<json>& events) {
+  std::vector<core::Observation> readings;
+  std::string phase = "baseline";
+  alarms::BaselineSpec spec;
+  auto text = [](const json& e, const char* key) {
+    auto it = e.find(key);
+    return it != e.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  for (const auto& e : events) {
+    if (!e.is_object()) continue;
+    const auto type = text(e, "type");
+    if (type.rfind("session.", 0) == 0) phase = text(e, "phase");
+    if (type != "observation" || phase != "baseline" || text(e, "validity") != "valid" ||
+        !e.contains("value") || !e["value"].is_number())
+      continue;
+    auto p = core::parameter_from_name(text(e, "parameter"));
+    if (!p) continue;
+    core::Observation o;
+    o.monitor = text(e, "monitor");
+    o.parameter = *p;
+    o.value = e["value"].get<double>();
+    o.unit = text(e, "unit");
+    if (auto t = core::parse_iso8601(text(e, "received_at"))) o.received_at = *t;
+    o.device_time = core::parse_iso8601(text(e, "device_time"));
+    if (e.contains("measurement_id") && e["measurement_id"].is_number_unsigned())
+      o.measurement_id = e["measurement_id"].get<std::uint64_t>();
+    if (std::find(spec.parameters.begin(), spec.parameters.end(), *p) == spec.parameters.end())
+      spec.parameters.push_back(*p);
+    readings.push_back(std::move(o));
+  }
+  return baseline_json(alarms::compute_baseline(readings, spec));
 }
 
 json session_json(const sessions::Session& s) {

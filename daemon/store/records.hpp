@@ -26,6 +26,11 @@ Event alert_event(const alarms::Transition& t, const std::string& monitor);
 nlohmann::json session_json(const sessions::Session& s);
 nlohmann::json alert_json(const alarms::Transition& t, const std::string& monitor);
 nlohmann::json baseline_json(const alarms::Baseline& b);
+// A session's baseline as the alarm engine computes it (alarms::compute_baseline: the median of
+// the last 3 valid readings taken in `baseline`), from its journal events in seq order (the
+// API's event shape: observation and session.* events). For reports of sessions whose record
+// no longer holds one; same shape as baseline_json.
+nlohmann::json baseline_from_events(const std::vector<nlohmann::json>& events);
 
 struct Restored {
   std::vector<std::pair<sessions::Session, alarms::Snapshot>> sessions;  // not ended

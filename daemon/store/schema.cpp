@@ -6,7 +6,7 @@
 namespace vitalsd::store {
 namespace {
 
-constexpr std::array<std::string_view, 3> kMigrations{
+constexpr std::array<std::string_view, 4> kMigrations{
     // 1: monitors, observations and the append-only, hash-chained event journal.
     R"sql(
 CREATE TABLE monitors (
@@ -105,6 +105,19 @@ CREATE TABLE feed_cursors (
   delivered_at TEXT,                   -- when that acknowledgement came
   updated_at   TEXT NOT NULL
 );
+)sql",
+    // 4: no append-only triggers (issue 14). They refused UPDATE and DELETE to well-behaved
+    // clients only: anyone who can write the file drops a trigger in one statement, so they
+    // proved nothing, and they made tampering look refused when it was merely one statement
+    // away. What proves that nothing was altered is the hash chain plus `vitalsctl audit
+    // verify`, which compares every observations, sessions and alerts row with the journal
+    // events it came from (docs/auditing.md). The daemon itself never updates or deletes
+    // events or observations.
+    R"sql(
+DROP TRIGGER IF EXISTS events_append_only_update;
+DROP TRIGGER IF EXISTS events_append_only_delete;
+DROP TRIGGER IF EXISTS observations_append_only_update;
+DROP TRIGGER IF EXISTS observations_append_only_delete;
 )sql",
 };
 

@@ -114,7 +114,8 @@ TEST_F(CtlTest, WatchPrintsNewEventsFromNow) {
                                 "--after",
                                 "2",
                                 "--interval-ms",
-                                "100"};
+                                "100",
+                                "--all"};
   vitalsd::test::Process p(argv, dir / "watch.out");
   std::string out;
   for (int i = 0; i < 50 && out.find("#" + std::to_string(last_seq) + " ") == std::string::npos;
@@ -127,6 +128,20 @@ TEST_F(CtlTest, WatchPrintsNewEventsFromNow) {
   EXPECT_EQ(out.find("#2 "), std::string::npos) << out;
   EXPECT_NE(out.find("#3 "), std::string::npos) << out;
   EXPECT_NE(out.find("#" + std::to_string(last_seq) + " "), std::string::npos) << out;
+
+  // Without --all (as people use it): everything but the readings.
+  argv.pop_back();
+  argv[7] = "0";  // --after 0
+  vitalsd::test::Process q(argv, dir / "watch2.out");
+  std::string quiet;
+  for (int i = 0; i < 50 && quiet.find("session.started") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{100});
+    quiet = q.output();
+  }
+  q.signal(SIGTERM);
+  q.wait();
+  EXPECT_NE(quiet.find("#1 session.started"), std::string::npos) << quiet;
+  EXPECT_EQ(quiet.find(" observation "), std::string::npos) << quiet;
 }
 
 }  // namespace

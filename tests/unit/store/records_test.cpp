@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "support/journal_writes.hpp"
 #include "support/protocols.hpp"
 #include "support/temp_dir.hpp"
 
@@ -34,20 +35,7 @@ core::Observation cont(core::Parameter p, double v, core::Timestamp at) {
   return o;
 }
 
-void persist(Journal& j, sessions::Manager& m, const sessions::Change& c) {
-  for (const auto& e : c.session_events) {
-    alarms::Snapshot snap;
-    if (const auto* engine = m.engine(e.session.id)) snap = engine->snapshot();
-    j.record(session_event(e), Durability::urgent, save_session(e.session, snap));
-  }
-  for (const auto& t : c.transitions) {
-    const auto* engine = m.engine(t.session);
-    j.record(alert_event(t, "chair-1"), Durability::urgent,
-             save_alert(t, engine ? engine->find(t.alert_id) : nullptr, "chair-1"));
-  }
-  for (auto id : c.touched)
-    if (const auto* s = m.find(id)) j.write(save_session(*s, m.engine(id)->snapshot()));
-}
+using test::persist;
 
 TEST(Records, ARestartRestoresSessionsAndAlertsAndRaisesNothingTwice) {
   test::TempDir dir;

@@ -75,16 +75,23 @@ TEST(Schema, RefusesACorruptFileAndLeavesItAlone) {
   EXPECT_EQ(std::filesystem::file_size(dir / "vitals.db"), 4096u);  // never a silent new file
 }
 
-TEST(Schema, EventsAndObservationsAreAppendOnly) {
+TEST(Schema, NoAppendOnlyTriggersAfterVersion4) {
+  // Migration 4 drops them: they stopped nobody who can write the file, and made tampering look
+  // refused. Tamper evidence is the hash chain plus `vitalsctl audit verify` (docs/auditing.md).
   test::TempDir dir;
   Db db(dir / "v.db", Db::Mode::read_write_create);
+  for (std::size_t v = 0; v < 3; ++v) ASSERT_FALSE(db.exec(migrations()[v]));
+  db.exec("PRAGMA user_version = 3");
+  EXPECT_EQ(db.scalar_int("SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'"), 4);
   migrate(db);
+  EXPECT_EQ(db.scalar_int("PRAGMA user_version"), 4);
+  EXPECT_EQ(db.scalar_int("SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'"), 0);
   ASSERT_FALSE(
       db.exec("INSERT INTO events VALUES (1, '2026-01-01T00:00:00.000Z', 't', NULL, NULL, '{}', "
               "'a', 'b')"));
-  EXPECT_TRUE(db.exec("UPDATE events SET type = 'x'"));
-  EXPECT_TRUE(db.exec("DELETE FROM events"));
-  EXPECT_EQ(db.scalar_int("SELECT count(*) FROM events"), 1);
+  EXPECT_FALSE(db.exec("UPDATE events SET type = 'x'"));
+  EXPECT_FALSE(db.exec("DELETE FROM events"));
+  EXPECT_EQ(db.scalar_int("SELECT count(*) FROM events"), 0);
 }
 
 }  // namespace

