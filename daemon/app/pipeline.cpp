@@ -183,8 +183,9 @@ void Pipeline::set_phase(std::int64_t id, const std::string& phase,
   answer(out, 200, std::move(body), std::move(done));
 }
 
-void Pipeline::end_session(std::int64_t id, const std::string& actor, api::Done done) {
-  auto out = sessions_.end(id, actor, now());
+void Pipeline::end_session(std::int64_t id, const std::string& override_reason,
+                           const std::string& actor, api::Done done) {
+  auto out = sessions_.end(id, actor, now(), override_reason);
   json body;
   for (const auto& e : out.change.session_events) body = store::session_json(e.session);
   answer(out, 200, std::move(body), std::move(done));

@@ -6,7 +6,7 @@
 namespace vitalsd::store {
 namespace {
 
-constexpr std::array<std::string_view, 3> kMigrations{
+constexpr std::array<std::string_view, 4> kMigrations{
     // 1: monitors, observations and the append-only, hash-chained event journal.
     R"sql(
 CREATE TABLE monitors (
@@ -105,6 +105,13 @@ CREATE TABLE feed_cursors (
   delivered_at TEXT,                   -- when that acknowledgement came
   updated_at   TEXT NOT NULL
 );
+)sql",
+    // 4: escalation levels, supersession and bounded pauses of alerts (issue 12).
+    R"sql(
+ALTER TABLE alerts ADD COLUMN escalation_level INTEGER NOT NULL DEFAULT 0;  -- level reached, 0 = none
+ALTER TABLE alerts ADD COLUMN superseded_by INTEGER;  -- the open alert announced instead, or NULL
+ALTER TABLE alerts ADD COLUMN paused_total_s REAL NOT NULL DEFAULT 0;  -- pause time granted so far
+ALTER TABLE alerts ADD COLUMN silenced_value REAL;  -- value when acknowledged/paused (worsen_by)
 )sql",
 };
 
