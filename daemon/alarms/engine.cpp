@@ -332,38 +332,54 @@ void Engine::escalate(std::vector<Transition>& out) {
   }
 }
 
-// The open alert that announces `a` instead: of a higher-priority physiological rule on the
-// same parameter and the same side of its limit, with its condition present (the highest
-// priority, then the oldest).
+// Whether alert `b` ranks above alert `a` of a rule on the same side: a higher priority, or
+// the same priority and a limit further out (SpO2 < 85 above SpO2 < 90).
+namespace {
+bool ranks_above(const Alert& b, const Alert& a, bool upward) {
+  if (b.priority != a.priority) return b.priority < a.priority;
+  if (!b.limit || !a.limit) return false;
+  return upward ? *b.limit > *a.limit : *b.limit < *a.limit;
+}
+}  // namespace
+
+// The open alert that announces `a` instead: of a physiological rule on the same parameter
+// and the same side of its limit that ranks above it, with its condition present (the
+// highest ranked, then the oldest).
 std::optional<std::int64_t> Engine::superseding(const Alert& a) const {
   const Rule* rule = rule_of(a.id);
   if (!rule || a.kind != RuleKind::physiological || !a.parameter) return std::nullopt;
+  const bool upward = rule->condition.upward();
   const Alert* best = nullptr;
   for (const auto& [id, b] : alerts_) {
     if (id == a.id || b.kind != RuleKind::physiological || b.parameter != a.parameter ||
-        !b.condition_present || b.priority >= a.priority || b.superseded_by)
+        !b.condition_present || b.superseded_by || !ranks_above(b, a, upward))
       continue;
     const Rule* other = rule_of(id);
     if (!other || other->direction() != rule->direction()) continue;
-    if (!best || b.priority < best->priority) best = &b;
+    if (!best || ranks_above(b, *best, upward)) best = &b;
   }
   if (!best) return std::nullopt;
   return best->id;
 }
 
 void Engine::supersede(std::vector<Transition>& out) {
-  // Highest priority first, so a chain (low < medium < high) settles in one pass.
-  std::vector<Alert*> by_priority;
-  for (auto& [id, a] : alerts_) by_priority.push_back(&a);
-  std::stable_sort(by_priority.begin(), by_priority.end(),
-                   [](const Alert* x, const Alert* y) { return x->priority < y->priority; });
-  for (Alert* a : by_priority) {
-    const auto s = superseding(*a);
-    if (s == a->superseded_by) continue;
-    a->superseded_by = s;
-    out.push_back(
-        transition(*a, EventType::superseded, {}, s ? "superseded" : "no_longer_superseded"));
+  // The highest-ranked alerts settle first; a chain (low < medium < high) needs a few passes.
+  std::map<std::int64_t, std::optional<std::int64_t>> now;
+  for (const auto& [id, a] : alerts_) now[id] = a.superseded_by;
+  for (std::size_t pass = 0; pass <= alerts_.size(); ++pass) {
+    bool changed = false;
+    for (auto& [id, a] : alerts_) {
+      const auto s = superseding(a);
+      if (s == a.superseded_by) continue;
+      a.superseded_by = s;
+      changed = true;
+    }
+    if (!changed) break;
   }
+  for (auto& [id, a] : alerts_)
+    if (a.superseded_by != now[id])
+      out.push_back(transition(a, EventType::superseded, {},
+                               a.superseded_by ? "superseded" : "no_longer_superseded"));
 }
 
 std::vector<Transition> Engine::finish(std::vector<Transition> out) {
