@@ -184,11 +184,29 @@ TEST(Engine, QuestionableAndInvalidValuesDoNotRaiseOrClear) {
   Timeline run;
   run.add(e.observe(obs(Parameter::hr, 200, 1, core::Validity::questionable)));
   run.add(e.observe(obs(Parameter::hr, 200, 2, core::Validity::invalid)));
-  run.add(e.observe(obs(Parameter::hr, 400, 3)));  // implausible: treated as invalid
   EXPECT_TRUE(run.lines.empty());
   run.add(e.observe(obs(Parameter::hr, 160, 4)));
   run.add(e.observe(obs(Parameter::hr, 60, 5, core::Validity::questionable)));
   EXPECT_EQ(run.lines, std::vector<std::string>{"4 raised r active"});
+}
+
+// A value the device marks valid is a reading for the rules even outside vitalsd's plausible
+// range (HR 400 or HR 0): it is never quietly downgraded to a sensor problem.
+TEST(Engine, DeviceValidImplausibleValueStillRaisesTheRule) {
+  Engine e(protocol("[[rules]]\nid = \"r\"\nparameter = \"hr\"\nabove = 150\n" + kAll +
+                    "[[rules]]\nid = \"lo\"\nparameter = \"hr\"\nbelow = 40\n"
+                    "priority = \"medium\"\nphases = [\"infusing\"]\n"),
+           1, {}, T0);
+  e.set_phase(Phase::infusing, at(0), "n", "test");
+  Timeline run;
+  run.add(e.observe(obs(Parameter::hr, 400, 3)));
+  run.add(e.observe(obs(Parameter::hr, 100, 4)));
+  run.add(e.observe(obs(Parameter::hr, 0, 5)));
+  run.add(e.observe(obs(Parameter::hr, 0, 6, core::Validity::invalid)));  // device: invalid
+  EXPECT_EQ(run.lines, (std::vector<std::string>{"3 raised r active", "4 cleared r cleared",
+                                                 "5 raised lo active"}));
+  EXPECT_EQ(run.all[2].value, 0);
+  EXPECT_EQ(run.all[2].priority, Priority::medium);  // the rule's own priority
 }
 
 TEST(Engine, TransitionCarriesValueLimitUnitPriority) {
@@ -282,10 +300,11 @@ TEST(Engine, PauseThenActiveAgainIfConditionStillPresent) {
   EXPECT_EQ(r.transitions[0].until, at(135));
   f.run.add(r.transitions);
   for (double s = 16; s < 200; s += 1) f.run.add(f.e.observe(obs(Parameter::hr, 160, s)));
-  // Paused alerts do not escalate; after the pause the escalation clock starts again.
+  // Paused alerts do not escalate, but a pause never restarts the clock: escalation was due at
+  // 70 s (60 s after the raise) and follows the end of the pause at once.
   EXPECT_EQ(f.run.lines, (std::vector<std::string>{
                              "10 raised hr-high active", "15 paused hr-high paused by nurse-1",
-                             "135 unpaused hr-high active", "195 escalated hr-high active"}));
+                             "135 unpaused hr-high active", "135 escalated hr-high active"}));
 }
 
 TEST(Engine, PauseEndsEarlyWhenConditionClears) {
@@ -427,8 +446,11 @@ TEST(Engine, NibpOverdueUsesThePhaseInterval) {
 }
 
 TEST(Engine, SensorInvalidAfterDelay) {
+  // Without `parameter`: every continuous parameter a physiological rule watches (SpO2 here).
   Engine e(protocol("[[rules]]\nid = \"inv\"\ntechnical = \"sensor_invalid\"\ndelay_s = 30\n"
-                    "priority = \"low\"\nphases = [\"baseline\"]\n"),
+                    "priority = \"low\"\nphases = [\"baseline\"]\n"
+                    "[[rules]]\nid = \"lo\"\nparameter = \"spo2\"\nbelow = 90\n"
+                    "priority = \"high\"\nphases = [\"baseline\"]\n"),
            1, {}, T0);
   Timeline run;
   for (double s = 0; s <= 40; ++s) {
@@ -562,7 +584,9 @@ TEST(Engine, PhaseRulesAndEnd) {
   run.add(e.observe(obs(Parameter::hr, 120, 3)));  // no longer applies
   run.add(e.observe(cuff(190, 4)));
   run.add(e.set_phase(Phase::recovery, at(5)).transitions);
-  run.add(e.set_phase(Phase::ended, at(6)).transitions);
+  // sbp-high is open and high: the discharge guard wants a reason.
+  EXPECT_EQ(e.set_phase(Phase::ended, at(6)).error, ActionError::discharge_blocked);
+  run.add(e.set_phase(Phase::ended, at(6), "n", "transferred to the ED").transitions);
   EXPECT_EQ(run.lines,
             (std::vector<std::string>{"0 raised base-only active", "2 cleared base-only cleared",
                                       "4 raised sbp-high active", "6 cleared sbp-high cleared"}));

@@ -57,12 +57,28 @@ TEST(Protocol, ShippedKetamineIvParses) {
   EXPECT_EQ(overdue->interval_s[static_cast<int>(Phase::recovery)], 900);
   EXPECT_FALSE(overdue->interval_s[static_cast<int>(Phase::baseline)]);
 
-  // Continuous parameters carry a condition delay against nuisance alarms.
+  // Continuous parameters carry a condition delay against nuisance alarms, except a deep tier
+  // that raises at once and supersedes the delayed rule above it on the same side.
   for (const auto& r : p->rules) {
-    if (r.kind == RuleKind::physiological && !core::info(*r.parameter).intermittent) {
-      EXPECT_GT(r.delay_s, 0) << r.id;
-    }
+    if (r.kind != RuleKind::physiological || core::info(*r.parameter).intermittent) continue;
+    if (r.delay_s > 0 || r.delay_area) continue;
+    bool shallower = false;
+    for (const auto& o : p->rules)
+      shallower = shallower || (o.parameter == r.parameter && o.id != r.id &&
+                                o.direction() == r.direction() && o.condition.amount > r.condition.amount &&
+                                (o.delay_s > 0 || o.delay_area));
+    EXPECT_TRUE(shallower) << r.id << " has no delay and is not a deep tier";
   }
+  // Issue 12: bounded silencing, a discharge guard, reminders, an integrating SpO2 delay.
+  EXPECT_EQ(p->max_paused_total_s, 300);
+  EXPECT_EQ(p->min_recovery_s, 3600);
+  const Rule* spo2 = p->find_rule("spo2-low");
+  ASSERT_NE(spo2, nullptr);
+  EXPECT_EQ(spo2->delay_area, 50);
+  EXPECT_EQ(spo2->reset_after_s, 10);
+  EXPECT_EQ(sbp->escalate_after_s, (std::vector<double>{60, 180}));
+  EXPECT_EQ(sbp->reactivate_after_s, 600);
+  EXPECT_EQ(sbp->worsen_by, 20);
 }
 
 TEST(Protocol, MinimalRuleDefaults) {
