@@ -504,11 +504,14 @@ void Engine::watch_missing(std::size_t r, std::vector<Transition>& out) {
       if (!a->condition_present) condition_back(*a, std::nullopt, out);
       continue;
     }
+    // What the parameter delivered last: questionable or invalid values, or nothing since its
+    // last valid one.
     const auto seen = last_seen_.find(pi);
-    const std::string_view why = seen == last_seen_.end()
-                                     ? "no_data"
-                                     : (seen->second == core::Validity::questionable ? "questionable"
-                                                                                    : "invalid");
+    std::string_view why = "no_data";
+    if (seen != last_seen_.end() && seen->second == core::Validity::questionable)
+      why = "questionable";
+    else if (seen != last_seen_.end() && seen->second == core::Validity::invalid)
+      why = "invalid";
     raise(r, p, std::nullopt, std::nullopt, std::string(core::info(p).ucum), out, why);
   }
 }

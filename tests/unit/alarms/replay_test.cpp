@@ -163,16 +163,13 @@ INSTANTIATE_TEST_SUITE_P(
                     "2123 cleared hr-low medium"}},
         // SpO2 falls below 90 from ~1512 s and below 85 at 1519 s: the deep tier raises at
         // once; spo2-low's saturation seconds reach 50 at 1524 s, superseded by the deep
-        // tier. Nobody acknowledges: levels at 30 s and 90 s. Back at >= 87 at 1691 s: the
-        // deep tier clears and spo2-low (unacknowledged since 1524 s) stands on its own,
-        // level 1 at once and level 2 at 1704 s (180 s); >= 92 again at 1713 s.
+        // tier (one announcement). Nobody acknowledges: levels at 30 s and 90 s. Both clear
+        // at >= 92 % (1713 s).
         ReplayCase{"desaturation",
                    {"1519 raised spo2-critical high", "1524 raised spo2-low high (superseded)",
                     "1549 escalated spo2-critical high level 1",
-                    "1609 escalated spo2-critical high level 2", "1691 cleared spo2-critical high",
-                    "1691 superseded spo2-low high no_longer_superseded",
-                    "1691 escalated spo2-low high level 1", "1704 escalated spo2-low high level 2",
-                    "1713 cleared spo2-low high"}},
+                    "1609 escalated spo2-critical high level 2",
+                    "1713 cleared spo2-low high (superseded)", "1713 cleared spo2-critical high"}},
         // No answer from 600 s; acquisition reports offline after 3 s (602 s), comm-lost
         // raises 10 s later, clears at the first answer.
         ReplayCase{"dropout", {"612 raised comm-lost medium", "660 cleared comm-lost medium"}}),
