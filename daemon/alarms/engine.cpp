@@ -438,8 +438,7 @@ void Engine::advance(core::Timestamp at, std::vector<Transition>& out) {
   }
   // Reminders: acknowledged, condition still present, for the rule's reactivate_after_s.
   for (auto& [id, a] : alerts_) {
-    if (a.state != AlertState::acknowledged || !a.condition_present || !a.acknowledged_at)
-      continue;
+    if (a.state != AlertState::acknowledged || !a.condition_present || !a.acknowledged_at) continue;
     const Rule* rule = rule_of(id);
     if (!rule || !rule->reactivate_after_s ||
         seconds_between(*a.acknowledged_at, now_) < *rule->reactivate_after_s - 1e-9)
@@ -610,8 +609,8 @@ void Engine::evaluate_physiological(std::size_t r, const core::Observation& o,
         condition_ended(*a, v, "condition_ended", out);
       } else if (rule.worsen_by && a->silenced_value &&
                  (a->state == AlertState::acknowledged || a->state == AlertState::paused)) {
-        const double worse = rule.condition.upward() ? v - *a->silenced_value
-                                                     : *a->silenced_value - v;
+        const double worse =
+            rule.condition.upward() ? v - *a->silenced_value : *a->silenced_value - v;
         if (worse >= *rule.worsen_by - 1e-9) reactivate(*a, "worsened", out);
       }
     } else if (breach) {
@@ -760,10 +759,10 @@ std::vector<std::string> Engine::discharge(core::Timestamp at) const {
     if (in_recovery < need - 1e-9)
       reasons.push_back(
           phase_ == Phase::recovery
-              ? "in recovery for " + number_text(std::floor(in_recovery)) + " s of the protocol's " +
-                    "min_recovery_s " + number_text(need) + " s"
-              : "the session is " + std::string(to_string(phase_)) +
-                    ": recovery (min_recovery_s " + number_text(need) + " s) has not begun");
+              ? "in recovery for " + number_text(std::floor(in_recovery)) +
+                    " s of the protocol's " + "min_recovery_s " + number_text(need) + " s"
+              : "the session is " + std::string(to_string(phase_)) + ": recovery (min_recovery_s " +
+                    number_text(need) + " s) has not begun");
   }
   return reasons;
 }

@@ -72,8 +72,8 @@ struct Alert {
   std::optional<core::Timestamp> paused_until;
   std::string acknowledged_by;
   std::optional<core::Timestamp> acknowledged_at;
-  double paused_s = 0;                   // pause time granted so far (max_paused_total_s)
-  std::optional<double> silenced_value;  // value when acknowledged or paused (worsen_by)
+  double paused_s = 0;                        // pause time granted so far (max_paused_total_s)
+  std::optional<double> silenced_value;       // value when acknowledged or paused (worsen_by)
   std::optional<std::int64_t> superseded_by;  // an open alert of a higher-priority rule
 
   bool open() const { return state != AlertState::cleared; }
@@ -96,7 +96,7 @@ struct Transition {
   int level = 0;                              // escalation level (escalated: the new level)
   std::optional<std::int64_t> superseded_by;  // announced by that alert instead
   std::string direction;  // physiological: "above" (above/rise rules) or "below"; else ""
-  std::string actor;  // who (token name) for acknowledged/paused/reset; empty for the engine
+  std::string actor;      // who (token name) for acknowledged/paused/reset; empty for the engine
   core::Timestamp at{};
   // cleared/latched: condition_ended | not_in_phase | session_ended | rule_removed;
   // reactivated: ack_expired | worsened | condition_back; acknowledged: superseding_acknowledged
@@ -108,12 +108,12 @@ struct Transition {
 
 enum class ActionError : std::uint8_t {
   none,
-  unknown_alert,     // no alert with that id in this session (or it is already cleared)
-  invalid_state,     // e.g. acknowledge an acknowledged alert, reset an alert that is not latched
-  invalid_argument,  // pause seconds <= 0 or above the protocol's max_pause_s, empty actor
-  session_ended,     // the session is in phase `ended`
-  gate_blocked,      // baseline -> infusing refused: see Gate; pass an override reason
-  pause_limit,       // the pause would take the alert past the protocol's max_paused_total_s
+  unknown_alert,      // no alert with that id in this session (or it is already cleared)
+  invalid_state,      // e.g. acknowledge an acknowledged alert, reset an alert that is not latched
+  invalid_argument,   // pause seconds <= 0 or above the protocol's max_pause_s, empty actor
+  session_ended,      // the session is in phase `ended`
+  gate_blocked,       // baseline -> infusing refused: see Gate; pass an override reason
+  pause_limit,        // the pause would take the alert past the protocol's max_paused_total_s
   discharge_blocked,  // -> ended refused: see discharge(); pass an override reason
 };
 std::string_view to_string(ActionError e);

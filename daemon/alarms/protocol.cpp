@@ -357,8 +357,8 @@ void Parser::parse_rule(const toml::table& t, const std::string& path, Protocol&
       for (const auto& e : *a) {
         const auto v = e.value<double>();
         if (!e.is_number() || !v || !std::isfinite(*v)) {
-          error(e, label + ": escalate_after_s: expected numbers, got " +
-                       std::string(type_name(e)));
+          error(e,
+                label + ": escalate_after_s: expected numbers, got " + std::string(type_name(e)));
           continue;
         }
         if (*v <= 0) error(e, label + ": escalate_after_s: each level must be > 0");
@@ -394,8 +394,9 @@ void Parser::parse_rule(const toml::table& t, const std::string& path, Protocol&
     if (t.get("delay_s") || t.get("delay_readings"))
       error(*n, label + ": give delay_area or delay_s/delay_readings, not both");
     if (!t.get("reset_after_s"))
-      error(*n, label + ": delay_area needs reset_after_s (how long the value must stay normal "
-                        "before the sum starts again)");
+      error(*n, label +
+                    ": delay_area needs reset_after_s (how long the value must stay normal "
+                    "before the sum starts again)");
     r.delay_area = *v;
   }
   if (auto v = number(t, path, "reset_after_s")) {
@@ -535,16 +536,18 @@ std::optional<Protocol> parse_protocol(const toml::table& table, const std::stri
       p.max_pause_s = *m;
     }
     if (auto m = ps.number(*t, "protocol", "max_paused_total_s")) {
-      if (*m <= 0) ps.error(*t->get("max_paused_total_s"), "protocol.max_paused_total_s: must be > 0");
+      if (*m <= 0)
+        ps.error(*t->get("max_paused_total_s"), "protocol.max_paused_total_s: must be > 0");
       else if (*m < p.max_pause_s)
-        ps.error(*t->get("max_paused_total_s"),
-                 "protocol.max_paused_total_s: " + fmt_number(*m) +
-                     " is shorter than max_pause_s " + fmt_number(p.max_pause_s) +
-                     " (one pause could never be given in full)");
+        ps.error(*t->get("max_paused_total_s"), "protocol.max_paused_total_s: " + fmt_number(*m) +
+                                                    " is shorter than max_pause_s " +
+                                                    fmt_number(p.max_pause_s) +
+                                                    " (one pause could never be given in full)");
       p.max_paused_total_s = *m;
     }
     if (auto m = ps.number(*t, "protocol", "min_recovery_s")) {
-      if (*m < 0) ps.error(*t->get("min_recovery_s"), "protocol.min_recovery_s: must not be negative");
+      if (*m < 0)
+        ps.error(*t->get("min_recovery_s"), "protocol.min_recovery_s: must not be negative");
       p.min_recovery_s = *m;
     }
   } else if (!table.get("protocol")) {

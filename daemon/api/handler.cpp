@@ -381,9 +381,8 @@ asio::awaitable<Outcome> dispatch(const Ctx& c) {
       if ((err = parse_body(c.req.body(), {{"override", Type::string, false, 500}}, body)))
         co_return Outcome{*err, {}};
       const std::string reason = body.value("override", std::string());
-      auto reply = co_await act(c.state, [&](Done done) {
-        st.actions.end_session(id, reason, actor, std::move(done));
-      });
+      auto reply = co_await act(
+          c.state, [&](Done done) { st.actions.end_session(id, reason, actor, std::move(done)); });
       if (reply.status < 300)
         spdlog::info("api: {} ended session {}{}", actor, id, reason.empty() ? "" : " (override)");
       co_return Outcome{from_reply(std::move(reply)), {}};

@@ -168,9 +168,9 @@ std::optional<std::string> build_oru_r40(const store::CommittedEvent& ce, const 
   std::string text = rule;
   if (physiological) {
     // The rule's direction and limit; the current value is facet 2's, on its own.
-    text = fmt::format("{} {} limit {} {} (rule {})", parameter,
-                       abnormal == "H" ? "above" : "below", limit ? number(*limit) : "?", unit,
-                       rule);
+    text =
+        fmt::format("{} {} limit {} {} (rule {})", parameter, abnormal == "H" ? "above" : "below",
+                    limit ? number(*limit) : "?", unit, rule);
   } else if (!kind.empty() && kind != rule) {
     text = fmt::format("{} (rule {})", kind, rule);
   }

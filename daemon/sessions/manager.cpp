@@ -203,8 +203,13 @@ Outcome Manager::end(std::int64_t id, const std::string& actor, core::Timestamp 
   Outcome out;
   out.session = id;
   if (!reasons.empty()) {
-    SessionEvent ev{"discharge_override", live.session, actor, now,
-                    std::string(alarms::to_string(live.session.phase)), override_reason, reasons};
+    SessionEvent ev{"discharge_override",
+                    live.session,
+                    actor,
+                    now,
+                    std::string(alarms::to_string(live.session.phase)),
+                    override_reason,
+                    reasons};
     out.change.session_events.push_back(std::move(ev));
   }
   finish(live, std::move(result), actor, now, out.change);

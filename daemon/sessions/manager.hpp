@@ -38,8 +38,8 @@ struct SessionEvent {
   Session session;   // after the transition
   std::string actor;
   core::Timestamp at{};
-  std::string from_phase;       // phase: the phase left
-  std::string override_reason;  // gate_override, discharge_override: the nurse's reason
+  std::string from_phase;                 // phase: the phase left
+  std::string override_reason;            // gate_override, discharge_override: the nurse's reason
   std::vector<std::string> gate_reasons;  // what the override overrode
 };
 
@@ -52,17 +52,17 @@ struct Change {
 
 enum class Errc {
   none,
-  unknown_monitor,   // 404
-  unknown_protocol,  // 400
-  invalid_argument,  // 400
-  monitor_busy,      // 409: the monitor already has an active session
-  unknown_session,   // 404
-  session_ended,     // 409
-  invalid_phase,     // 409: not a legal phase change
-  gate_blocked,      // 409: baseline -> infusing blocked; give an override reason
-  unknown_alert,     // 404
-  invalid_state,     // 409
-  pause_limit,       // 409: the alert's total pause time would pass max_paused_total_s
+  unknown_monitor,    // 404
+  unknown_protocol,   // 400
+  invalid_argument,   // 400
+  monitor_busy,       // 409: the monitor already has an active session
+  unknown_session,    // 404
+  session_ended,      // 409
+  invalid_phase,      // 409: not a legal phase change
+  gate_blocked,       // 409: baseline -> infusing blocked; give an override reason
+  unknown_alert,      // 404
+  invalid_state,      // 409
+  pause_limit,        // 409: the alert's total pause time would pass max_paused_total_s
   discharge_blocked,  // 409: ending refused (high alert open, recovery too short); override
 };
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "alarms/engine.hpp"
+#include "support/protocols.hpp"
 
 namespace vitalsd::alarms {
 namespace {
@@ -23,12 +24,7 @@ core::Timestamp at(int s) {
 }
 
 std::shared_ptr<const Protocol> shipped() {
-  static const auto p = [] {
-    const std::string path = VITALSD_SOURCE_DIR "/config/protocols/ketamine-iv.toml";
-    core::Diagnostics d;
-    auto parsed = parse_protocol(toml::parse_file(path), path, d);
-    return std::make_shared<const Protocol>(parsed.value());
-  }();
+  static const auto p = test::shipped_protocol("ketamine-iv");
   return p;
 }
 
@@ -73,12 +69,12 @@ struct Bedside {
   void add(const std::vector<Transition>& ts) { all.insert(all.end(), ts.begin(), ts.end()); }
   void add(const ActionResult& r) {
     add(r.transitions);
-    if (!r.ok())
-      actions.push_back(std::to_string(now_s) + " " + std::string(to_string(r.error)));
+    if (!r.ok()) actions.push_back(std::to_string(now_s) + " " + std::string(to_string(r.error)));
   }
   void cuff(double sys, int t) {
     ++cuff_id;
-    for (auto [p, v] : {std::pair{Parameter::nibp_sys, sys}, std::pair{Parameter::nibp_dia, 80.0}}) {
+    for (auto [p, v] :
+         {std::pair{Parameter::nibp_sys, sys}, std::pair{Parameter::nibp_dia, 80.0}}) {
       auto o = reading(p, v, t);
       o.measurement_id = cuff_id;
       add(e.observe(o));
@@ -225,8 +221,8 @@ TEST(Bedside, QuestionableOrAbsentSpo2RaisesAHighTechnicalAlert) {
       b.vitals(t, 70, std::nullopt);
       if (!absent) b.vitals(t, std::nullopt, 95, core::Validity::questionable);
     });
-    const std::vector<std::string> want{
-        absent ? "30 raised spo2-invalid no_data" : "30 raised spo2-invalid questionable"};
+    const std::vector<std::string> want{absent ? "30 raised spo2-invalid no_data"
+                                               : "30 raised spo2-invalid questionable"};
     EXPECT_EQ(b.lines(), want) << dump(b.lines());
     ASSERT_FALSE(b.all.empty());
     EXPECT_EQ(b.all.front().priority, Priority::high);

@@ -647,19 +647,19 @@ TEST(Engine, SilencedAlertIsActiveAgainWhenItWorsens) {
   run.add(e.acknowledge(id, "n", at(5)).transitions);
   run.add(e.observe(obs(Parameter::spo2, 81, 6)));  // 3 worse than when acknowledged (84)
   run.add(e.observe(obs(Parameter::spo2, 80, 7)));
-  EXPECT_EQ(details(run), (std::vector<std::string>{
-                              "1 raised lo active", "2 paused lo paused by n",
-                              "4 reactivated lo active worsened",
-                              "5 acknowledged lo acknowledged by n",
-                              "7 reactivated lo active worsened"}));
+  EXPECT_EQ(details(run),
+            (std::vector<std::string>{
+                "1 raised lo active", "2 paused lo paused by n", "4 reactivated lo active worsened",
+                "5 acknowledged lo acknowledged by n", "7 reactivated lo active worsened"}));
   EXPECT_EQ(e.find(id)->paused_s, 2);  // the unused 58 s of the pause were given back
 }
 
 TEST(Engine, PausesAreCappedAndAnExtensionGivesBackTheUnusedRest) {
-  const std::string text = "[protocol]\nname = \"t\"\nmax_pause_s = 60\nmax_paused_total_s = 100\n" + kSpo2;
+  const std::string text =
+      "[protocol]\nname = \"t\"\nmax_pause_s = 60\nmax_paused_total_s = 100\n" + kSpo2;
   core::Diagnostics d;
-  auto parsed = parse_protocol(toml::parse(std::string_view{text}, std::string_view{"t.toml"}),
-                               "t.toml", d);
+  auto parsed =
+      parse_protocol(toml::parse(std::string_view{text}, std::string_view{"t.toml"}), "t.toml", d);
   ASSERT_TRUE(parsed);
   Engine e(std::make_shared<const Protocol>(*parsed), 1, {}, T0);
   e.set_phase(Phase::infusing, at(0), "n", "test");
@@ -668,7 +668,7 @@ TEST(Engine, PausesAreCappedAndAnExtensionGivesBackTheUnusedRest) {
   EXPECT_TRUE(e.pause(id, 60, "n", at(10)).ok());  // 60 granted
   EXPECT_TRUE(e.pause(id, 60, "n", at(30)).ok());  // 20 used + 60 = 80
   EXPECT_EQ(e.find(id)->paused_s, 80);
-  e.tick(at(90));  // over: active
+  e.tick(at(90));                                     // over: active
   const auto refused = e.pause(id, 30, "n", at(91));  // 80 + 30 > 100
   EXPECT_EQ(refused.error, ActionError::pause_limit);
   EXPECT_TRUE(refused.transitions.empty());
@@ -726,17 +726,16 @@ TEST(Engine, HigherRuleSupersedesAndItsAcknowledgementCoversBoth) {
   ack.add(e.acknowledge(deep2, "nurse", at(52)).transitions);
   ack.add(e.observe(obs(Parameter::spo2, 88, 53)));  // deep's condition continues (< 92)
   ack.add(e.observe(obs(Parameter::spo2, 93, 54)));
-  EXPECT_EQ(details(ack), (std::vector<std::string>{
-                              "50 raised lo active", "51 raised deep active",
-                              "51 superseded lo active superseded superseded_by " +
-                                  std::to_string(deep2),
-                              "52 acknowledged deep acknowledged by nurse",
-                              "52 acknowledged lo acknowledged by nurse superseding_acknowledged "
-                              "superseded_by " +
-                                  std::to_string(deep2),
-                              "54 cleared deep cleared condition_ended",
-                              "54 cleared lo cleared condition_ended superseded_by " +
-                                  std::to_string(deep2)}));
+  EXPECT_EQ(details(ack),
+            (std::vector<std::string>{
+                "50 raised lo active", "51 raised deep active",
+                "51 superseded lo active superseded superseded_by " + std::to_string(deep2),
+                "52 acknowledged deep acknowledged by nurse",
+                "52 acknowledged lo acknowledged by nurse superseding_acknowledged "
+                "superseded_by " +
+                    std::to_string(deep2),
+                "54 cleared deep cleared condition_ended",
+                "54 cleared lo cleared condition_ended superseded_by " + std::to_string(deep2)}));
   EXPECT_NE(lo, lo2);
 }
 
@@ -750,12 +749,13 @@ TEST(Engine, LowerAlertStandsAloneAgainWhenTheHigherClears) {
   run.add(e.observe(obs(Parameter::spo2, 80, 1)));
   run.add(e.observe(obs(Parameter::spo2, 87, 10)));  // deep clears, lo goes on
   run.add(e.tick(at(40)));
-  EXPECT_EQ(details(run), (std::vector<std::string>{
-                              "1 raised deep active", "1 raised lo active superseded_by " +
-                                                          std::to_string(run.all[0].alert_id),
-                              "10 cleared deep cleared condition_ended",
-                              "10 superseded lo active no_longer_superseded",
-                              "40 escalated lo active level 1"}));  // due at 31, first call
+  EXPECT_EQ(
+      details(run),
+      (std::vector<std::string>{
+          "1 raised deep active",
+          "1 raised lo active superseded_by " + std::to_string(run.all[0].alert_id),
+          "10 cleared deep cleared condition_ended", "10 superseded lo active no_longer_superseded",
+          "40 escalated lo active level 1"}));  // due at 31, first call
 }
 
 TEST(Engine, NoValidValueForDelaySRaisesWithWhatWasSeen) {
@@ -765,7 +765,8 @@ TEST(Engine, NoValidValueForDelaySRaisesWithWhatWasSeen) {
            1, {}, T0);
   e.set_phase(Phase::infusing, at(0), "n", "test");
   Timeline run;
-  for (int t = 1; t <= 12; ++t) run.add(e.observe(obs(Parameter::spo2, 95, t, core::Validity::invalid)));
+  for (int t = 1; t <= 12; ++t)
+    run.add(e.observe(obs(Parameter::spo2, 95, t, core::Validity::invalid)));
   run.add(e.observe(obs(Parameter::spo2, 95, 13, core::Validity::questionable)));  // not valid
   run.add(e.observe(obs(Parameter::spo2, 95, 14)));
   // Offline: comm_lost's business, not missing data; online again, the count starts afresh.
@@ -786,8 +787,8 @@ TEST(Engine, DischargeGuardBeforeMinRecoveryAndWithHighAlertsOpen) {
       "[[rules]]\nid = \"hi\"\nparameter = \"hr\"\nabove = 150\npriority = \"high\"\n"
       "phases = [\"baseline\", \"infusing\", \"recovery\"]\n";
   core::Diagnostics d;
-  auto p = parse_protocol(toml::parse(std::string_view{text}, std::string_view{"t.toml"}),
-                          "t.toml", d);
+  auto p =
+      parse_protocol(toml::parse(std::string_view{text}, std::string_view{"t.toml"}), "t.toml", d);
   ASSERT_TRUE(p);
   const auto proto = std::make_shared<const Protocol>(*p);
   {  // baseline: no drug given, only open high alerts hold the session
@@ -803,8 +804,9 @@ TEST(Engine, DischargeGuardBeforeMinRecoveryAndWithHighAlertsOpen) {
             std::vector<std::string>{
                 "the session is infusing: recovery (min_recovery_s 600 s) has not begun"});
   e.set_phase(Phase::recovery, at(100));
-  EXPECT_EQ(e.discharge(at(699)),
-            std::vector<std::string>{"in recovery for 599 s of the protocol's min_recovery_s 600 s"});
+  EXPECT_EQ(
+      e.discharge(at(699)),
+      std::vector<std::string>{"in recovery for 599 s of the protocol's min_recovery_s 600 s"});
   EXPECT_TRUE(e.discharge(at(700)).empty());
   EXPECT_EQ(e.set_phase(Phase::ended, at(699)).error, ActionError::discharge_blocked);
   EXPECT_EQ(e.phase(), Phase::recovery);

@@ -64,9 +64,9 @@ TEST(Protocol, ShippedKetamineIvParses) {
     if (r.delay_s > 0 || r.delay_area) continue;
     bool shallower = false;
     for (const auto& o : p->rules)
-      shallower = shallower || (o.parameter == r.parameter && o.id != r.id &&
-                                o.direction() == r.direction() && o.condition.amount > r.condition.amount &&
-                                (o.delay_s > 0 || o.delay_area));
+      shallower = shallower ||
+                  (o.parameter == r.parameter && o.id != r.id && o.direction() == r.direction() &&
+                   o.condition.amount > r.condition.amount && (o.delay_s > 0 || o.delay_area));
     EXPECT_TRUE(shallower) << r.id << " has no delay and is not a deep tier";
   }
   // Issue 12: bounded silencing, a discharge guard, reminders, an integrating SpO2 delay.
@@ -264,7 +264,8 @@ TEST_P(NewKeyErrors, ReportsFileLineColumnAndCause) {
 // Line 1 [protocol], 2 name, 3 the protocol key under test (or blank), 4 [[rules]], 5 id,
 // 6 parameter, 7 condition, 8 priority, 9 phases, 10 the rule key under test.
 std::string file(const std::string& protocol_key, const std::string& rule_key,
-                 const std::string& parameter = "spo2", const std::string& condition = "below = 90") {
+                 const std::string& parameter = "spo2",
+                 const std::string& condition = "below = 90") {
   return "[protocol]\nname = \"t\"\n" + protocol_key + "\n[[rules]]\nid = \"a\"\nparameter = \"" +
          parameter + "\"\n" + condition + "\npriority = \"high\"\nphases = [\"infusing\"]\n" +
          rule_key + "\n";
@@ -278,8 +279,8 @@ INSTANTIATE_TEST_SUITE_P(
         KeyCase{"max_paused_total_s below max_pause_s",
                 file("max_pause_s = 120\nmax_paused_total_s = 60", ""), 4, 22,
                 "shorter than max_pause_s 120"},
-        KeyCase{"max_paused_total_s wrong type", file("max_paused_total_s = \"5 min\"", ""), 3,
-                22, "expected a number, got a string"},
+        KeyCase{"max_paused_total_s wrong type", file("max_paused_total_s = \"5 min\"", ""), 3, 22,
+                "expected a number, got a string"},
         KeyCase{"min_recovery_s negative", file("min_recovery_s = -1", ""), 3, 18,
                 "protocol.min_recovery_s: must not be negative"},
         KeyCase{"reactivate_after_s not positive", file("", "reactivate_after_s = 0"), 10, 22,
@@ -290,16 +291,17 @@ INSTANTIATE_TEST_SUITE_P(
                 "[protocol]\nname = \"t\"\n[[rules]]\nid = \"a\"\ntechnical = \"comm_lost\"\n"
                 "priority = \"high\"\nphases = [\"infusing\"]\nworsen_by = 5\n",
                 8, 13, "worsen_by is for physiological rules"},
-        KeyCase{"escalation levels not increasing", file("", "escalate_after_s = [60, 30]"), 10,
-                25, "levels must increase (30 after 60)"},
-        KeyCase{"escalation level not a number", file("", "escalate_after_s = [60, \"x\"]"), 10,
-                25, "escalate_after_s: expected numbers, got a string"},
+        KeyCase{"escalation levels not increasing", file("", "escalate_after_s = [60, 30]"), 10, 25,
+                "levels must increase (30 after 60)"},
+        KeyCase{"escalation level not a number", file("", "escalate_after_s = [60, \"x\"]"), 10, 25,
+                "escalate_after_s: expected numbers, got a string"},
         KeyCase{"escalation levels empty", file("", "escalate_after_s = []"), 10, 20,
                 "the list of levels is empty"},
         KeyCase{"delay_area without reset_after_s", file("", "delay_area = 50"), 10, 14,
                 "delay_area needs reset_after_s"},
-        KeyCase{"delay_area with delay_s", file("", "delay_s = 15\ndelay_area = 50\nreset_after_s = 10"),
-                11, 14, "give delay_area or delay_s/delay_readings, not both"},
+        KeyCase{"delay_area with delay_s",
+                file("", "delay_s = 15\ndelay_area = 50\nreset_after_s = 10"), 11, 14,
+                "give delay_area or delay_s/delay_readings, not both"},
         KeyCase{"delay_area on NIBP",
                 file("", "delay_area = 50\nreset_after_s = 10", "nibp_sys", "above = 180"), 10, 14,
                 "nibp_sys is intermittent"},

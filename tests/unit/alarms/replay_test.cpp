@@ -65,8 +65,8 @@ Result replay(const std::string& scenario, std::uint64_t seed) {
   auto record = [&](const std::vector<Transition>& ts) {
     for (const auto& t : ts) {
       const auto s = std::chrono::duration_cast<std::chrono::seconds>(t.at - T0).count();
-      std::string line = std::to_string(s) + " " + std::string(to_string(t.type)) + " " +
-                         t.rule + " " + std::string(to_string(t.priority));
+      std::string line = std::to_string(s) + " " + std::string(to_string(t.type)) + " " + t.rule +
+                         " " + std::string(to_string(t.priority));
       if (t.type == EventType::escalated) line += " level " + std::to_string(t.level);
       if (t.superseded_by) line += " (superseded)";
       if (!t.reason.empty() && t.type != EventType::cleared && t.type != EventType::latched)
@@ -149,14 +149,14 @@ INSTANTIATE_TEST_SUITE_P(
         // the latching severe alert latches and the rise, still present, stands on its own
         // (overdue since 3000 s: escalated at once); back under baseline + 30 at 5400 s. The
         // latched high alert holds the discharge: the session end needs an override.
-        ReplayCase{"hypertensive-spike",
-                   {"2700 raised sbp-severe-high high", "2700 raised sbp-rise medium (superseded)",
-                    "2760 escalated sbp-severe-high high level 1",
-                    "2880 escalated sbp-severe-high high level 2",
-                    "4500 latched sbp-severe-high high",
-                    "4500 superseded sbp-rise medium no_longer_superseded",
-                    "4500 escalated sbp-rise medium level 1", "5400 cleared sbp-rise medium",
-                    "6300 cleared sbp-severe-high high"}},
+        ReplayCase{
+            "hypertensive-spike",
+            {"2700 raised sbp-severe-high high", "2700 raised sbp-rise medium (superseded)",
+             "2760 escalated sbp-severe-high high level 1",
+             "2880 escalated sbp-severe-high high level 2", "4500 latched sbp-severe-high high",
+             "4500 superseded sbp-rise medium no_longer_superseded",
+             "4500 escalated sbp-rise medium level 1", "5400 cleared sbp-rise medium",
+             "6300 cleared sbp-severe-high high"}},
         // HR below 50 from ~1808 s, 15 s condition delay; >= 55 again as it recovers.
         ReplayCase{"bradycardia",
                    {"1823 raised hr-low medium", "1943 escalated hr-low medium level 1",

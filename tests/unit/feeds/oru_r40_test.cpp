@@ -193,13 +193,14 @@ TEST(OruR40, AboveRuleIsHighInEveryPhaseWithTheValueApart) {
 }
 
 TEST(OruR40, EscalationCarriesItsLevel) {
-  const auto none = hl7::parse(
-      *build_oru_r40(journaled(alarms::EventType::raised, alarms::AlertState::active, 200), context()));
+  const auto none = hl7::parse(*build_oru_r40(
+      journaled(alarms::EventType::raised, alarms::AlertState::active, 200), context()));
   ASSERT_TRUE(none);
   EXPECT_EQ(none->count("OBX"), 8u);  // no level before the first escalation
   for (int level : {1, 2}) {
     const auto m = hl7::parse(*build_oru_r40(
-        journaled(alarms::EventType::escalated, alarms::AlertState::active, 200, level), context()));
+        journaled(alarms::EventType::escalated, alarms::AlertState::active, 200, level),
+        context()));
     ASSERT_TRUE(m);
     ASSERT_EQ(m->count("OBX"), 9u);
     EXPECT_EQ(m->field("OBX", 8, 3), "escalation-level^alert escalation level^L");
@@ -215,8 +216,8 @@ TEST(OruR40, EscalationCarriesItsLevel) {
 TEST(OruR40, SupersededAlertIsNotAnnouncedButItsStateIsReported) {
   using alarms::AlertState;
   using alarms::EventType;
-  for (auto type : {EventType::raised, EventType::reactivated, EventType::unpaused,
-                    EventType::escalated})
+  for (auto type :
+       {EventType::raised, EventType::reactivated, EventType::unpaused, EventType::escalated})
     EXPECT_FALSE(build_oru_r40(journaled(type, AlertState::active, 200, 0, 16), context()))
         << alarms::to_string(type);
   for (auto [type, state] : std::vector<std::pair<EventType, AlertState>>{

@@ -125,8 +125,9 @@ TEST(Records, ARestartRestoresSessionsAndAlertsAndRaisesNothingTwice) {
   EXPECT_EQ(rise->superseded_by, alert);
   EXPECT_EQ(rise->state, alarms::AlertState::acknowledged);
   EXPECT_EQ(rise->silenced_value, 197);
-  EXPECT_EQ(db.scalar_int("SELECT superseded_by FROM alerts WHERE id = " + std::to_string(rise->id)),
-            alert);
+  EXPECT_EQ(
+      db.scalar_int("SELECT superseded_by FROM alerts WHERE id = " + std::to_string(rise->id)),
+      alert);
 }
 
 // Escalation level, pause total and silenced value are alert columns a restart takes back.
