@@ -53,11 +53,17 @@ void Pipeline::persist(const sessions::Change& change) {
       for (const auto& e : change.session_events)
         if (e.session.id == t.session) monitor = e.session.monitor;
     }
-    if (t.type == alarms::EventType::raised || t.type == alarms::EventType::escalated)
-      spdlog::warn("alert {} {} {} on {} (session {}): {} {} (limit {})", t.alert_id,
-                   alarms::to_string(t.type), alarms::to_string(t.priority), monitor, t.session,
-                   t.rule, t.value ? std::to_string(*t.value) : "-",
-                   t.limit ? std::to_string(*t.limit) : "-");
+    if ((t.type == alarms::EventType::raised || t.type == alarms::EventType::escalated ||
+         t.type == alarms::EventType::reactivated) &&
+        !t.superseded_by)
+      spdlog::warn("alert {} {}{} {} on {} (session {}): {} {} (limit {}){}", t.alert_id,
+                   alarms::to_string(t.type),
+                   t.type == alarms::EventType::escalated ? fmt::format(" to level {}", t.level)
+                                                          : std::string(),
+                   alarms::to_string(t.priority), monitor, t.session, t.rule,
+                   t.value ? std::to_string(*t.value) : "-",
+                   t.limit ? std::to_string(*t.limit) : "-",
+                   t.reason.empty() ? std::string() : " " + t.reason);
     journal_.record(store::alert_event(t, monitor), store::Durability::urgent,
                     store::save_alert(t, open, monitor));
   }
