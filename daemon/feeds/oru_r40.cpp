@@ -195,7 +195,11 @@ std::optional<std::string> build_oru_r40(const store::CommittedEvent& ce, const 
                    : std::string_view(e.monitor.empty() ? ctx.sending_application : e.monitor));
     f2.set(11, "F");
   }
-  obx("ST", "68481", "MDC_ATTR_EVENT_PHASE", sub + ".3").set(5, event_phase(e.type)).set(11, "F");
+  // An alert no longer superseded is announced now for the first time (its raise was not).
+  const bool first_announced = e.type == "alert.superseded" && !superseded_by && state != "cleared";
+  obx("ST", "68481", "MDC_ATTR_EVENT_PHASE", sub + ".3")
+      .set(5, first_announced ? std::string_view("start") : event_phase(e.type))
+      .set(11, "F");
   obx("ST", "68482", "MDC_ATTR_ALARM_STATE", sub + ".4").set(5, alarm_state(state)).set(11, "F");
   obx("ST", "68483", "MDC_ATTR_ALARM_INACTIVATION_STATE", sub + ".5")
       .set(5, inactivation_state(state))

@@ -234,6 +234,20 @@ TEST(OruR40, SupersededAlertIsNotAnnouncedButItsStateIsReported) {
   }
 }
 
+// When what superseded it clears first, the alert is announced from then on: its
+// `superseded` event (superseded_by null) is the ACM `start` the receiver never had.
+TEST(OruR40, AlertNoLongerSupersededStartsItsAnnouncement) {
+  const auto m = hl7::parse(*build_oru_r40(
+      journaled(alarms::EventType::superseded, alarms::AlertState::active, 200), context()));
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->value("OBX", 3, 5), "start");
+  EXPECT_EQ(m->count("OBX"), 8u);  // no superseded-by facet
+  const auto still = hl7::parse(*build_oru_r40(
+      journaled(alarms::EventType::superseded, alarms::AlertState::active, 200, 0, 16), context()));
+  ASSERT_TRUE(still);
+  EXPECT_EQ(still->value("OBX", 3, 5), "continue");
+}
+
 // The MQTT feed publishes the event JSON as the journal has it: level and superseded_by ride
 // along for paging middleware.
 TEST(EventJson, CarriesLevelSupersessionAndDirection) {
