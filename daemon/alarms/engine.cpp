@@ -77,6 +77,8 @@ std::string_view to_string(EventType t) {
       return "cleared";
     case EventType::reset:
       return "reset";
+    case EventType::superseded:
+      return "superseded";
   }
   return "raised";
 }
@@ -95,6 +97,10 @@ std::string_view to_string(ActionError e) {
       return "session_ended";
     case ActionError::gate_blocked:
       return "gate_blocked";
+    case ActionError::pause_limit:
+      return "pause_limit";
+    case ActionError::discharge_blocked:
+      return "discharge_blocked";
   }
   return "none";
 }
@@ -102,7 +108,16 @@ std::string_view to_string(ActionError e) {
 // --- construction and restore
 
 Engine::Engine(std::shared_ptr<const Protocol> protocol, std::int64_t session, IdSource next_id)
-    : protocol_(std::move(protocol)), session_(session), next_id_(std::move(next_id)) {}
+    : protocol_(std::move(protocol)), session_(session), next_id_(std::move(next_id)) {
+  const auto& rules = protocol_->rules;
+  applies_since_.assign(rules.size(), core::Timestamp{});
+  for (std::size_t r = 0; r < rules.size(); ++r) order_.push_back(r);
+  // Higher priority first: within one reading, a higher rule is raised before a lower one on
+  // the same parameter, so the lower one's `raised` already names what supersedes it.
+  std::stable_sort(order_.begin(), order_.end(), [&](std::size_t a, std::size_t b) {
+    return rules[a].priority < rules[b].priority;
+  });
+}
 
 Engine::Engine(std::shared_ptr<const Protocol> protocol, std::int64_t session, IdSource next_id,
                core::Timestamp start)
@@ -110,6 +125,7 @@ Engine::Engine(std::shared_ptr<const Protocol> protocol, std::int64_t session, I
   phase_since_ = start;
   now_ = start;
   monitor_since_ = start;
+  applies_since_.assign(protocol_->rules.size(), start);
 }
 
 Engine Engine::restore(std::shared_ptr<const Protocol> protocol, std::int64_t session,
@@ -142,6 +158,7 @@ Engine Engine::restore(std::shared_ptr<const Protocol> protocol, std::int64_t se
     e.alerts_[a.id] = std::move(a);
   }
   e.monitor_since_ = e.now_;
+  e.applies_since_.assign(e.protocol_->rules.size(), e.now_);
   return e;
 }
 
@@ -197,11 +214,20 @@ Transition Engine::transition(const Alert& a, EventType type, std::string_view a
   t.priority = a.priority;
   t.state = a.state;
   t.escalated = a.escalated;
+  t.level = a.level;
+  t.superseded_by = a.superseded_by;
+  if (const Rule* rule = rule_of(a.id)) t.direction = std::string(rule->direction());
   t.actor = std::string(actor);
   t.at = now_;
   t.reason = std::string(reason);
   if (a.state == AlertState::paused) t.until = a.paused_until;
   return t;
+}
+
+const Rule* Engine::rule_of(std::int64_t alert_id) const {
+  const auto k = key_of_.find(alert_id);
+  if (k == key_of_.end() || k->second.first == kOrphan) return nullptr;
+  return &protocol_->rules[k->second.first];
 }
 
 void Engine::forget(const Alert& a) {
@@ -225,7 +251,8 @@ void Engine::close(Alert& a, EventType type, std::string_view actor, std::string
 }
 
 void Engine::raise(std::size_t r, std::optional<core::Parameter> p, std::optional<double> value,
-                   std::optional<double> limit, std::string unit, std::vector<Transition>& out) {
+                   std::optional<double> limit, std::string unit, std::vector<Transition>& out,
+                   std::string_view reason) {
   const Rule& rule = protocol_->rules[r];
   Alert a;
   a.id = new_id();
@@ -242,7 +269,8 @@ void Engine::raise(std::size_t r, std::optional<core::Parameter> p, std::optiona
   tracks_.erase(key);
   open_by_key_[key] = a.id;
   key_of_[a.id] = key;
-  out.push_back(transition(a, EventType::raised));
+  a.superseded_by = superseding(a);
+  out.push_back(transition(a, EventType::raised, {}, reason));
   alerts_[a.id] = std::move(a);
 }
 
@@ -268,7 +296,98 @@ void Engine::condition_back(Alert& a, std::optional<double> value, std::vector<T
   a.condition_present = true;
   a.active_since = now_;
   a.escalated = false;
+  a.level = 0;
   out.push_back(transition(a, EventType::reactivated));
+}
+
+// Acknowledged (reminder, worsened) or paused (worsened) -> active; escalation starts again.
+void Engine::reactivate(Alert& a, std::string_view reason, std::vector<Transition>& out) {
+  if (a.state == AlertState::paused && a.paused_until && *a.paused_until > now_)
+    a.paused_s = std::max(0.0, a.paused_s - seconds_between(now_, *a.paused_until));
+  a.state = AlertState::active;
+  a.paused_until.reset();
+  a.silenced_value.reset();
+  a.active_since = now_;
+  a.escalated = false;
+  a.level = 0;
+  out.push_back(transition(a, EventType::reactivated, {}, reason));
+}
+
+// Each level of escalate_after_s that is due: one `escalated` event per level, counted from
+// when the alert became active. Paused and superseded alerts wait (a due level follows the
+// pause's end at once); acknowledged ones do not escalate.
+void Engine::escalate(std::vector<Transition>& out) {
+  for (auto& [id, a] : alerts_) {
+    if (a.state != AlertState::active || a.superseded_by) continue;
+    const Rule* rule = rule_of(id);
+    if (!rule) continue;
+    const auto& levels = rule->escalate_after_s;
+    const double active_for = seconds_between(a.active_since, now_);
+    while (static_cast<std::size_t>(a.level) < levels.size() &&
+           active_for >= levels[static_cast<std::size_t>(a.level)] - 1e-9) {
+      ++a.level;
+      a.escalated = true;
+      out.push_back(transition(a, EventType::escalated));
+    }
+  }
+}
+
+// Whether alert `b` ranks above alert `a` of a rule on the same side: a higher priority, or
+// the same priority and a limit further out (SpO2 < 85 above SpO2 < 90).
+namespace {
+bool ranks_above(const Alert& b, const Alert& a, bool upward) {
+  if (b.priority != a.priority) return b.priority < a.priority;
+  if (!b.limit || !a.limit) return false;
+  return upward ? *b.limit > *a.limit : *b.limit < *a.limit;
+}
+}  // namespace
+
+// The open alert that announces `a` instead: of a physiological rule on the same parameter
+// and the same side of its limit that ranks above it, with its condition present (the
+// highest ranked, then the oldest).
+std::optional<std::int64_t> Engine::superseding(const Alert& a) const {
+  const Rule* rule = rule_of(a.id);
+  if (!rule || a.kind != RuleKind::physiological || !a.parameter) return std::nullopt;
+  const bool upward = rule->condition.upward();
+  const Alert* best = nullptr;
+  for (const auto& [id, b] : alerts_) {
+    if (id == a.id || b.kind != RuleKind::physiological || b.parameter != a.parameter ||
+        !b.condition_present || b.superseded_by || !ranks_above(b, a, upward))
+      continue;
+    const Rule* other = rule_of(id);
+    if (!other || other->direction() != rule->direction()) continue;
+    if (!best || ranks_above(b, *best, upward)) best = &b;
+  }
+  if (!best) return std::nullopt;
+  return best->id;
+}
+
+void Engine::supersede(std::vector<Transition>& out) {
+  // The highest-ranked alerts settle first; a chain (low < medium < high) needs a few passes.
+  std::map<std::int64_t, std::optional<std::int64_t>> now;
+  for (const auto& [id, a] : alerts_) now[id] = a.superseded_by;
+  for (std::size_t pass = 0; pass <= alerts_.size(); ++pass) {
+    bool changed = false;
+    for (auto& [id, a] : alerts_) {
+      const auto s = superseding(a);
+      if (s == a.superseded_by) continue;
+      a.superseded_by = s;
+      changed = true;
+    }
+    if (!changed) break;
+  }
+  for (auto& [id, a] : alerts_)
+    if (a.superseded_by != now[id])
+      out.push_back(transition(a, EventType::superseded, {},
+                               a.superseded_by ? "superseded" : "no_longer_superseded"));
+}
+
+std::vector<Transition> Engine::finish(std::vector<Transition> out) {
+  if (phase_ != Phase::ended) {
+    supersede(out);
+    escalate(out);  // an alert no longer superseded may be due
+  }
+  return out;
 }
 
 std::optional<double> Engine::limit_of(const Rule& rule) const {
@@ -309,14 +428,22 @@ void Engine::advance(core::Timestamp at, std::vector<Transition>& out) {
   if (phase_ == Phase::ended) return;
 
   // Pauses that are over: the condition is still present (otherwise the alert would have
-  // been cleared or latched), so the alert is active again.
+  // been cleared or latched), so the alert is active again. The escalation clock was not
+  // stopped by the pause: a level that fell due during it follows at once (escalate()).
   for (auto& [id, a] : alerts_) {
     if (a.state != AlertState::paused || !a.paused_until || *a.paused_until > now_) continue;
     a.state = AlertState::active;
     a.paused_until.reset();
-    a.active_since = now_;
-    a.escalated = false;
     out.push_back(transition(a, EventType::unpaused));
+  }
+  // Reminders: acknowledged, condition still present, for the rule's reactivate_after_s.
+  for (auto& [id, a] : alerts_) {
+    if (a.state != AlertState::acknowledged || !a.condition_present || !a.acknowledged_at) continue;
+    const Rule* rule = rule_of(id);
+    if (!rule || !rule->reactivate_after_s ||
+        seconds_between(*a.acknowledged_at, now_) < *rule->reactivate_after_s - 1e-9)
+      continue;
+    reactivate(a, "ack_expired", out);
   }
 
   const auto& rules = protocol_->rules;
@@ -343,18 +470,48 @@ void Engine::advance(core::Timestamp at, std::vector<Transition>& out) {
         continue;
       }
       if (elapsed >= *limit - 1e-9) raise(r, std::nullopt, std::round(elapsed), *limit, "s", out);
+    } else if (rule.kind == RuleKind::sensor_invalid) {
+      watch_missing(r, out);
     }
   }
+  escalate(out);
+}
 
-  // Escalation: active, not acknowledged, for escalate_after_s.
-  for (auto& [id, a] : alerts_) {
-    if (a.state != AlertState::active || a.escalated) continue;
-    const auto k = key_of_.find(id);
-    if (k == key_of_.end() || k->second.first == kOrphan) continue;
-    const auto& esc = rules[k->second.first].escalate_after_s;
-    if (!esc || seconds_between(a.active_since, now_) < *esc - 1e-9) continue;
-    a.escalated = true;
-    out.push_back(transition(a, EventType::escalated));
+// sensor_invalid on continuous parameters: no valid value (absent, questionable or invalid)
+// for delay_s while the monitor is online, counted from the later of the last valid reading,
+// the monitor coming online and the rule starting to apply. Without `parameter` the rule
+// watches every continuous parameter that a physiological rule of the phase watches.
+void Engine::watch_missing(std::size_t r, std::vector<Transition>& out) {
+  const Rule& rule = protocol_->rules[r];
+  if (monitor_ != core::MonitorState::online) return;
+  std::vector<core::Parameter> watched;
+  if (rule.parameter) {
+    watched.push_back(*rule.parameter);
+  } else {
+    for (const auto& other : protocol_->rules)
+      if (other.kind == RuleKind::physiological && other.applies_in(phase_) && other.parameter &&
+          std::find(watched.begin(), watched.end(), *other.parameter) == watched.end())
+        watched.push_back(*other.parameter);
+  }
+  for (auto p : watched) {
+    if (core::info(p).intermittent) continue;  // NIBP: counted in readings (evaluate_invalid)
+    const int pi = static_cast<int>(p);
+    auto ref = std::max(monitor_since_, applies_since_[r]);
+    if (auto it = last_valid_.find(pi); it != last_valid_.end()) ref = std::max(ref, it->second);
+    if (seconds_between(ref, now_) < rule.delay_s - 1e-9) continue;
+    if (Alert* a = open_alert({r, pi})) {
+      if (!a->condition_present) condition_back(*a, std::nullopt, out);
+      continue;
+    }
+    // What the parameter delivered last: questionable or invalid values, or nothing since its
+    // last valid one.
+    const auto seen = last_seen_.find(pi);
+    std::string_view why = "no_data";
+    if (seen != last_seen_.end() && seen->second == core::Validity::questionable)
+      why = "questionable";
+    else if (seen != last_seen_.end() && seen->second == core::Validity::invalid)
+      why = "invalid";
+    raise(r, p, std::nullopt, std::nullopt, std::string(core::info(p).ucum), out, why);
   }
 }
 
@@ -367,7 +524,7 @@ std::vector<Transition> Engine::tick(core::Timestamp now) {
     if (k.first == kOrphan) orphans.push_back(id);
   // Alerts restored for a rule the protocol no longer has (or duplicates): cleared.
   for (auto id : orphans) close(alerts_.at(id), EventType::cleared, {}, "rule_removed", out);
-  return out;
+  return finish(std::move(out));
 }
 
 // --- inputs
@@ -379,6 +536,9 @@ std::vector<Transition> Engine::observe(const core::Observation& obs) {
   core::invalidate_if_implausible(o);
   const auto& info = core::info(o.parameter);
   const int p = static_cast<int>(o.parameter);
+  // A value the device marked valid is a reading for the rules even when vitalsd's range table
+  // finds it implausible (HR 0 is asystole, not a sensor problem); it never enters a baseline.
+  const bool device_valid = o.validity == core::Validity::valid || o.implausible;
 
   if (info.intermittent) {
     if (auto id = measurement_identity(o)) {
@@ -398,18 +558,20 @@ std::vector<Transition> Engine::observe(const core::Observation& obs) {
   if (phase_ == Phase::baseline && o.validity == core::Validity::valid)
     baseline_.add(o, protocol_->baseline);
 
+  last_seen_[p] = o.validity;
+  if (device_valid) last_valid_[p] = now_;
+
   const auto& rules = protocol_->rules;
-  for (std::size_t r = 0; r < rules.size(); ++r) {
+  for (const std::size_t r : order_) {
     const Rule& rule = rules[r];
     if (!rule.applies_in(phase_)) continue;
-    if (rule.kind == RuleKind::physiological && rule.parameter == o.parameter &&
-        o.validity == core::Validity::valid)
+    if (rule.kind == RuleKind::physiological && rule.parameter == o.parameter && device_valid)
       evaluate_physiological(r, o, out);
     else if (rule.kind == RuleKind::sensor_invalid &&
              (!rule.parameter || rule.parameter == o.parameter))
-      evaluate_invalid(r, o, out);
+      evaluate_invalid(r, o, device_valid, out);
   }
-  return out;
+  return finish(std::move(out));
 }
 
 void Engine::evaluate_physiological(std::size_t r, const core::Observation& o,
@@ -443,7 +605,14 @@ void Engine::evaluate_physiological(std::size_t r, const core::Observation& o,
   if (Alert* a = open_alert(key)) {
     if (a->condition_present) {
       a->value = v;
-      if (clear_side) condition_ended(*a, v, "condition_ended", out);
+      if (clear_side) {
+        condition_ended(*a, v, "condition_ended", out);
+      } else if (rule.worsen_by && a->silenced_value &&
+                 (a->state == AlertState::acknowledged || a->state == AlertState::paused)) {
+        const double worse =
+            rule.condition.upward() ? v - *a->silenced_value : *a->silenced_value - v;
+        if (worse >= *rule.worsen_by - 1e-9) reactivate(*a, "worsened", out);
+      }
     } else if (breach) {
       a->limit = L;
       condition_back(*a, v, out);
@@ -451,6 +620,11 @@ void Engine::evaluate_physiological(std::size_t r, const core::Observation& o,
     return;
   }
   Track& tr = tracks_[key];
+  if (rule.delay_area) {
+    const double depth = rule.condition.upward() ? v - L : L - v;
+    if (integrate(rule, tr, breach, std::max(depth, 0.0))) raise(r, o.parameter, v, L, o.unit, out);
+    return;
+  }
   if (!breach) {
     tr = {};
     return;
@@ -461,11 +635,34 @@ void Engine::evaluate_physiological(std::size_t r, const core::Observation& o,
     raise(r, o.parameter, v, L, o.unit, out);
 }
 
-void Engine::evaluate_invalid(std::size_t r, const core::Observation& o,
+// One reading of an integrating delay; true when the sum has reached delay_area on a
+// breaching reading.
+bool Engine::integrate(const Rule& rule, Track& tr, bool breach, double depth) {
+  const double step =
+      tr.last_at ? std::min(seconds_between(*tr.last_at, now_), kMaxIntegrationStepS) : 1.0;
+  tr.last_at = now_;
+  if (!breach) {
+    if (!tr.normal_since) tr.normal_since = now_;
+    if (seconds_between(*tr.normal_since, now_) >= rule.reset_after_s - 1e-9) tr.area = 0;
+    return false;
+  }
+  tr.normal_since.reset();
+  tr.area += depth * step;
+  return tr.area >= *rule.delay_area - 1e-9;
+}
+
+void Engine::evaluate_invalid(std::size_t r, const core::Observation& o, bool device_valid,
                               std::vector<Transition>& out) {
   const Rule& rule = protocol_->rules[r];
-  const bool invalid = o.validity == core::Validity::invalid;
   const Key key{r, static_cast<int>(o.parameter)};
+  if (!core::info(o.parameter).intermittent) {
+    // Continuous: the time without a valid value is watched in advance(); a valid one ends it.
+    Alert* a = open_alert(key);
+    if (a && a->condition_present && device_valid)
+      condition_ended(*a, std::nullopt, "condition_ended", out);
+    return;
+  }
+  const bool invalid = o.validity == core::Validity::invalid && !device_valid;
   if (Alert* a = open_alert(key)) {
     if (a->condition_present && !invalid)
       condition_ended(*a, std::nullopt, "condition_ended", out);
@@ -502,7 +699,7 @@ std::vector<Transition> Engine::monitor_state(core::MonitorState s, core::Timest
     }
   }
   advance(now_, out);
-  return out;
+  return finish(std::move(out));
 }
 
 // --- phase and actions
@@ -542,6 +739,34 @@ Gate Engine::gate() const {
   return g;
 }
 
+std::vector<std::string> Engine::discharge(core::Timestamp at) const {
+  std::vector<std::string> reasons;
+  if (phase_ == Phase::ended) return reasons;
+  for (const auto& [id, a] : alerts_) {
+    if (a.priority != Priority::high) continue;
+    std::string m = "high-priority alert " + std::to_string(id) + " (" + a.rule + ") is " +
+                    std::string(to_string(a.state));
+    if (a.parameter && a.value)
+      m += ": " + std::string(core::to_string(*a.parameter)) + " " + number_text(*a.value) + " " +
+           a.unit;
+    reasons.push_back(std::move(m));
+  }
+  // Before the infusion started no drug was given: only open alerts hold the session.
+  if (protocol_->min_recovery_s && phase_ != Phase::baseline) {
+    const double need = *protocol_->min_recovery_s;
+    const double in_recovery =
+        phase_ == Phase::recovery ? seconds_between(phase_since_, std::max(at, now_)) : 0;
+    if (in_recovery < need - 1e-9)
+      reasons.push_back(
+          phase_ == Phase::recovery
+              ? "in recovery for " + number_text(std::floor(in_recovery)) +
+                    " s of the protocol's " + "min_recovery_s " + number_text(need) + " s"
+              : "the session is " + std::string(to_string(phase_)) + ": recovery (min_recovery_s " +
+                    number_text(need) + " s) has not begun");
+  }
+  return reasons;
+}
+
 void Engine::reevaluate_applicability(std::vector<Transition>& out) {
   std::vector<std::int64_t> ids;
   for (const auto& [id, a] : alerts_) ids.push_back(id);
@@ -576,6 +801,16 @@ ActionResult Engine::set_phase(Phase to, core::Timestamp at, std::string_view ac
         "cannot move from " + std::string(to_string(phase_)) + " to " + std::string(to_string(to));
     return res;
   }
+  if (to == Phase::ended && override_reason.empty()) {
+    const auto reasons = discharge(at);
+    if (!reasons.empty()) {
+      res.error = ActionError::discharge_blocked;
+      res.message = "discharge blocked:";
+      for (const auto& r : reasons) res.message += " " + r + ";";
+      res.message.pop_back();
+      return res;
+    }
+  }
   if (phase_ == Phase::baseline && to == Phase::infusing && override_reason.empty()) {
     const auto g = gate();
     if (g.blocked) {
@@ -588,6 +823,8 @@ ActionResult Engine::set_phase(Phase to, core::Timestamp at, std::string_view ac
   }
   auto& out = res.transitions;
   advance(at, out);
+  for (std::size_t r = 0; r < protocol_->rules.size(); ++r)
+    if (!protocol_->rules[r].applies_in(phase_)) applies_since_[r] = now_;
   phase_ = to;
   phase_since_ = now_;
   if (to == Phase::ended) {
@@ -605,6 +842,7 @@ ActionResult Engine::set_phase(Phase to, core::Timestamp at, std::string_view ac
   }
   reevaluate_applicability(out);
   advance(now_, out);
+  res.transitions = finish(std::move(res.transitions));
   return res;
 }
 
@@ -635,12 +873,23 @@ ActionResult Engine::acknowledge(std::int64_t alert_id, std::string_view actor,
     return res;
   }
   advance(at, res.transitions);
-  Alert& a = alerts_.at(alert_id);
-  a.state = AlertState::acknowledged;
-  a.paused_until.reset();
-  a.acknowledged_by = std::string(actor);
-  a.acknowledged_at = now_;
-  res.transitions.push_back(transition(a, EventType::acknowledged, actor));
+  auto silence = [&](Alert& a, std::string_view reason) {
+    if (a.state == AlertState::paused && a.paused_until && *a.paused_until > now_)
+      a.paused_s = std::max(0.0, a.paused_s - seconds_between(now_, *a.paused_until));
+    if (a.state == AlertState::active) a.silenced_value = a.value;
+    a.state = AlertState::acknowledged;
+    a.paused_until.reset();
+    a.acknowledged_by = std::string(actor);
+    a.acknowledged_at = now_;
+    res.transitions.push_back(transition(a, EventType::acknowledged, actor, reason));
+  };
+  silence(alerts_.at(alert_id), {});
+  // What it supersedes is acknowledged with it: one announcement, one acknowledgement.
+  for (auto& [id, b] : alerts_)
+    if (b.superseded_by == alert_id &&
+        (b.state == AlertState::active || b.state == AlertState::paused))
+      silence(b, "superseding_acknowledged");
+  res.transitions = finish(std::move(res.transitions));
   return res;
 }
 
@@ -671,11 +920,32 @@ ActionResult Engine::pause(std::int64_t alert_id, double secs, std::string_view 
         "alert " + std::to_string(alert_id) + " is " + std::string(to_string(it->second.state));
     return res;
   }
+  if (const auto cap = protocol_->max_paused_total_s) {
+    const Alert& a = it->second;
+    const auto t = std::max(at, now_);
+    double used = a.paused_s;
+    if (a.state == AlertState::paused && a.paused_until && *a.paused_until > t)
+      used -= seconds_between(t, *a.paused_until);  // extending: the unused rest is given back
+    if (used + secs > *cap + 1e-9) {
+      res.error = ActionError::pause_limit;
+      res.message = "pause_limit: alert " + std::to_string(alert_id) + " has been paused " +
+                    number_text(std::round(used)) + " s of the protocol's max_paused_total_s " +
+                    number_text(*cap) + " s; a pause of " + number_text(secs) + " s is refused";
+      return res;
+    }
+  }
   advance(at, res.transitions);
+  // advance() only unpauses, escalates or reminds: the alert is still active or paused.
   Alert& a = alerts_.at(alert_id);
+  if (a.state == AlertState::paused && a.paused_until && *a.paused_until > now_)
+    a.paused_s = std::max(0.0, a.paused_s - seconds_between(now_, *a.paused_until));
+  else
+    a.silenced_value = a.value;
   a.state = AlertState::paused;
   a.paused_until = now_ + seconds(secs);
+  a.paused_s += secs;
   res.transitions.push_back(transition(a, EventType::paused, actor));
+  res.transitions = finish(std::move(res.transitions));
   return res;
 }
 
@@ -705,6 +975,7 @@ ActionResult Engine::reset(std::int64_t alert_id, std::string_view actor, core::
   }
   advance(at, res.transitions);
   close(alerts_.at(alert_id), EventType::reset, actor, "reset", res.transitions);
+  res.transitions = finish(std::move(res.transitions));
   return res;
 }
 

@@ -4,13 +4,18 @@
 // no exceptions at run time; time is always an argument. Not thread-safe: one owner calls it.
 //
 // Alert state machine (docs/alarms.md draws it):
-//   raised -> active --acknowledge--> acknowledged
+//   raised -> active --acknowledge--> acknowledged --reactivate_after_s, condition present-->
+//             active (reactivated, ack_expired)
 //             active --pause(N s)---> paused --(N s, condition still present)--> active (unpaused)
-//             active --escalate_after_s, nobody acknowledged--> active + escalated
+//             acknowledged or paused, value worse by worsen_by --> active (reactivated, worsened)
+//             active, nobody acknowledged, escalate_after_s[i] since it became active (a pause
+//             does not restart the count) --> active + escalated (level i + 1)
 //   condition ends: non-latching, or latching but acknowledged -> cleared
 //                   latching and not acknowledged             -> latched --reset--> cleared
 //   condition returns while latched -> active again (reactivated, same alert id)
-//   session ends -> every open alert cleared
+//   an open alert of a higher-priority rule on the same parameter and side -> superseded_by it;
+//   acknowledging the higher one acknowledges what it supersedes
+//   session ends -> every open alert cleared (guarded: see discharge())
 #pragma once
 
 #include <cstdint>
@@ -44,6 +49,7 @@ enum class EventType : std::uint8_t {
   reactivated,   // condition back while latched -> active
   cleared,       // -> cleared (reason: condition_ended, not_in_phase, session_ended, ...)
   reset,         // latched -> cleared (actor)
+  superseded,    // superseded_by set (an alert of a higher-priority rule) or cleared again
 };
 std::string_view to_string(EventType t);
 
@@ -55,7 +61,8 @@ struct Alert {
   std::optional<core::Parameter> parameter;
   Priority priority = Priority::medium;
   AlertState state = AlertState::active;
-  bool escalated = false;
+  bool escalated = false;         // level > 0
+  int level = 0;                  // escalation level reached (0: not escalated)
   bool condition_present = true;  // false only when latched (or cleared)
   std::optional<double> value;    // latest value seen for the alert (raise value at first)
   std::optional<double> limit;    // the limit that was breached (relative rules: computed)
@@ -65,6 +72,9 @@ struct Alert {
   std::optional<core::Timestamp> paused_until;
   std::string acknowledged_by;
   std::optional<core::Timestamp> acknowledged_at;
+  double paused_s = 0;                        // pause time granted so far (max_paused_total_s)
+  std::optional<double> silenced_value;       // value when acknowledged or paused (worsen_by)
+  std::optional<std::int64_t> superseded_by;  // an open alert of a higher-priority rule
 
   bool open() const { return state != AlertState::cleared; }
 };
@@ -83,19 +93,28 @@ struct Transition {
   Priority priority = Priority::medium;
   AlertState state = AlertState::active;
   bool escalated = false;
-  std::string actor;  // who (token name) for acknowledged/paused/reset; empty for the engine
+  int level = 0;                              // escalation level (escalated: the new level)
+  std::optional<std::int64_t> superseded_by;  // announced by that alert instead
+  std::string direction;  // physiological: "above" (above/rise rules) or "below"; else ""
+  std::string actor;      // who (token name) for acknowledged/paused/reset; empty for the engine
   core::Timestamp at{};
-  std::string reason;  // cleared: condition_ended | not_in_phase | session_ended | rule_removed
+  // cleared/latched: condition_ended | not_in_phase | session_ended | rule_removed;
+  // reactivated: ack_expired | worsened | condition_back; acknowledged: superseding_acknowledged
+  // (with the alert that supersedes it); raised (sensor_invalid): no_data | questionable |
+  // invalid; superseded: superseded | no_longer_superseded
+  std::string reason;
   std::optional<core::Timestamp> until;  // paused: until when
 };
 
 enum class ActionError : std::uint8_t {
   none,
-  unknown_alert,     // no alert with that id in this session (or it is already cleared)
-  invalid_state,     // e.g. acknowledge an acknowledged alert, reset an alert that is not latched
-  invalid_argument,  // pause seconds <= 0 or above the protocol's max_pause_s, empty actor
-  session_ended,     // the session is in phase `ended`
-  gate_blocked,      // baseline -> infusing refused: see Gate; pass an override reason
+  unknown_alert,      // no alert with that id in this session (or it is already cleared)
+  invalid_state,      // e.g. acknowledge an acknowledged alert, reset an alert that is not latched
+  invalid_argument,   // pause seconds <= 0 or above the protocol's max_pause_s, empty actor
+  session_ended,      // the session is in phase `ended`
+  gate_blocked,       // baseline -> infusing refused: see Gate; pass an override reason
+  pause_limit,        // the pause would take the alert past the protocol's max_paused_total_s
+  discharge_blocked,  // -> ended refused: see discharge(); pass an override reason
 };
 std::string_view to_string(ActionError e);
 
@@ -154,7 +173,10 @@ class Engine {
   ActionResult set_phase(Phase to, core::Timestamp at, std::string_view actor = {},
                          std::string_view override_reason = {});
 
-  // Nurse actions. acknowledge: active or paused -> acknowledged. pause: active or paused ->
+  // -> ended is refused (discharge_blocked) while discharge() has reasons, unless
+  // override_reason is given (the caller journals it with the actor).
+  // Nurse actions. acknowledge: active or paused -> acknowledged (and every open alert it
+  // supersedes). pause: active or paused ->
   // paused for `seconds` (0 < seconds <= protocol max_pause_s). reset: latched -> cleared.
   ActionResult acknowledge(std::int64_t alert_id, std::string_view actor, core::Timestamp at);
   ActionResult pause(std::int64_t alert_id, double seconds, std::string_view actor,
@@ -164,6 +186,9 @@ class Engine {
   // --- queries
   // Whether baseline -> infusing is blocked now, and why (empty reasons = nothing to say).
   Gate gate() const;
+  // Why ending the session at `at` would be refused: each open high-priority alert, and, once
+  // the infusion has started, less than the protocol's min_recovery_s in `recovery`.
+  std::vector<std::string> discharge(core::Timestamp at) const;
   Phase phase() const { return phase_; }
   const Baseline& baseline() const { return baseline_; }
   const Protocol& protocol() const { return *protocol_; }
@@ -176,6 +201,9 @@ class Engine {
   struct Track {  // condition evaluation of one (rule, parameter)
     std::optional<core::Timestamp> pending_since;
     std::uint32_t pending_count = 0;
+    double area = 0;                              // integrating delay: unit x s so far
+    std::optional<core::Timestamp> last_at;       // integrating delay: previous reading
+    std::optional<core::Timestamp> normal_since;  // integrating delay: normal side since
   };
   using Key = std::pair<std::size_t, int>;  // rule index, parameter (-1: none)
 
@@ -184,11 +212,21 @@ class Engine {
   void advance(core::Timestamp at, std::vector<Transition>& out);
   void evaluate_physiological(std::size_t r, const core::Observation& o,
                               std::vector<Transition>& out);
-  void evaluate_invalid(std::size_t r, const core::Observation& o, std::vector<Transition>& out);
+  void evaluate_invalid(std::size_t r, const core::Observation& o, bool device_valid,
+                        std::vector<Transition>& out);
   bool delay_met(const Rule& rule, Track& track, bool intermittent) const;
+  bool integrate(const Rule& rule, Track& track, bool breach, double depth);
+  void watch_missing(std::size_t r, std::vector<Transition>& out);
+  void reactivate(Alert& a, std::string_view reason, std::vector<Transition>& out);
+  void escalate(std::vector<Transition>& out);
+  std::optional<std::int64_t> superseding(const Alert& a) const;
+  void supersede(std::vector<Transition>& out);
+  const Rule* rule_of(std::int64_t alert_id) const;
+  std::vector<Transition> finish(std::vector<Transition> out);
   std::optional<double> limit_of(const Rule& rule) const;
   void raise(std::size_t r, std::optional<core::Parameter> p, std::optional<double> value,
-             std::optional<double> limit, std::string unit, std::vector<Transition>& out);
+             std::optional<double> limit, std::string unit, std::vector<Transition>& out,
+             std::string_view reason = {});
   void condition_ended(Alert& a, std::optional<double> value, std::string_view reason,
                        std::vector<Transition>& out);
   void condition_back(Alert& a, std::optional<double> value, std::vector<Transition>& out);
@@ -215,6 +253,10 @@ class Engine {
   core::Timestamp monitor_since_{};
   std::optional<core::Timestamp> last_nibp_at_;
   std::map<int, std::uint64_t> last_measurement_;  // parameter -> last NIBP measurement identity
+  std::map<int, core::Timestamp> last_valid_;      // parameter -> last valid reading
+  std::map<int, core::Validity> last_seen_;        // parameter -> validity of its last reading
+  std::vector<core::Timestamp> applies_since_;     // rule -> applies in the phase since
+  std::vector<std::size_t> order_;                 // rule indices, higher priority first
 
   std::map<Key, Track> tracks_;
   std::map<Key, std::int64_t> open_by_key_;

@@ -183,7 +183,11 @@ void Parser::parse_rule(const toml::table& t, const std::string& path, Protocol&
                 "escalate_after_s",
                 "blocks_start",
                 "interval_s",
-                "grace_s"});
+                "grace_s",
+                "reactivate_after_s",
+                "worsen_by",
+                "delay_area",
+                "reset_after_s"});
   Rule r;
   r.where = pos(t);
   const int before = errors_;
@@ -289,6 +293,10 @@ void Parser::parse_rule(const toml::table& t, const std::string& path, Protocol&
     if (r.kind == RuleKind::comm_lost || r.kind == RuleKind::nibp_overdue)
       error(*t.get("delay_readings"),
             label + ": delay_readings is not used by " + std::string(to_string(r.kind)));
+    if (r.kind == RuleKind::sensor_invalid && r.parameter && !intermittent)
+      error(*t.get("delay_readings"),
+            label + ": " + std::string(to_string(*r.parameter)) +
+                " is continuous: sensor_invalid counts the time without a valid value (delay_s)");
     r.delay_readings = static_cast<std::uint32_t>(std::clamp<std::int64_t>(*n, 1, 1000000));
     r.delay_in_readings = true;
   }
@@ -343,9 +351,59 @@ void Parser::parse_rule(const toml::table& t, const std::string& path, Protocol&
 
   r.latching = boolean(t, path, "latching").value_or(false);
   r.blocks_start = boolean(t, path, "blocks_start").value_or(true);
-  if (auto e = number(t, path, "escalate_after_s")) {
-    if (*e <= 0) error(*t.get("escalate_after_s"), label + ": escalate_after_s must be > 0");
-    r.escalate_after_s = *e;
+  if (const auto* n = t.get("escalate_after_s")) {
+    if (const auto* a = n->as_array()) {
+      if (a->empty()) error(*n, label + ": escalate_after_s: the list of levels is empty");
+      for (const auto& e : *a) {
+        const auto v = e.value<double>();
+        if (!e.is_number() || !v || !std::isfinite(*v)) {
+          error(e,
+                label + ": escalate_after_s: expected numbers, got " + std::string(type_name(e)));
+          continue;
+        }
+        if (*v <= 0) error(e, label + ": escalate_after_s: each level must be > 0");
+        if (!r.escalate_after_s.empty() && *v <= r.escalate_after_s.back())
+          error(e, label + ": escalate_after_s: levels must increase (" + fmt_number(*v) +
+                       " after " + fmt_number(r.escalate_after_s.back()) + ")");
+        r.escalate_after_s.push_back(*v);
+      }
+    } else if (auto e = number(t, path, "escalate_after_s")) {
+      if (*e <= 0) error(*n, label + ": escalate_after_s must be > 0");
+      r.escalate_after_s.push_back(*e);
+    }
+  }
+  if (auto v = number(t, path, "reactivate_after_s")) {
+    if (*v <= 0) error(*t.get("reactivate_after_s"), label + ": reactivate_after_s must be > 0");
+    r.reactivate_after_s = *v;
+  }
+  if (auto v = number(t, path, "worsen_by")) {
+    if (*v <= 0) error(*t.get("worsen_by"), label + ": worsen_by must be > 0");
+    if (!physiological)
+      error(*t.get("worsen_by"), label + ": worsen_by is for physiological rules");
+    r.worsen_by = *v;
+  }
+
+  // Integrating delay.
+  if (auto v = number(t, path, "delay_area")) {
+    const auto* n = t.get("delay_area");
+    if (*v <= 0) error(*n, label + ": delay_area must be > 0");
+    if (!physiological) error(*n, label + ": delay_area is for physiological rules");
+    if (intermittent)
+      error(*n, label + ": delay_area integrates a continuous parameter; " +
+                    std::string(to_string(*r.parameter)) + " is intermittent");
+    if (t.get("delay_s") || t.get("delay_readings"))
+      error(*n, label + ": give delay_area or delay_s/delay_readings, not both");
+    if (!t.get("reset_after_s"))
+      error(*n, label +
+                    ": delay_area needs reset_after_s (how long the value must stay normal "
+                    "before the sum starts again)");
+    r.delay_area = *v;
+  }
+  if (auto v = number(t, path, "reset_after_s")) {
+    if (*v < 0) error(*t.get("reset_after_s"), label + ": reset_after_s must not be negative");
+    if (!t.get("delay_area"))
+      error(*t.get("reset_after_s"), label + ": reset_after_s is only used with delay_area");
+    r.reset_after_s = *v;
   }
 
   // nibp_overdue.
@@ -464,7 +522,8 @@ std::optional<Protocol> parse_protocol(const toml::table& table, const std::stri
   ps.unknown_keys(table, "", {"protocol", "baseline", "rules"});
 
   if (const auto* t = ps.table(table, "", "protocol")) {
-    ps.unknown_keys(*t, "protocol", {"name", "description", "max_pause_s"});
+    ps.unknown_keys(*t, "protocol",
+                    {"name", "description", "max_pause_s", "max_paused_total_s", "min_recovery_s"});
     if (auto n = ps.string(*t, "protocol", "name")) {
       if (n->empty()) ps.error(*t->get("name"), "protocol.name: must not be empty");
       p.name = *n;
@@ -475,6 +534,21 @@ std::optional<Protocol> parse_protocol(const toml::table& table, const std::stri
     if (auto m = ps.number(*t, "protocol", "max_pause_s")) {
       if (*m <= 0) ps.error(*t->get("max_pause_s"), "protocol.max_pause_s: must be > 0");
       p.max_pause_s = *m;
+    }
+    if (auto m = ps.number(*t, "protocol", "max_paused_total_s")) {
+      if (*m <= 0)
+        ps.error(*t->get("max_paused_total_s"), "protocol.max_paused_total_s: must be > 0");
+      else if (*m < p.max_pause_s)
+        ps.error(*t->get("max_paused_total_s"), "protocol.max_paused_total_s: " + fmt_number(*m) +
+                                                    " is shorter than max_pause_s " +
+                                                    fmt_number(p.max_pause_s) +
+                                                    " (one pause could never be given in full)");
+      p.max_paused_total_s = *m;
+    }
+    if (auto m = ps.number(*t, "protocol", "min_recovery_s")) {
+      if (*m < 0)
+        ps.error(*t->get("min_recovery_s"), "protocol.min_recovery_s: must not be negative");
+      p.min_recovery_s = *m;
     }
   } else if (!table.get("protocol")) {
     ps.error(core::SourcePos{file, 0, 0}, "missing [protocol] table (with name = \"...\")");

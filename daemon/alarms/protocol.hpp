@@ -69,6 +69,10 @@ struct Condition {
   bool relative() const { return kind != ConditionKind::above && kind != ConditionKind::below; }
 };
 
+// The most time one reading of an integrating delay stands for: a longer gap is missing data
+// (sensor_invalid), not a long breach.
+inline constexpr double kMaxIntegrationStepS = 5;
+
 struct Rule {
   std::string id;    // "sbp-severe-high": unique in the protocol; the alert's `rule`
   std::string name;  // human text for the dashboard; defaults to the id
@@ -86,6 +90,15 @@ struct Rule {
   std::uint32_t delay_readings = 1;
   bool delay_in_readings = false;  // true when delay_readings was written (or NIBP)
 
+  // Integrating delay (continuous parameters, instead of delay_s): each breaching reading adds
+  // how far the value is past the limit times the seconds since the previous reading of the
+  // parameter (at most kMaxIntegrationStepS, the first reading of a run counts 1 s); the alert
+  // is raised once the sum reaches delay_area (unit x s, e.g. SpO2 "saturation seconds").
+  // Readings on the normal side do not reset the sum: it resets only once the value has stayed
+  // on the normal side for reset_after_s.
+  std::optional<double> delay_area;
+  double reset_after_s = 0;
+
   // Clear hysteresis, in the parameter's unit: an `above`-like alert clears once a valid
   // reading is at or below limit - clear_hysteresis, a `below`-like one at or above
   // limit + clear_hysteresis.
@@ -94,7 +107,16 @@ struct Rule {
   Priority priority = Priority::medium;
   bool applies[kPhaseCount] = {false, false, false, false};  // indexed by Phase
   bool latching = false;
-  std::optional<double> escalate_after_s;  // active and unacknowledged this long -> escalated
+  // Escalation levels: active and unacknowledged this long (seconds since the alert became
+  // active: raised or reactivated; a pause does not restart it) -> escalated to level i + 1.
+  // Increasing; empty = never.
+  std::vector<double> escalate_after_s;
+  // Reminder: an acknowledged alert whose condition is still present this long after the
+  // acknowledgement is active again (reactivated, reason ack_expired).
+  std::optional<double> reactivate_after_s;
+  // An acknowledged or paused alert whose value moves this far (parameter's unit) further past
+  // the limit than the value when it was silenced is active again at once (reason worsened).
+  std::optional<double> worsen_by;
   // Whether an open alert of this rule during `baseline` blocks the move to `infusing`.
   bool blocks_start = true;
 
@@ -106,6 +128,11 @@ struct Rule {
   core::SourcePos where;  // the [[rules]] table, for messages
 
   bool applies_in(Phase p) const { return applies[static_cast<int>(p)]; }
+  // "above" for above/rise rules, "below" for below/fall rules, "" for technical rules.
+  std::string_view direction() const {
+    if (kind != RuleKind::physiological) return "";
+    return condition.upward() ? "above" : "below";
+  }
 };
 
 // What the baseline is and what the phase gate does with it.
@@ -129,6 +156,11 @@ struct Protocol {
   std::string description;
   std::string file;          // where it was loaded from (for messages)
   double max_pause_s = 300;  // the longest pause a nurse may set on one alert
+  // The longest total paused time of one alert (all its pauses); past it a pause is refused.
+  std::optional<double> max_paused_total_s;
+  // Ending a session that has started infusing before this long in `recovery` is refused
+  // unless the nurse gives an override reason (the discharge guard).
+  std::optional<double> min_recovery_s;
   BaselineSpec baseline;
   std::vector<Rule> rules;
 

@@ -34,7 +34,10 @@ class Actions {
   virtual void set_phase(std::int64_t session, const std::string& phase,
                          const std::string& override_reason, const std::string& actor,
                          Done done) = 0;
-  virtual void end_session(std::int64_t session, const std::string& actor, Done done) = 0;
+  // Refused with 409 discharge_blocked and the reasons (a high-priority alert open, less than
+  // the protocol's min_recovery_s in recovery) unless override_reason is given.
+  virtual void end_session(std::int64_t session, const std::string& override_reason,
+                           const std::string& actor, Done done) = 0;
   // 200 with the alert after the action.
   virtual void acknowledge(std::int64_t alert, const std::string& actor, Done done) = 0;
   virtual void pause(std::int64_t alert, double seconds, const std::string& actor, Done done) = 0;

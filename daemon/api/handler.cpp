@@ -378,10 +378,13 @@ asio::awaitable<Outcome> dispatch(const Ctx& c) {
       co_return Outcome{from_reply(std::move(reply)), {}};
     }
     case Endpoint::session_end: {
-      if ((err = parse_body(c.req.body(), {}, body))) co_return Outcome{*err, {}};
+      if ((err = parse_body(c.req.body(), {{"override", Type::string, false, 500}}, body)))
+        co_return Outcome{*err, {}};
+      const std::string reason = body.value("override", std::string());
       auto reply = co_await act(
-          c.state, [&](Done done) { st.actions.end_session(id, actor, std::move(done)); });
-      if (reply.status < 300) spdlog::info("api: {} ended session {}", actor, id);
+          c.state, [&](Done done) { st.actions.end_session(id, reason, actor, std::move(done)); });
+      if (reply.status < 300)
+        spdlog::info("api: {} ended session {}{}", actor, id, reason.empty() ? "" : " (override)");
       co_return Outcome{from_reply(std::move(reply)), {}};
     }
     case Endpoint::session_observations: {

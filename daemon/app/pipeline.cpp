@@ -53,11 +53,17 @@ void Pipeline::persist(const sessions::Change& change) {
       for (const auto& e : change.session_events)
         if (e.session.id == t.session) monitor = e.session.monitor;
     }
-    if (t.type == alarms::EventType::raised || t.type == alarms::EventType::escalated)
-      spdlog::warn("alert {} {} {} on {} (session {}): {} {} (limit {})", t.alert_id,
-                   alarms::to_string(t.type), alarms::to_string(t.priority), monitor, t.session,
-                   t.rule, t.value ? std::to_string(*t.value) : "-",
-                   t.limit ? std::to_string(*t.limit) : "-");
+    if ((t.type == alarms::EventType::raised || t.type == alarms::EventType::escalated ||
+         t.type == alarms::EventType::reactivated) &&
+        !t.superseded_by)
+      spdlog::warn("alert {} {}{} {} on {} (session {}): {} {} (limit {}){}", t.alert_id,
+                   alarms::to_string(t.type),
+                   t.type == alarms::EventType::escalated ? fmt::format(" to level {}", t.level)
+                                                          : std::string(),
+                   alarms::to_string(t.priority), monitor, t.session, t.rule,
+                   t.value ? std::to_string(*t.value) : "-",
+                   t.limit ? std::to_string(*t.limit) : "-",
+                   t.reason.empty() ? std::string() : " " + t.reason);
     journal_.record(store::alert_event(t, monitor), store::Durability::urgent,
                     store::save_alert(t, open, monitor));
   }
@@ -243,9 +249,10 @@ void Pipeline::set_phase(std::int64_t id, const std::string& phase,
   answer(out, 200, std::move(body), std::move(done));
 }
 
-void Pipeline::end_session(std::int64_t id, const std::string& actor, api::Done done) {
+void Pipeline::end_session(std::int64_t id, const std::string& override_reason,
+                           const std::string& actor, api::Done done) {
   if (refuse_while_storage_fails(done)) return;
-  auto out = sessions_.end(id, actor, now());
+  auto out = sessions_.end(id, actor, now(), override_reason);
   json body;
   for (const auto& e : out.change.session_events) body = store::session_json(e.session);
   answer(out, 200, std::move(body), std::move(done));

@@ -39,7 +39,8 @@ class Pipeline final : public acquisition::Sink, public api::Actions {
                      api::Done done) override;
   void set_phase(std::int64_t session, const std::string& phase, const std::string& override_reason,
                  const std::string& actor, api::Done done) override;
-  void end_session(std::int64_t session, const std::string& actor, api::Done done) override;
+  void end_session(std::int64_t session, const std::string& override_reason,
+                   const std::string& actor, api::Done done) override;
   void acknowledge(std::int64_t alert, const std::string& actor, api::Done done) override;
   void pause(std::int64_t alert, double seconds, const std::string& actor, api::Done done) override;
   void reset(std::int64_t alert, const std::string& actor, api::Done done) override;

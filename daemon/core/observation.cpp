@@ -27,6 +27,7 @@ bool invalidate_if_implausible(Observation& o) {
   if (o.validity == Validity::invalid) return false;
   const auto& i = info(o.parameter);
   if (!std::isfinite(o.value) || o.value < i.plausible_min || o.value > i.plausible_max) {
+    o.implausible = o.validity == Validity::valid && std::isfinite(o.value);
     o.validity = Validity::invalid;
     return true;
   }

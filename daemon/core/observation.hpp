@@ -32,10 +32,14 @@ struct Observation {
   // stamp: the same measurement polled again carries the same id and is stored once.
   std::optional<std::uint64_t> measurement_id;
   std::optional<std::int64_t> session;  // set by the sessions module, not by drivers
+  // Set by invalidate_if_implausible when the device marked the value valid and vitalsd's own
+  // range table made it invalid: the alarm rules still see the value (HR 0 is asystole).
+  bool implausible = false;
 };
 
 // Marks the observation invalid when its value is not finite or outside the parameter's
-// physiological range. Returns true when it changed the validity.
+// physiological range (a finite value the device marked valid is flagged `implausible`).
+// Returns true when it changed the validity.
 bool invalidate_if_implausible(Observation& o);
 
 }  // namespace vitalsd::core

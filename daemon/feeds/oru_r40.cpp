@@ -45,7 +45,13 @@ std::string_view event_phase(std::string_view type) {
   if (type.starts_with("alert.")) type.remove_prefix(6);
   if (type == "raised" || type == "feed.undelivered") return "start";
   if (type == "cleared" || type == "reset" || type == "feed.delivered") return "end";
-  return "continue";  // escalated, acknowledged, paused, unpaused, latched, reactivated
+  return "continue";  // escalated, acknowledged, paused, unpaused, latched, reactivated,
+                      // superseded
+}
+
+bool announces_superseded(std::string_view type) {
+  if (type.starts_with("alert.")) type.remove_prefix(6);
+  return type == "raised" || type == "reactivated" || type == "unpaused" || type == "escalated";
 }
 
 std::string_view alarm_state(std::string_view s) {
@@ -83,16 +89,24 @@ std::optional<std::string> build_oru_r40(const store::CommittedEvent& ce, const 
   const auto value = num(a, "value");
   const auto limit = num(a, "limit");
   const std::string unit = str(a, "unit");
+  const std::string direction = str(a, "direction");
+  const auto superseded_by = num(a, "superseded_by");
+  const auto level = num(a, "level");
+  // One announcement per event: what an alert of a higher-priority rule supersedes is not
+  // announced (its acknowledgement, end and the supersession itself still go out).
+  if (superseded_by && announces_superseded(e.type)) return std::nullopt;
 
   const core::ParameterInfo* info = nullptr;
   if (auto p = core::parameter_from_name(parameter)) info = &core::info(*p);
   const bool physiological = kind == "physiological" && info != nullptr;
-  // Above or below the limit decides MDC_EVT_HI / MDC_EVT_LO; a technical alarm is MDC_EVT_ALARM.
+  // The rule's direction decides MDC_EVT_HI / MDC_EVT_LO in every phase of the alert (an
+  // above-limit alert that ends at 165 is still a high alarm); events without one (older
+  // journals) compare value and limit. A technical alarm is MDC_EVT_ALARM.
   std::string_view evt_code = kEvtAlarm;
   std::string_view evt_ref = "MDC_EVT_ALARM";
   std::string_view abnormal;
-  if (physiological && value && limit) {
-    if (*value >= *limit) {
+  if (physiological && (!direction.empty() || (value && limit))) {
+    if (direction == "above" || (direction.empty() && *value >= *limit)) {
       evt_code = kEvtHi;
       evt_ref = "MDC_EVT_HI";
       abnormal = "H";
@@ -153,9 +167,10 @@ std::optional<std::string> build_oru_r40(const store::CommittedEvent& ce, const 
   // Facet 1: alarm type, with OBX-8 abnormality ~ priority ~ source type.
   std::string text = rule;
   if (physiological) {
-    text = fmt::format("{} {} {} {} limit {} (rule {})", parameter,
-                       value ? number(*value) : std::string("?"), unit,
-                       abnormal == "H" ? "above" : "below", limit ? number(*limit) : "?", rule);
+    // The rule's direction and limit; the current value is facet 2's, on its own.
+    text =
+        fmt::format("{} {} limit {} {} (rule {})", parameter, abnormal == "H" ? "above" : "below",
+                    limit ? number(*limit) : "?", unit, rule);
   } else if (!kind.empty() && kind != rule) {
     text = fmt::format("{} (rule {})", kind, rule);
   }
@@ -180,7 +195,11 @@ std::optional<std::string> build_oru_r40(const store::CommittedEvent& ce, const 
                    : std::string_view(e.monitor.empty() ? ctx.sending_application : e.monitor));
     f2.set(11, "F");
   }
-  obx("ST", "68481", "MDC_ATTR_EVENT_PHASE", sub + ".3").set(5, event_phase(e.type)).set(11, "F");
+  // An alert no longer superseded is announced now for the first time (its raise was not).
+  const bool first_announced = e.type == "alert.superseded" && !superseded_by && state != "cleared";
+  obx("ST", "68481", "MDC_ATTR_EVENT_PHASE", sub + ".3")
+      .set(5, first_announced ? std::string_view("start") : event_phase(e.type))
+      .set(11, "F");
   obx("ST", "68482", "MDC_ATTR_ALARM_STATE", sub + ".4").set(5, alarm_state(state)).set(11, "F");
   obx("ST", "68483", "MDC_ATTR_ALARM_INACTIVATION_STATE", sub + ".5")
       .set(5, inactivation_state(state))
@@ -189,6 +208,19 @@ std::optional<std::string> build_oru_r40(const store::CommittedEvent& ce, const 
       .set(5, priority_code(priority))
       .set(11, "F");
   obx("ST", "68485", "MDC_ATTR_ALERT_TYPE", sub + ".7").set(5, source_type).set(11, "F");
+  // Not in the MDC nomenclature: local codes (HL7 table 0396 "L") for paging middleware.
+  if (level && *level > 0) {
+    auto s = b.add("OBX");
+    s.set(1, std::to_string(++n)).set(2, "NM");
+    s.set_components(3, {"escalation-level", "alert escalation level", "L"});
+    s.set(4, sub + ".8").set(5, number(*level)).set(11, "F");
+  }
+  if (superseded_by) {
+    auto s = b.add("OBX");
+    s.set(1, std::to_string(++n)).set(2, "ST");
+    s.set_components(3, {"superseded-by", "announced by alert", "L"});
+    s.set(4, sub + ".9").set(5, number(*superseded_by)).set(11, "F");
+  }
   return b.build();
 }
 

@@ -19,6 +19,10 @@ Errc from(alarms::ActionError e) {
       return Errc::session_ended;
     case alarms::ActionError::gate_blocked:
       return Errc::gate_blocked;
+    case alarms::ActionError::pause_limit:
+      return Errc::pause_limit;
+    case alarms::ActionError::discharge_blocked:
+      return Errc::discharge_blocked;
   }
   return Errc::invalid_state;
 }
@@ -64,6 +68,10 @@ std::string_view to_string(Errc e) {
       return "unknown_alert";
     case Errc::invalid_state:
       return "invalid_state";
+    case Errc::pause_limit:
+      return "pause_limit";
+    case Errc::discharge_blocked:
+      return "discharge_blocked";
   }
   return "error";
 }
@@ -84,6 +92,8 @@ int http_status(Errc e) {
     case Errc::invalid_phase:
     case Errc::gate_blocked:
     case Errc::invalid_state:
+    case Errc::pause_limit:
+    case Errc::discharge_blocked:
       return 409;
   }
   return 400;
@@ -149,7 +159,7 @@ Outcome Manager::set_phase(std::int64_t id, const std::string& phase_name,
     return failure(Errc::unknown_session, "no active session " + std::to_string(id));
   auto to = alarms::phase_from_name(phase_name);
   if (!to) return failure(Errc::invalid_argument, "unknown phase '" + phase_name + "'");
-  if (*to == alarms::Phase::ended) return end(id, actor, now);
+  if (*to == alarms::Phase::ended) return end(id, actor, now, override_reason);
   auto& live = it->second;
   const auto gate = live.engine.gate();
   auto result = live.engine.set_phase(*to, now, actor, override_reason);
@@ -176,21 +186,41 @@ Outcome Manager::set_phase(std::int64_t id, const std::string& phase_name,
   return out;
 }
 
-Outcome Manager::end(std::int64_t id, const std::string& actor, core::Timestamp now) {
+Outcome Manager::end(std::int64_t id, const std::string& actor, core::Timestamp now,
+                     const std::string& override_reason) {
   auto it = live_.find(id);
   if (it == live_.end())
     return failure(Errc::unknown_session, "no active session " + std::to_string(id));
+  auto& live = it->second;
+  const auto reasons = live.engine.discharge(now);
+  auto result = live.engine.set_phase(alarms::Phase::ended, now, actor, override_reason);
+  if (!result.ok()) {
+    Outcome o = failure(from(result.error), result.message);
+    o.session = id;
+    o.reasons = reasons;
+    return o;
+  }
   Outcome out;
   out.session = id;
-  finish(it->second, actor, now, out.change);
-  by_monitor_.erase(it->second.session.monitor);
+  if (!reasons.empty()) {
+    SessionEvent ev{"discharge_override",
+                    live.session,
+                    actor,
+                    now,
+                    std::string(alarms::to_string(live.session.phase)),
+                    override_reason,
+                    reasons};
+    out.change.session_events.push_back(std::move(ev));
+  }
+  finish(live, std::move(result), actor, now, out.change);
+  by_monitor_.erase(live.session.monitor);
   live_.erase(it);
   return out;
 }
 
-void Manager::finish(Live& live, const std::string& actor, core::Timestamp now, Change& change) {
+void Manager::finish(Live& live, alarms::ActionResult result, const std::string& actor,
+                     core::Timestamp now, Change& change) {
   const std::string from_phase(alarms::to_string(live.session.phase));
-  auto result = live.engine.set_phase(alarms::Phase::ended, now, actor);
   append(change.transitions, std::move(result.transitions), change.touched);
   live.session.phase = alarms::Phase::ended;
   live.session.phase_since = now;

@@ -34,13 +34,13 @@ struct Session {
 
 // A session transition, journaled as "session.<type>".
 struct SessionEvent {
-  std::string type;  // started | phase | ended | gate_override
+  std::string type;  // started | phase | ended | gate_override | discharge_override
   Session session;   // after the transition
   std::string actor;
   core::Timestamp at{};
-  std::string from_phase;       // phase: the phase left
-  std::string override_reason;  // gate_override: the nurse's reason
-  std::vector<std::string> gate_reasons;
+  std::string from_phase;                 // phase: the phase left
+  std::string override_reason;            // gate_override, discharge_override: the nurse's reason
+  std::vector<std::string> gate_reasons;  // what the override overrode
 };
 
 struct Change {
@@ -52,22 +52,24 @@ struct Change {
 
 enum class Errc {
   none,
-  unknown_monitor,   // 404
-  unknown_protocol,  // 400
-  invalid_argument,  // 400
-  monitor_busy,      // 409: the monitor already has an active session
-  unknown_session,   // 404
-  session_ended,     // 409
-  invalid_phase,     // 409: not a legal phase change
-  gate_blocked,      // 409: baseline -> infusing blocked; give an override reason
-  unknown_alert,     // 404
-  invalid_state,     // 409
+  unknown_monitor,    // 404
+  unknown_protocol,   // 400
+  invalid_argument,   // 400
+  monitor_busy,       // 409: the monitor already has an active session
+  unknown_session,    // 404
+  session_ended,      // 409
+  invalid_phase,      // 409: not a legal phase change
+  gate_blocked,       // 409: baseline -> infusing blocked; give an override reason
+  unknown_alert,      // 404
+  invalid_state,      // 409
+  pause_limit,        // 409: the alert's total pause time would pass max_paused_total_s
+  discharge_blocked,  // 409: ending refused (high alert open, recovery too short); override
 };
 
 struct Outcome {
   Errc error = Errc::none;
   std::string message;
-  std::vector<std::string> reasons;  // gate_blocked: why
+  std::vector<std::string> reasons;  // gate_blocked, discharge_blocked: why
   Change change;
   std::int64_t session = 0;  // the session concerned
   std::int64_t alert = 0;    // the alert concerned
@@ -88,7 +90,10 @@ class Manager {
   Outcome set_phase(std::int64_t session, const std::string& phase,
                     const std::string& override_reason, const std::string& actor,
                     core::Timestamp now);
-  Outcome end(std::int64_t session, const std::string& actor, core::Timestamp now);
+  // Refused (discharge_blocked) while the engine's discharge() has reasons, unless
+  // override_reason is given: then a discharge_override event precedes `ended`.
+  Outcome end(std::int64_t session, const std::string& actor, core::Timestamp now,
+              const std::string& override_reason = {});
   Outcome acknowledge(std::int64_t alert, const std::string& actor, core::Timestamp now);
   Outcome pause(std::int64_t alert, double seconds, const std::string& actor, core::Timestamp now);
   Outcome reset(std::int64_t alert, const std::string& actor, core::Timestamp now);
@@ -112,7 +117,8 @@ class Manager {
   };
   Outcome alert_action(std::int64_t alert, const char* what,
                        const std::function<alarms::ActionResult(alarms::Engine&)>& act);
-  void finish(Live& live, const std::string& actor, core::Timestamp now, Change& change);
+  void finish(Live& live, alarms::ActionResult result, const std::string& actor,
+              core::Timestamp now, Change& change);
 
   Protocols protocols_;
   std::set<std::string> monitors_;

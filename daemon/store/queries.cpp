@@ -37,7 +37,8 @@ std::string placeholders(std::size_t n) {
 constexpr std::string_view kAlertColumns =
     "id, session, monitor, rule, kind, parameter, value, limit_value, unit, priority, state, "
     "escalated, raised_at, active_since, updated_at, paused_until, acknowledged_by, "
-    "acknowledged_at, cleared_at, cleared_reason";
+    "acknowledged_at, cleared_at, cleared_reason, escalation_level, superseded_by, "
+    "paused_total_s";
 
 json alert_row(const store::Stmt& s) {
   return json{{"id", s.int64(0)},
@@ -59,7 +60,10 @@ json alert_row(const store::Stmt& s) {
               {"acknowledged_by", text_or_null(s, 16)},
               {"acknowledged_at", text_or_null(s, 17)},
               {"cleared_at", text_or_null(s, 18)},
-              {"cleared_reason", text_or_null(s, 19)}};
+              {"cleared_reason", text_or_null(s, 19)},
+              {"level", s.int64(20)},
+              {"superseded_by", s.is_null(21) ? json() : json(s.int64(21))},
+              {"paused_total_s", s.real(22)}};
 }
 
 constexpr std::string_view kSessionColumns =

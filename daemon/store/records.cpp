@@ -109,7 +109,10 @@ json alert_json(const alarms::Transition& t, const std::string& monitor) {
          {"limit", opt(t.limit)},
          {"priority", alarms::to_string(t.priority)},
          {"state", alarms::to_string(t.state)},
-         {"escalated", t.escalated}};
+         {"escalated", t.escalated},
+         {"level", t.level},
+         {"superseded_by", t.superseded_by ? json(*t.superseded_by) : json()}};
+  if (!t.direction.empty()) j["direction"] = t.direction;
   if (t.parameter) j["mdc_code"] = core::info(*t.parameter).mdc_code;
   return j;
 }
@@ -147,15 +150,20 @@ Apply save_alert(const alarms::Transition& t, const alarms::Alert* open,
     Stmt up(db,
             "INSERT INTO alerts (id, session, monitor, rule, kind, parameter, value, limit_value, "
             "unit, priority, state, escalated, raised_at, active_since, updated_at, paused_until, "
-            "acknowledged_by, acknowledged_at, cleared_at, cleared_reason) "
-            "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20) "
+            "acknowledged_by, acknowledged_at, cleared_at, cleared_reason, escalation_level, "
+            "superseded_by, paused_total_s, silenced_value) "
+            "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,"
+            "?22,?23,?24) "
             "ON CONFLICT(id) DO UPDATE SET value = excluded.value, limit_value = "
             "excluded.limit_value, state = excluded.state, escalated = excluded.escalated, "
             "active_since = excluded.active_since, updated_at = excluded.updated_at, "
             "paused_until = excluded.paused_until, acknowledged_by = "
             "coalesce(excluded.acknowledged_by, alerts.acknowledged_by), acknowledged_at = "
             "coalesce(excluded.acknowledged_at, alerts.acknowledged_at), cleared_at = "
-            "excluded.cleared_at, cleared_reason = excluded.cleared_reason");
+            "excluded.cleared_at, cleared_reason = excluded.cleared_reason, escalation_level = "
+            "excluded.escalation_level, superseded_by = excluded.superseded_by, paused_total_s = "
+            "CASE WHEN excluded.state = 'cleared' THEN alerts.paused_total_s ELSE "
+            "excluded.paused_total_s END, silenced_value = excluded.silenced_value");
     up.bind(1, tr.alert_id).bind(2, tr.session).bind(3, row.monitor).bind(4, tr.rule);
     up.bind(5, alarms::to_string(tr.kind));
     up.bind(6, tr.parameter ? std::optional(std::string(core::to_string(*tr.parameter)))
@@ -165,6 +173,7 @@ Apply save_alert(const alarms::Transition& t, const alarms::Alert* open,
         .bind(9, tr.unit)
         .bind(10, alarms::to_string(tr.priority));
     up.bind(11, alarms::to_string(tr.state)).bind(12, std::int64_t{tr.escalated});
+    up.bind(21, std::int64_t{tr.level}).bind(22, tr.superseded_by);
     if (row.a) {
       const auto& a = *row.a;
       up.bind(13, core::format_iso8601(a.raised_at)).bind(14, core::format_iso8601(a.active_since));
@@ -174,7 +183,9 @@ Apply save_alert(const alarms::Transition& t, const alarms::Alert* open,
       up.bind(18, a.acknowledged_at ? std::optional(core::format_iso8601(*a.acknowledged_at))
                                     : std::nullopt);
       up.bind_null(19).bind_null(20);
+      up.bind(23, a.paused_s).bind(24, a.silenced_value);
     } else {
+      up.bind(23, 0.0).bind_null(24);
       up.bind(13, at).bind(14, at).bind_null(16).bind_null(17).bind_null(18);
       up.bind(19, at).bind(20, tr.reason);
     }
@@ -190,6 +201,9 @@ Event session_event(const sessions::SessionEvent& e) {
   if (e.type == "gate_override") {
     payload["override_reason"] = e.override_reason;
     payload["gate_reasons"] = e.gate_reasons;
+  } else if (e.type == "discharge_override") {
+    payload["override_reason"] = e.override_reason;
+    payload["discharge_reasons"] = e.gate_reasons;
   }
   return Event{"session." + e.type, e.at, e.session.monitor, e.session.id, std::move(payload)};
 }
@@ -215,7 +229,8 @@ Restored restore(Db& db) {
          "FROM sessions WHERE phase != 'ended' ORDER BY id");
   Stmt a(db,
          "SELECT id, rule, kind, parameter, priority, state, escalated, value, limit_value, unit, "
-         "raised_at, active_since, paused_until, acknowledged_by, acknowledged_at "
+         "raised_at, active_since, paused_until, acknowledged_by, acknowledged_at, "
+         "escalation_level, superseded_by, paused_total_s, silenced_value "
          "FROM alerts WHERE session = ? AND state != 'cleared' ORDER BY id");
   auto time = [](const std::string& text) {
     return core::parse_iso8601(text).value_or(core::Timestamp{});
@@ -271,6 +286,10 @@ Restored restore(Db& db) {
       if (auto t = a.text_or_null(12)) al.paused_until = core::parse_iso8601(*t);
       if (auto t = a.text_or_null(13)) al.acknowledged_by = *t;
       if (auto t = a.text_or_null(14)) al.acknowledged_at = core::parse_iso8601(*t);
+      al.level = static_cast<int>(a.int64(15));
+      if (!a.is_null(16)) al.superseded_by = a.int64(16);
+      al.paused_s = a.real(17);
+      if (!a.is_null(18)) al.silenced_value = a.real(18);
       snap.alerts.push_back(std::move(al));
     }
     if (!a.ok()) throw StoreError("database " + db.path().string() + ": " + db.error_message());

@@ -6,7 +6,7 @@
 namespace vitalsd::store {
 namespace {
 
-constexpr std::array<std::string_view, 4> kMigrations{
+constexpr std::array<std::string_view, 5> kMigrations{
     // 1: monitors, observations and the append-only, hash-chained event journal.
     R"sql(
 CREATE TABLE monitors (
@@ -118,6 +118,13 @@ DROP TRIGGER IF EXISTS events_append_only_update;
 DROP TRIGGER IF EXISTS events_append_only_delete;
 DROP TRIGGER IF EXISTS observations_append_only_update;
 DROP TRIGGER IF EXISTS observations_append_only_delete;
+)sql",
+    // 5: escalation levels, supersession and bounded pauses of alerts (issue 12).
+    R"sql(
+ALTER TABLE alerts ADD COLUMN escalation_level INTEGER NOT NULL DEFAULT 0;  -- level reached, 0 = none
+ALTER TABLE alerts ADD COLUMN superseded_by INTEGER;  -- the open alert announced instead, or NULL
+ALTER TABLE alerts ADD COLUMN paused_total_s REAL NOT NULL DEFAULT 0;  -- pause time granted so far
+ALTER TABLE alerts ADD COLUMN silenced_value REAL;  -- value when acknowledged/paused (worsen_by)
 )sql",
 };
 

@@ -309,6 +309,52 @@ TEST_F(DaemonApi, ASpikeRaisesAHighAlertThatSurvivesAKillAndIsNotRaisedTwice) {
   EXPECT_NE(daemon->output().find("restored in phase infusing"), std::string::npos);
 }
 
+// Issue 12 through the real daemon and the shipped ketamine-iv: one cuff of ~200 is one
+// announcement (sbp-rise superseded_by sbp-severe-high, acknowledged with it), and the session
+// cannot end under the open high alert without a reason, which the journal keeps with the actor.
+TEST_F(DaemonApi, ASpikeIsOneAnnouncementAndHoldsTheDischarge) {
+  const auto sid = start_infusion("chair-b", "P-12");
+  ASSERT_FALSE(sid.empty());
+  json high, rise;
+  for (int i = 0; i < 80 && (high.is_null() || rise.is_null()); ++i) {
+    const auto body =
+        call(http::verb::get, "/api/v1/alerts?state=open&session=" + sid, "nurse").j();
+    for (const auto& x : body["alerts"]) {
+      if (x["rule"] == "sbp-severe-high") high = x;
+      if (x["rule"] == "sbp-rise") rise = x;
+    }
+    if (high.is_null() || rise.is_null()) std::this_thread::sleep_for(250ms);
+  }
+  ASSERT_FALSE(high.is_null());
+  ASSERT_FALSE(rise.is_null());
+  const auto hid = std::to_string(high["id"].get<std::int64_t>());
+  const auto rid = std::to_string(rise["id"].get<std::int64_t>());
+  EXPECT_EQ(call(http::verb::get, "/api/v1/alerts/" + rid, "nurse").j()["superseded_by"],
+            high["id"]);
+  EXPECT_TRUE(
+      call(http::verb::get, "/api/v1/alerts/" + hid, "nurse").j()["superseded_by"].is_null());
+
+  auto refused = call(http::verb::post, "/api/v1/sessions/" + sid + "/end", "nurse", "{}");
+  EXPECT_EQ(refused.status, 409u) << refused.body;
+  EXPECT_EQ(refused.j()["error"], "discharge_blocked") << refused.body;
+  EXPECT_GE(refused.j()["reasons"].size(), 2u) << refused.body;  // the alert; recovery not begun
+
+  ASSERT_EQ(call(http::verb::post, "/api/v1/alerts/" + hid + "/ack", "nurse", "{}").status, 200u);
+  EXPECT_EQ(call(http::verb::get, "/api/v1/alerts/" + rid, "nurse").j()["state"], "acknowledged");
+
+  auto ended = call(http::verb::post, "/api/v1/sessions/" + sid + "/end", "nurse",
+                    R"({"override":"handed over to the ED"})");
+  ASSERT_EQ(ended.status, 200u) << ended.body;
+  store::Db db(dir / "state/vitals.db", store::Db::Mode::read_only);
+  EXPECT_EQ(db.scalar_int("SELECT count(*) FROM events WHERE type = 'session.discharge_override' "
+                          "AND json_extract(payload, '$.by') = 'it-nurse' AND "
+                          "json_extract(payload, '$.override_reason') = 'handed over to the ED'"),
+            1);
+  EXPECT_EQ(db.scalar_int("SELECT count(*) FROM events WHERE type = 'alert.acknowledged' AND "
+                          "json_extract(payload, '$.reason') = 'superseding_acknowledged'"),
+            1);
+}
+
 // The WebSocket stream read by an independent client (Debian's python3-websocket): the journal
 // from seq 1, gapless, each message the event's JSON; a message sent to it closes with 1003.
 TEST_F(DaemonApi, AnIndependentWebSocketClientReadsTheJournalGaplessAndIsToldOff) {

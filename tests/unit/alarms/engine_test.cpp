@@ -184,11 +184,29 @@ TEST(Engine, QuestionableAndInvalidValuesDoNotRaiseOrClear) {
   Timeline run;
   run.add(e.observe(obs(Parameter::hr, 200, 1, core::Validity::questionable)));
   run.add(e.observe(obs(Parameter::hr, 200, 2, core::Validity::invalid)));
-  run.add(e.observe(obs(Parameter::hr, 400, 3)));  // implausible: treated as invalid
   EXPECT_TRUE(run.lines.empty());
   run.add(e.observe(obs(Parameter::hr, 160, 4)));
   run.add(e.observe(obs(Parameter::hr, 60, 5, core::Validity::questionable)));
   EXPECT_EQ(run.lines, std::vector<std::string>{"4 raised r active"});
+}
+
+// A value the device marks valid is a reading for the rules even outside vitalsd's plausible
+// range (HR 400 or HR 0): it is never quietly downgraded to a sensor problem.
+TEST(Engine, DeviceValidImplausibleValueStillRaisesTheRule) {
+  Engine e(protocol("[[rules]]\nid = \"r\"\nparameter = \"hr\"\nabove = 150\n" + kAll +
+                    "[[rules]]\nid = \"lo\"\nparameter = \"hr\"\nbelow = 40\n"
+                    "priority = \"medium\"\nphases = [\"infusing\"]\n"),
+           1, {}, T0);
+  e.set_phase(Phase::infusing, at(0), "n", "test");
+  Timeline run;
+  run.add(e.observe(obs(Parameter::hr, 400, 3)));
+  run.add(e.observe(obs(Parameter::hr, 100, 4)));
+  run.add(e.observe(obs(Parameter::hr, 0, 5)));
+  run.add(e.observe(obs(Parameter::hr, 0, 6, core::Validity::invalid)));  // device: invalid
+  EXPECT_EQ(run.lines, (std::vector<std::string>{"3 raised r active", "4 cleared r cleared",
+                                                 "5 raised lo active"}));
+  EXPECT_EQ(run.all[2].value, 0);
+  EXPECT_EQ(run.all[2].priority, Priority::medium);  // the rule's own priority
 }
 
 TEST(Engine, TransitionCarriesValueLimitUnitPriority) {
@@ -282,10 +300,11 @@ TEST(Engine, PauseThenActiveAgainIfConditionStillPresent) {
   EXPECT_EQ(r.transitions[0].until, at(135));
   f.run.add(r.transitions);
   for (double s = 16; s < 200; s += 1) f.run.add(f.e.observe(obs(Parameter::hr, 160, s)));
-  // Paused alerts do not escalate; after the pause the escalation clock starts again.
+  // Paused alerts do not escalate, but a pause never restarts the clock: escalation was due at
+  // 70 s (60 s after the raise) and follows the end of the pause at once.
   EXPECT_EQ(f.run.lines, (std::vector<std::string>{
                              "10 raised hr-high active", "15 paused hr-high paused by nurse-1",
-                             "135 unpaused hr-high active", "195 escalated hr-high active"}));
+                             "135 unpaused hr-high active", "135 escalated hr-high active"}));
 }
 
 TEST(Engine, PauseEndsEarlyWhenConditionClears) {
@@ -427,8 +446,11 @@ TEST(Engine, NibpOverdueUsesThePhaseInterval) {
 }
 
 TEST(Engine, SensorInvalidAfterDelay) {
+  // Without `parameter`: every continuous parameter a physiological rule watches (SpO2 here).
   Engine e(protocol("[[rules]]\nid = \"inv\"\ntechnical = \"sensor_invalid\"\ndelay_s = 30\n"
-                    "priority = \"low\"\nphases = [\"baseline\"]\n"),
+                    "priority = \"low\"\nphases = [\"baseline\"]\n"
+                    "[[rules]]\nid = \"lo\"\nparameter = \"spo2\"\nbelow = 90\n"
+                    "priority = \"high\"\nphases = [\"baseline\"]\n"),
            1, {}, T0);
   Timeline run;
   for (double s = 0; s <= 40; ++s) {
@@ -562,7 +584,9 @@ TEST(Engine, PhaseRulesAndEnd) {
   run.add(e.observe(obs(Parameter::hr, 120, 3)));  // no longer applies
   run.add(e.observe(cuff(190, 4)));
   run.add(e.set_phase(Phase::recovery, at(5)).transitions);
-  run.add(e.set_phase(Phase::ended, at(6)).transitions);
+  // sbp-high is open and high: the discharge guard wants a reason.
+  EXPECT_EQ(e.set_phase(Phase::ended, at(6)).error, ActionError::discharge_blocked);
+  run.add(e.set_phase(Phase::ended, at(6), "n", "transferred to the ED").transitions);
   EXPECT_EQ(run.lines,
             (std::vector<std::string>{"0 raised base-only active", "2 cleared base-only cleared",
                                       "4 raised sbp-high active", "6 cleared sbp-high cleared"}));
@@ -573,6 +597,220 @@ TEST(Engine, PhaseRulesAndEnd) {
   EXPECT_EQ(e.acknowledge(run.all[2].alert_id, "n", at(7)).error, ActionError::session_ended);
   EXPECT_TRUE(e.observe(cuff(250, 8)).empty());
   EXPECT_TRUE(e.tick(at(9999)).empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 12: reminders, worsening, bounded pauses, integrating delays, escalation levels,
+// supersession, missing data, the discharge guard.
+
+// "12 reactivated r ack_expired" etc.: the line with the reason (and level) for these tests.
+std::string detail(const Transition& t) {
+  std::string r = line(t);
+  if (t.type == EventType::escalated) r += " level " + std::to_string(t.level);
+  if (!t.reason.empty()) r += " " + t.reason;
+  if (t.superseded_by) r += " superseded_by " + std::to_string(*t.superseded_by);
+  return r;
+}
+std::vector<std::string> details(const Timeline& run) {
+  std::vector<std::string> v;
+  for (const auto& t : run.all) v.push_back(detail(t));
+  return v;
+}
+
+const std::string kSpo2 =
+    "[[rules]]\nid = \"lo\"\nparameter = \"spo2\"\nbelow = 90\npriority = \"medium\"\n"
+    "phases = [\"infusing\"]\n";
+
+TEST(Engine, AcknowledgedAlertRemindsAfterReactivateAfterS) {
+  Engine e(protocol(kSpo2 + "reactivate_after_s = 30\nescalate_after_s = [10, 20]\n"), 1, {}, T0);
+  e.set_phase(Phase::infusing, at(0), "n", "test");
+  Timeline run;
+  for (int t = 1; t <= 80; ++t) {
+    run.add(e.observe(obs(Parameter::spo2, 88, t)));
+    if (t == 5) run.add(e.acknowledge(run.all.front().alert_id, "n", at(t)).transitions);
+  }
+  EXPECT_EQ(details(run), (std::vector<std::string>{
+                              "1 raised lo active", "5 acknowledged lo acknowledged by n",
+                              "35 reactivated lo active ack_expired",
+                              "45 escalated lo active level 1", "55 escalated lo active level 2"}));
+}
+
+TEST(Engine, SilencedAlertIsActiveAgainWhenItWorsens) {
+  Engine e(protocol(kSpo2 + "worsen_by = 4\n"), 1, {}, T0);
+  e.set_phase(Phase::infusing, at(0), "n", "test");
+  Timeline run;
+  run.add(e.observe(obs(Parameter::spo2, 88, 1)));
+  const auto id = run.all.front().alert_id;
+  run.add(e.pause(id, 60, "n", at(2)).transitions);
+  run.add(e.observe(obs(Parameter::spo2, 85, 3)));  // 3 worse than when paused: nothing
+  run.add(e.observe(obs(Parameter::spo2, 84, 4)));  // 4 worse: active again at once
+  run.add(e.acknowledge(id, "n", at(5)).transitions);
+  run.add(e.observe(obs(Parameter::spo2, 81, 6)));  // 3 worse than when acknowledged (84)
+  run.add(e.observe(obs(Parameter::spo2, 80, 7)));
+  EXPECT_EQ(details(run),
+            (std::vector<std::string>{
+                "1 raised lo active", "2 paused lo paused by n", "4 reactivated lo active worsened",
+                "5 acknowledged lo acknowledged by n", "7 reactivated lo active worsened"}));
+  EXPECT_EQ(e.find(id)->paused_s, 2);  // the unused 58 s of the pause were given back
+}
+
+TEST(Engine, PausesAreCappedAndAnExtensionGivesBackTheUnusedRest) {
+  const std::string text =
+      "[protocol]\nname = \"t\"\nmax_pause_s = 60\nmax_paused_total_s = 100\n" + kSpo2;
+  core::Diagnostics d;
+  auto parsed =
+      parse_protocol(toml::parse(std::string_view{text}, std::string_view{"t.toml"}), "t.toml", d);
+  ASSERT_TRUE(parsed);
+  Engine e(std::make_shared<const Protocol>(*parsed), 1, {}, T0);
+  e.set_phase(Phase::infusing, at(0), "n", "test");
+  auto raised = e.observe(obs(Parameter::spo2, 88, 1));
+  const auto id = raised.at(0).alert_id;
+  EXPECT_TRUE(e.pause(id, 60, "n", at(10)).ok());  // 60 granted
+  EXPECT_TRUE(e.pause(id, 60, "n", at(30)).ok());  // 20 used + 60 = 80
+  EXPECT_EQ(e.find(id)->paused_s, 80);
+  e.tick(at(90));                                     // over: active
+  const auto refused = e.pause(id, 30, "n", at(91));  // 80 + 30 > 100
+  EXPECT_EQ(refused.error, ActionError::pause_limit);
+  EXPECT_TRUE(refused.transitions.empty());
+  EXPECT_NE(refused.message.find("max_paused_total_s 100"), std::string::npos) << refused.message;
+  EXPECT_TRUE(e.pause(id, 20, "n", at(91)).ok());  // exactly 100
+  EXPECT_EQ(e.pause(id, 1, "n", at(200)).error, ActionError::pause_limit);
+}
+
+TEST(Engine, IntegratingDelayKeepsItsSumUntilTheValueStaysNormal) {
+  Engine e(protocol(kSpo2 + "delay_area = 20\nreset_after_s = 5\n"), 1, {}, T0);
+  e.set_phase(Phase::infusing, at(0), "n", "test");
+  Timeline run;
+  // 86 % adds 4 per second: 12 by 3 s; 4 s of normal readings keep it; 16 at 8 s, 20 at 9 s.
+  const std::vector<double> a{86, 86, 86, 95, 95, 95, 95, 86, 86};
+  for (std::size_t i = 0; i < a.size(); ++i)
+    run.add(e.observe(obs(Parameter::spo2, a[i], static_cast<double>(i + 1))));
+  EXPECT_EQ(run.lines, std::vector<std::string>{"9 raised lo active"});
+
+  Engine f(protocol(kSpo2 + "delay_area = 20\nreset_after_s = 5\n"), 1, {}, T0);
+  f.set_phase(Phase::infusing, at(0), "n", "test");
+  Timeline reset;
+  // 5 s of normal readings reset it: 12 + 4 + 4 = 20 only at 14 s.
+  const std::vector<double> b{86, 86, 86, 95, 95, 95, 95, 95, 95, 86, 86, 86, 86, 86};
+  for (std::size_t i = 0; i < b.size(); ++i)
+    reset.add(f.observe(obs(Parameter::spo2, b[i], static_cast<double>(i + 1))));
+  EXPECT_EQ(reset.lines, std::vector<std::string>{"14 raised lo active"});
+}
+
+TEST(Engine, HigherRuleSupersedesAndItsAcknowledgementCoversBoth) {
+  Engine e(protocol(kSpo2 + "escalate_after_s = 30\n" +
+                    "[[rules]]\nid = \"deep\"\nparameter = \"spo2\"\nbelow = 85\n"
+                    "priority = \"high\"\nphases = [\"infusing\"]\nclear_hysteresis = 7\n"),
+           1, {}, T0);
+  e.set_phase(Phase::infusing, at(0), "n", "test");
+  Timeline run;
+  run.add(e.observe(obs(Parameter::spo2, 88, 1)));
+  run.add(e.observe(obs(Parameter::spo2, 80, 2)));
+  run.add(e.tick(at(40)));  // lo is superseded: it does not escalate on its own
+  run.add(e.observe(obs(Parameter::spo2, 91, 41)));  // lo clears at >= 90, deep at >= 92 only
+  run.add(e.observe(obs(Parameter::spo2, 92, 42)));
+  const auto lo = run.all.front().alert_id;
+  const auto deep = run.all[1].alert_id;
+  EXPECT_EQ(details(run),
+            (std::vector<std::string>{
+                "1 raised lo active", "2 raised deep active",
+                "2 superseded lo active superseded superseded_by " + std::to_string(deep),
+                "41 cleared lo cleared condition_ended superseded_by " + std::to_string(deep),
+                "42 cleared deep cleared condition_ended"}));
+
+  Timeline ack;
+  ack.add(e.observe(obs(Parameter::spo2, 88, 50)));
+  ack.add(e.observe(obs(Parameter::spo2, 80, 51)));
+  const auto lo2 = ack.all.front().alert_id;
+  const auto deep2 = ack.all[1].alert_id;
+  ack.add(e.acknowledge(deep2, "nurse", at(52)).transitions);
+  ack.add(e.observe(obs(Parameter::spo2, 88, 53)));  // deep's condition continues (< 92)
+  ack.add(e.observe(obs(Parameter::spo2, 93, 54)));
+  EXPECT_EQ(details(ack),
+            (std::vector<std::string>{
+                "50 raised lo active", "51 raised deep active",
+                "51 superseded lo active superseded superseded_by " + std::to_string(deep2),
+                "52 acknowledged deep acknowledged by nurse",
+                "52 acknowledged lo acknowledged by nurse superseding_acknowledged "
+                "superseded_by " +
+                    std::to_string(deep2),
+                "54 cleared deep cleared condition_ended",
+                "54 cleared lo cleared condition_ended superseded_by " + std::to_string(deep2)}));
+  EXPECT_NE(lo, lo2);
+}
+
+TEST(Engine, LowerAlertStandsAloneAgainWhenTheHigherClears) {
+  Engine e(protocol(kSpo2 + "escalate_after_s = 30\n" +
+                    "[[rules]]\nid = \"deep\"\nparameter = \"spo2\"\nbelow = 85\n"
+                    "priority = \"high\"\nphases = [\"infusing\"]\n"),
+           1, {}, T0);
+  e.set_phase(Phase::infusing, at(0), "n", "test");
+  Timeline run;
+  run.add(e.observe(obs(Parameter::spo2, 80, 1)));
+  run.add(e.observe(obs(Parameter::spo2, 87, 10)));  // deep clears, lo goes on
+  run.add(e.tick(at(40)));
+  EXPECT_EQ(
+      details(run),
+      (std::vector<std::string>{
+          "1 raised deep active",
+          "1 raised lo active superseded_by " + std::to_string(run.all[0].alert_id),
+          "10 cleared deep cleared condition_ended", "10 superseded lo active no_longer_superseded",
+          "40 escalated lo active level 1"}));  // due at 31, first call
+}
+
+TEST(Engine, NoValidValueForDelaySRaisesWithWhatWasSeen) {
+  Engine e(protocol(kSpo2 + "[[rules]]\nid = \"miss\"\ntechnical = \"sensor_invalid\"\n"
+                            "parameter = \"spo2\"\ndelay_s = 10\npriority = \"high\"\n"
+                            "phases = [\"infusing\"]\n"),
+           1, {}, T0);
+  e.set_phase(Phase::infusing, at(0), "n", "test");
+  Timeline run;
+  for (int t = 1; t <= 12; ++t)
+    run.add(e.observe(obs(Parameter::spo2, 95, t, core::Validity::invalid)));
+  run.add(e.observe(obs(Parameter::spo2, 95, 13, core::Validity::questionable)));  // not valid
+  run.add(e.observe(obs(Parameter::spo2, 95, 14)));
+  // Offline: comm_lost's business, not missing data; online again, the count starts afresh.
+  run.add(e.monitor_state(core::MonitorState::offline, at(20)));
+  run.add(e.tick(at(60)));
+  run.add(e.monitor_state(core::MonitorState::online, at(61)));
+  run.add(e.tick(at(70)));
+  run.add(e.tick(at(71)));
+  EXPECT_EQ(details(run), (std::vector<std::string>{"10 raised miss active invalid",
+                                                    "14 cleared miss cleared condition_ended",
+                                                    "71 raised miss active no_data"}));
+  EXPECT_EQ(run.all[0].priority, Priority::high);
+}
+
+TEST(Engine, DischargeGuardBeforeMinRecoveryAndWithHighAlertsOpen) {
+  const std::string text =
+      "[protocol]\nname = \"t\"\nmin_recovery_s = 600\n"
+      "[[rules]]\nid = \"hi\"\nparameter = \"hr\"\nabove = 150\npriority = \"high\"\n"
+      "phases = [\"baseline\", \"infusing\", \"recovery\"]\n";
+  core::Diagnostics d;
+  auto p =
+      parse_protocol(toml::parse(std::string_view{text}, std::string_view{"t.toml"}), "t.toml", d);
+  ASSERT_TRUE(p);
+  const auto proto = std::make_shared<const Protocol>(*p);
+  {  // baseline: no drug given, only open high alerts hold the session
+    Engine e(proto, 1, {}, T0);
+    EXPECT_TRUE(e.discharge(at(1)).empty());
+    e.observe(obs(Parameter::hr, 160, 2));
+    EXPECT_EQ(e.discharge(at(3)).size(), 1u);
+    EXPECT_EQ(e.set_phase(Phase::ended, at(3)).error, ActionError::discharge_blocked);
+  }
+  Engine e(proto, 1, {}, T0);
+  e.set_phase(Phase::infusing, at(0));
+  EXPECT_EQ(e.discharge(at(1)),
+            std::vector<std::string>{
+                "the session is infusing: recovery (min_recovery_s 600 s) has not begun"});
+  e.set_phase(Phase::recovery, at(100));
+  EXPECT_EQ(
+      e.discharge(at(699)),
+      std::vector<std::string>{"in recovery for 599 s of the protocol's min_recovery_s 600 s"});
+  EXPECT_TRUE(e.discharge(at(700)).empty());
+  EXPECT_EQ(e.set_phase(Phase::ended, at(699)).error, ActionError::discharge_blocked);
+  EXPECT_EQ(e.phase(), Phase::recovery);
+  EXPECT_TRUE(e.set_phase(Phase::ended, at(700)).ok());
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -57,12 +57,28 @@ TEST(Protocol, ShippedKetamineIvParses) {
   EXPECT_EQ(overdue->interval_s[static_cast<int>(Phase::recovery)], 900);
   EXPECT_FALSE(overdue->interval_s[static_cast<int>(Phase::baseline)]);
 
-  // Continuous parameters carry a condition delay against nuisance alarms.
+  // Continuous parameters carry a condition delay against nuisance alarms, except a deep tier
+  // that raises at once and supersedes the delayed rule above it on the same side.
   for (const auto& r : p->rules) {
-    if (r.kind == RuleKind::physiological && !core::info(*r.parameter).intermittent) {
-      EXPECT_GT(r.delay_s, 0) << r.id;
-    }
+    if (r.kind != RuleKind::physiological || core::info(*r.parameter).intermittent) continue;
+    if (r.delay_s > 0 || r.delay_area) continue;
+    bool shallower = false;
+    for (const auto& o : p->rules)
+      shallower = shallower ||
+                  (o.parameter == r.parameter && o.id != r.id && o.direction() == r.direction() &&
+                   o.condition.amount > r.condition.amount && (o.delay_s > 0 || o.delay_area));
+    EXPECT_TRUE(shallower) << r.id << " has no delay and is not a deep tier";
   }
+  // Issue 12: bounded silencing, a discharge guard, reminders, an integrating SpO2 delay.
+  EXPECT_EQ(p->max_paused_total_s, 300);
+  EXPECT_EQ(p->min_recovery_s, 3600);
+  const Rule* spo2 = p->find_rule("spo2-low");
+  ASSERT_NE(spo2, nullptr);
+  EXPECT_EQ(spo2->delay_area, 50);
+  EXPECT_EQ(spo2->reset_after_s, 10);
+  EXPECT_EQ(sbp->escalate_after_s, (std::vector<double>{60, 180}));
+  EXPECT_EQ(sbp->reactivate_after_s, 600);
+  EXPECT_EQ(sbp->worsen_by, 20);
 }
 
 TEST(Protocol, MinimalRuleDefaults) {
@@ -213,6 +229,122 @@ TEST(Protocol, NamesRoundTrip) {
   EXPECT_FALSE(phase_from_name("infusion"));
   EXPECT_EQ(rule_kind_from_name("comm_lost"), RuleKind::comm_lost);
   EXPECT_FALSE(rule_kind_from_name("physiological"));
+}
+
+}  // namespace
+}  // namespace vitalsd::alarms
+
+namespace vitalsd::alarms {
+namespace {
+
+// The keys of issue 12, refused with file:line:column pointing at the value (or the table).
+struct KeyCase {
+  const char* what;
+  std::string text;  // the whole file
+  int line;
+  int column;
+  const char* says;
+};
+
+class NewKeyErrors : public ::testing::TestWithParam<KeyCase> {};
+
+TEST_P(NewKeyErrors, ReportsFileLineColumnAndCause) {
+  const auto& c = GetParam();
+  core::Diagnostics d;
+  EXPECT_FALSE(parse(c.text, d)) << c.what;
+  bool found = false;
+  for (const auto& x : d)
+    found = found || (x.where.file == "p.toml" && x.where.line == c.line &&
+                      x.where.column == c.column && x.message.find(c.says) != std::string::npos);
+  EXPECT_TRUE(found) << c.what << ": want p.toml:" << c.line << ":" << c.column << " '" << c.says
+                     << "', got\n"
+                     << all(d);
+}
+
+// Line 1 [protocol], 2 name, 3 the protocol key under test (or blank), 4 [[rules]], 5 id,
+// 6 parameter, 7 condition, 8 priority, 9 phases, 10 the rule key under test.
+std::string file(const std::string& protocol_key, const std::string& rule_key,
+                 const std::string& parameter = "spo2",
+                 const std::string& condition = "below = 90") {
+  return "[protocol]\nname = \"t\"\n" + protocol_key + "\n[[rules]]\nid = \"a\"\nparameter = \"" +
+         parameter + "\"\n" + condition + "\npriority = \"high\"\nphases = [\"infusing\"]\n" +
+         rule_key + "\n";
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Issue12, NewKeyErrors,
+    ::testing::Values(
+        KeyCase{"max_paused_total_s not positive", file("max_paused_total_s = 0", ""), 3, 22,
+                "protocol.max_paused_total_s: must be > 0"},
+        KeyCase{"max_paused_total_s below max_pause_s",
+                file("max_pause_s = 120\nmax_paused_total_s = 60", ""), 4, 22,
+                "shorter than max_pause_s 120"},
+        KeyCase{"max_paused_total_s wrong type", file("max_paused_total_s = \"5 min\"", ""), 3, 22,
+                "expected a number, got a string"},
+        KeyCase{"min_recovery_s negative", file("min_recovery_s = -1", ""), 3, 18,
+                "protocol.min_recovery_s: must not be negative"},
+        KeyCase{"reactivate_after_s not positive", file("", "reactivate_after_s = 0"), 10, 22,
+                "reactivate_after_s must be > 0"},
+        KeyCase{"worsen_by not positive", file("", "worsen_by = -2"), 10, 13,
+                "worsen_by must be > 0"},
+        KeyCase{"worsen_by on a technical rule",
+                "[protocol]\nname = \"t\"\n[[rules]]\nid = \"a\"\ntechnical = \"comm_lost\"\n"
+                "priority = \"high\"\nphases = [\"infusing\"]\nworsen_by = 5\n",
+                8, 13, "worsen_by is for physiological rules"},
+        KeyCase{"escalation levels not increasing", file("", "escalate_after_s = [60, 30]"), 10, 25,
+                "levels must increase (30 after 60)"},
+        KeyCase{"escalation level not a number", file("", "escalate_after_s = [60, \"x\"]"), 10, 25,
+                "escalate_after_s: expected numbers, got a string"},
+        KeyCase{"escalation levels empty", file("", "escalate_after_s = []"), 10, 20,
+                "the list of levels is empty"},
+        KeyCase{"delay_area without reset_after_s", file("", "delay_area = 50"), 10, 14,
+                "delay_area needs reset_after_s"},
+        KeyCase{"delay_area with delay_s",
+                file("", "delay_s = 15\ndelay_area = 50\nreset_after_s = 10"), 11, 14,
+                "give delay_area or delay_s/delay_readings, not both"},
+        KeyCase{"delay_area on NIBP",
+                file("", "delay_area = 50\nreset_after_s = 10", "nibp_sys", "above = 180"), 10, 14,
+                "nibp_sys is intermittent"},
+        KeyCase{"delay_area not positive", file("", "delay_area = 0\nreset_after_s = 10"), 10, 14,
+                "delay_area must be > 0"},
+        KeyCase{"reset_after_s without delay_area", file("", "reset_after_s = 10"), 10, 17,
+                "reset_after_s is only used with delay_area"},
+        KeyCase{"sensor_invalid on a continuous parameter counted in readings",
+                "[protocol]\nname = \"t\"\n[[rules]]\nid = \"a\"\ntechnical = \"sensor_invalid\"\n"
+                "parameter = \"spo2\"\ndelay_readings = 3\npriority = \"high\"\n"
+                "phases = [\"infusing\"]\n",
+                7, 18, "spo2 is continuous"}),
+    [](const auto& param_info) {
+      std::string n = param_info.param.what;
+      for (auto& ch : n)
+        if (ch == ' ' || ch == '_' || ch == '/') ch = '_';
+      std::string out;
+      for (char ch : n)
+        if (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_') out += ch;
+      return out;
+    });
+
+TEST(Protocol, Issue12KeysParse) {
+  core::Diagnostics d;
+  auto p = parse(file("max_pause_s = 60\nmax_paused_total_s = 300\nmin_recovery_s = 1800",
+                      "escalate_after_s = [60, 180]\nreactivate_after_s = 120\nworsen_by = 5\n"
+                      "delay_area = 50\nreset_after_s = 10"),
+                 d);
+  ASSERT_TRUE(p) << all(d);
+  EXPECT_EQ(p->max_paused_total_s, 300);
+  EXPECT_EQ(p->min_recovery_s, 1800);
+  const Rule& r = p->rules.at(0);
+  EXPECT_EQ(r.escalate_after_s, (std::vector<double>{60, 180}));
+  EXPECT_EQ(r.reactivate_after_s, 120);
+  EXPECT_EQ(r.worsen_by, 5);
+  EXPECT_EQ(r.delay_area, 50);
+  EXPECT_EQ(r.reset_after_s, 10);
+  EXPECT_EQ(r.direction(), "below");
+  // A single number is one level, as before.
+  core::Diagnostics d2;
+  auto one = parse(file("", "escalate_after_s = 90"), d2);
+  ASSERT_TRUE(one) << all(d2);
+  EXPECT_EQ(one->rules.at(0).escalate_after_s, std::vector<double>{90});
 }
 
 }  // namespace

@@ -48,6 +48,7 @@ std::set<int> cuff_schedule(const Protocol& p) {
 struct Result {
   std::vector<std::string> timeline;  // "2700 raised sbp-severe-high high"
   bool gate_blocked = false;
+  std::vector<std::string> discharge;  // why ending at the session end needs an override
 };
 
 Result replay(const std::string& scenario, std::uint64_t seed) {
@@ -64,8 +65,13 @@ Result replay(const std::string& scenario, std::uint64_t seed) {
   auto record = [&](const std::vector<Transition>& ts) {
     for (const auto& t : ts) {
       const auto s = std::chrono::duration_cast<std::chrono::seconds>(t.at - T0).count();
-      res.timeline.push_back(std::to_string(s) + " " + std::string(to_string(t.type)) + " " +
-                             t.rule + " " + std::string(to_string(t.priority)));
+      std::string line = std::to_string(s) + " " + std::string(to_string(t.type)) + " " + t.rule +
+                         " " + std::string(to_string(t.priority));
+      if (t.type == EventType::escalated) line += " level " + std::to_string(t.level);
+      if (t.superseded_by) line += " (superseded)";
+      if (!t.reason.empty() && t.type != EventType::cleared && t.type != EventType::latched)
+        line += " " + t.reason;
+      res.timeline.push_back(std::move(line));
     }
   };
   bool online = true;
@@ -95,8 +101,11 @@ Result replay(const std::string& scenario, std::uint64_t seed) {
     }
     record(engine.tick(now));
   }
-  record(
-      engine.set_phase(Phase::ended, T0 + std::chrono::seconds(kSessionEnd), "nurse").transitions);
+  const auto end = T0 + std::chrono::seconds(kSessionEnd);
+  res.discharge = engine.discharge(end);
+  // 60 min of recovery have passed; an open high alert still needs the nurse's reason.
+  record(engine.set_phase(Phase::ended, end, "nurse", res.discharge.empty() ? "" : "handed over")
+             .transitions);
   return res;
 }
 
@@ -135,22 +144,32 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         ReplayCase{"steady", {}},
         // The spike starts 5 min after the 2100 s cuff; the next cuff (2700 s, 10 min later)
-        // raises both BP rules. SBP ~160 at the 4500 s cuff: the latching severe alert latches
-        // (nobody acknowledged); back under baseline + 30 at 5400 s. The session end clears
-        // the latched one.
-        ReplayCase{"hypertensive-spike",
-                   {"2700 raised sbp-severe-high high", "2700 raised sbp-rise medium",
-                    "2760 escalated sbp-severe-high high", "3000 escalated sbp-rise medium",
-                    "4500 latched sbp-severe-high high", "5400 cleared sbp-rise medium",
-                    "6300 cleared sbp-severe-high high"}},
+        // raises both BP rules: one announcement, sbp-rise is superseded by sbp-severe-high.
+        // Nobody acknowledges: levels 1 and 2 at 60 s and 180 s. SBP ~160 at the 4500 s cuff:
+        // the latching severe alert latches and the rise, still present, stands on its own
+        // (overdue since 3000 s: escalated at once); back under baseline + 30 at 5400 s. The
+        // latched high alert holds the discharge: the session end needs an override.
+        ReplayCase{
+            "hypertensive-spike",
+            {"2700 raised sbp-severe-high high", "2700 raised sbp-rise medium (superseded)",
+             "2760 escalated sbp-severe-high high level 1",
+             "2880 escalated sbp-severe-high high level 2", "4500 latched sbp-severe-high high",
+             "4500 superseded sbp-rise medium no_longer_superseded",
+             "4500 escalated sbp-rise medium level 1", "5400 cleared sbp-rise medium",
+             "6300 cleared sbp-severe-high high"}},
         // HR below 50 from ~1808 s, 15 s condition delay; >= 55 again as it recovers.
         ReplayCase{"bradycardia",
-                   {"1823 raised hr-low medium", "1943 escalated hr-low medium",
+                   {"1823 raised hr-low medium", "1943 escalated hr-low medium level 1",
                     "2123 cleared hr-low medium"}},
-        // SpO2 below 90 from ~1512 s, 15 s condition delay; >= 92 again at 1713 s.
+        // SpO2 falls below 90 from ~1512 s and below 85 at 1519 s: the deep tier raises at
+        // once; spo2-low's saturation seconds reach 50 at 1524 s, superseded by the deep
+        // tier (one announcement). Nobody acknowledges: levels at 30 s and 90 s. Both clear
+        // at >= 92 % (1713 s).
         ReplayCase{"desaturation",
-                   {"1527 raised spo2-low high", "1587 escalated spo2-low high",
-                    "1713 cleared spo2-low high"}},
+                   {"1519 raised spo2-critical high", "1524 raised spo2-low high (superseded)",
+                    "1549 escalated spo2-critical high level 1",
+                    "1609 escalated spo2-critical high level 2",
+                    "1713 cleared spo2-low high (superseded)", "1713 cleared spo2-critical high"}},
         // No answer from 600 s; acquisition reports offline after 3 s (602 s), comm-lost
         // raises 10 s later, clears at the first answer.
         ReplayCase{"dropout", {"612 raised comm-lost medium", "660 cleared comm-lost medium"}}),

@@ -57,8 +57,10 @@ class FakeActions : public Actions {
                    {409, {{"error", "conflict"}, {"detail", "baseline incomplete"}}});
     later(std::move(done), {200, {{"id", session}, {"phase", phase}}});
   }
-  void end_session(std::int64_t session, const std::string& actor, Done done) override {
-    record("end " + std::to_string(session) + " by " + actor);
+  void end_session(std::int64_t session, const std::string& override_reason,
+                   const std::string& actor, Done done) override {
+    record("end " + std::to_string(session) + " by " + actor +
+           (override_reason.empty() ? "" : " override " + override_reason));
     later(std::move(done), {200, {{"id", session}, {"phase", "ended"}}});
   }
   void acknowledge(std::int64_t alert, const std::string& actor, Done done) override {

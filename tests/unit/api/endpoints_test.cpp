@@ -71,6 +71,15 @@ TEST_F(ApiTest, PhaseAndEndGoThroughActionsWithGateConflicts) {
   auto end = post("/api/v1/sessions/1/end", "");
   EXPECT_EQ(end.status, 200u);
   EXPECT_EQ(actions.calls().back(), "end 1 by acc-nurse");
+  // The discharge guard's override reason reaches the action with the actor.
+  auto over_end = post("/api/v1/sessions/1/end", R"({"override":"handed over to the ward"})");
+  EXPECT_EQ(over_end.status, 200u);
+  EXPECT_EQ(actions.calls().back(), "end 1 by acc-nurse override handed over to the ward");
+  auto bad = post("/api/v1/sessions/1/end", R"({"override":5})");
+  EXPECT_EQ(bad.status, 400u);
+  EXPECT_NE(bad.body.find("override"), std::string::npos) << bad.body;
+  auto unknown = post("/api/v1/sessions/1/end", R"({"reason":"x"})");
+  EXPECT_EQ(unknown.status, 400u);
 }
 
 TEST_F(ApiTest, ObservationsArePagedAndBoundedByTime) {

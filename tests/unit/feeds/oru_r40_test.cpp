@@ -4,12 +4,15 @@
 
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "feeds/outbox.hpp"
 #include "hl7/message.hpp"
+#include "store/records.hpp"
 #include "support/temp_dir.hpp"
 
 namespace vitalsd::feeds {
@@ -135,6 +138,126 @@ TEST(OruR40, TextIsEscaped) {
   const auto m = hl7::parse(*build_oru_r40(alert("raised", "active", 182), ctx));
   ASSERT_TRUE(m);
   EXPECT_EQ(m->value("PID", 0, 3), "P|2^x&y");
+}
+
+// Issue 12: events as the journal writes them (store::alert_event of an engine transition).
+store::CommittedEvent journaled(alarms::EventType type, alarms::AlertState state, double value,
+                                int level = 0, std::optional<std::int64_t> superseded_by = {}) {
+  alarms::Transition t;
+  t.type = type;
+  t.session = 3;
+  t.alert_id = 17;
+  t.rule = "sbp-severe-high";
+  t.parameter = core::Parameter::nibp_sys;
+  t.value = value;
+  t.limit = 180;
+  t.unit = "mm[Hg]";
+  t.priority = alarms::Priority::high;
+  t.state = state;
+  t.level = level;
+  t.escalated = level > 0;
+  t.superseded_by = superseded_by;
+  t.direction = "above";
+  t.at = *core::parse_iso8601("2026-11-27T14:30:31.123Z");
+  store::CommittedEvent e;
+  e.seq = 50;
+  e.event = store::alert_event(t, "chair-1");
+  return e;
+}
+
+// Was: the `end` and `latched` messages of a high-BP alert said MDC_EVT_LO and "165 below
+// limit 180". Now every transition of an above rule is MDC_EVT_HI with the rule's limit, and
+// the current value stands on its own in facet 2.
+TEST(OruR40, AboveRuleIsHighInEveryPhaseWithTheValueApart) {
+  using alarms::AlertState;
+  using alarms::EventType;
+  for (const auto& [type, state, value] : std::vector<std::tuple<EventType, AlertState, double>>{
+           {EventType::raised, AlertState::active, 200},
+           {EventType::acknowledged, AlertState::acknowledged, 190},
+           {EventType::latched, AlertState::latched, 165},
+           {EventType::cleared, AlertState::cleared, 165},
+           {EventType::reset, AlertState::cleared, 150}}) {
+    const auto wire = build_oru_r40(journaled(type, state, value), context());
+    ASSERT_TRUE(wire) << alarms::to_string(type);
+    const auto m = hl7::parse(*wire);
+    ASSERT_TRUE(m);
+    const std::string what(alarms::to_string(type));
+    EXPECT_EQ(m->field("OBX", 1, 3), "196648^MDC_EVT_HI^MDC") << what;
+    EXPECT_EQ(m->value("OBX", 1, 5), "nibp_sys above limit 180 mm[Hg] (rule sbp-severe-high)")
+        << what;
+    EXPECT_EQ(m->field("OBX", 1, 8), "H~PH~SP") << what;
+    EXPECT_EQ(m->value("OBX", 2, 5), fmt::format("{}", value)) << what;
+    EXPECT_EQ(m->value("OBX", 2, 7), "<180") << what;
+    EXPECT_EQ(wire->find("below"), std::string::npos) << what;
+  }
+}
+
+TEST(OruR40, EscalationCarriesItsLevel) {
+  const auto none = hl7::parse(*build_oru_r40(
+      journaled(alarms::EventType::raised, alarms::AlertState::active, 200), context()));
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->count("OBX"), 8u);  // no level before the first escalation
+  for (int level : {1, 2}) {
+    const auto m = hl7::parse(*build_oru_r40(
+        journaled(alarms::EventType::escalated, alarms::AlertState::active, 200, level),
+        context()));
+    ASSERT_TRUE(m);
+    ASSERT_EQ(m->count("OBX"), 9u);
+    EXPECT_EQ(m->field("OBX", 8, 3), "escalation-level^alert escalation level^L");
+    EXPECT_EQ(m->field("OBX", 8, 4), "1.1.1.150021.8");
+    EXPECT_EQ(m->value("OBX", 8, 5), std::to_string(level));
+    EXPECT_EQ(m->value("OBX", 3, 5), "continue");
+  }
+}
+
+// One announcement per event: a superseded alert's raise (and reactivation, unpause,
+// escalation) is not sent; its supersession, acknowledgement and end are, naming the alert
+// that announces it.
+TEST(OruR40, SupersededAlertIsNotAnnouncedButItsStateIsReported) {
+  using alarms::AlertState;
+  using alarms::EventType;
+  for (auto type :
+       {EventType::raised, EventType::reactivated, EventType::unpaused, EventType::escalated})
+    EXPECT_FALSE(build_oru_r40(journaled(type, AlertState::active, 200, 0, 16), context()))
+        << alarms::to_string(type);
+  for (auto [type, state] : std::vector<std::pair<EventType, AlertState>>{
+           {EventType::superseded, AlertState::active},
+           {EventType::acknowledged, AlertState::acknowledged},
+           {EventType::cleared, AlertState::cleared}}) {
+    const auto wire = build_oru_r40(journaled(type, state, 200, 0, 16), context());
+    ASSERT_TRUE(wire) << alarms::to_string(type);
+    const auto m = hl7::parse(*wire);
+    ASSERT_TRUE(m);
+    const auto n = m->count("OBX");
+    EXPECT_EQ(m->field("OBX", n - 1, 3), "superseded-by^announced by alert^L");
+    EXPECT_EQ(m->value("OBX", n - 1, 5), "16");
+  }
+}
+
+// When what superseded it clears first, the alert is announced from then on: its
+// `superseded` event (superseded_by null) is the ACM `start` the receiver never had.
+TEST(OruR40, AlertNoLongerSupersededStartsItsAnnouncement) {
+  const auto m = hl7::parse(*build_oru_r40(
+      journaled(alarms::EventType::superseded, alarms::AlertState::active, 200), context()));
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->value("OBX", 3, 5), "start");
+  EXPECT_EQ(m->count("OBX"), 8u);  // no superseded-by facet
+  const auto still = hl7::parse(*build_oru_r40(
+      journaled(alarms::EventType::superseded, alarms::AlertState::active, 200, 0, 16), context()));
+  ASSERT_TRUE(still);
+  EXPECT_EQ(still->value("OBX", 3, 5), "continue");
+}
+
+// The MQTT feed publishes the event JSON as the journal has it: level and superseded_by ride
+// along for paging middleware.
+TEST(EventJson, CarriesLevelSupersessionAndDirection) {
+  const auto e = journaled(alarms::EventType::escalated, alarms::AlertState::active, 200, 2);
+  const auto j = nlohmann::json::parse(store::event_json(e.seq, e.event));
+  EXPECT_EQ(j["alert"]["level"], 2);
+  EXPECT_TRUE(j["alert"]["superseded_by"].is_null());
+  EXPECT_EQ(j["alert"]["direction"], "above");
+  const auto s = journaled(alarms::EventType::raised, alarms::AlertState::active, 200, 0, 16);
+  EXPECT_EQ(nlohmann::json::parse(store::event_json(s.seq, s.event))["alert"]["superseded_by"], 16);
 }
 
 // Debian's python3-hl7 (an independent parser) reads our message: MSH-9, the OBX codes.

@@ -122,8 +122,22 @@ TEST_F(ManagerTest, EndingClearsOpenAlertsAndFurtherActionsAreRefused) {
   ASSERT_TRUE(m.set_phase(id, "infusing", "", "nurse-a", T0 + 40s).ok());
   auto spike = vitals("chair-1", 196, 104, T0 + 600s, 10);
   m.observe(spike);
-  auto ended = m.end(id, "nurse-a", T0 + 700s);
-  ASSERT_TRUE(ended.ok());
+  // The high alert is open and recovery has not begun: the discharge guard refuses.
+  auto refused = m.end(id, "nurse-a", T0 + 700s);
+  EXPECT_EQ(refused.error, Errc::discharge_blocked);
+  EXPECT_EQ(http_status(refused.error), 409);
+  ASSERT_EQ(refused.reasons.size(), 2u);
+  EXPECT_NE(refused.reasons[0].find("sbp-severe-high"), std::string::npos) << refused.reasons[0];
+  EXPECT_NE(refused.reasons[1].find("min_recovery_s 3600"), std::string::npos);
+  EXPECT_TRUE(refused.change.empty());
+  ASSERT_NE(m.find(id), nullptr);
+  auto ended = m.end(id, "nurse-a", T0 + 700s, "transferred to the ED");
+  ASSERT_TRUE(ended.ok()) << ended.message;
+  ASSERT_EQ(ended.change.session_events.size(), 2u);
+  EXPECT_EQ(ended.change.session_events[0].type, "discharge_override");
+  EXPECT_EQ(ended.change.session_events[0].actor, "nurse-a");
+  EXPECT_EQ(ended.change.session_events[0].override_reason, "transferred to the ED");
+  EXPECT_EQ(ended.change.session_events[0].gate_reasons, refused.reasons);
   bool cleared = false;
   for (const auto& t : ended.change.transitions)
     cleared |= t.type == alarms::EventType::cleared && t.reason == "session_ended";

@@ -70,7 +70,7 @@ inline Written write_clinic_journal(const std::filesystem::path& state_dir) {
   observe(
       j, m,
       {reading(Parameter::nibp_sys, 125, T0 + 900s, 41), reading(Parameter::hr, 72, T0 + 900s)});
-  persist(j, m, m.end(w.session, "nurse-a", T0 + 1200s).change);
+  persist(j, m, m.end(w.session, "nurse-a", T0 + 1200s, "fixture: handed over to the ward").change);
   j.stop();
   w.database = j.database();
   return w;

@@ -99,9 +99,64 @@ TEST(Records, ARestartRestoresSessionsAndAlertsAndRaisesNothingTwice) {
   EXPECT_EQ(db.scalar_int("SELECT count(*) FROM alerts WHERE id = " + std::to_string(alert) +
                           " AND acknowledged_by = 'nurse-b'"),
             1);
+  // One acknowledgement covered sbp-rise too, which sbp-severe-high supersedes: journaled so.
   EXPECT_EQ(db.scalar_int("SELECT count(*) FROM events WHERE type = 'alert.acknowledged' AND "
                           "payload LIKE '%nurse-b%'"),
+            2);
+  EXPECT_EQ(db.scalar_int("SELECT count(*) FROM events WHERE type = 'alert.acknowledged' AND "
+                          "payload LIKE '%superseding_acknowledged%'"),
             1);
+  // The superseded alert comes back from the rows with what supersedes it.
+  const auto rise = std::find_if(snap.alerts.begin(), snap.alerts.end(),
+                                 [&](const alarms::Alert& a) { return a.rule == "sbp-rise"; });
+  ASSERT_NE(rise, snap.alerts.end());
+  EXPECT_EQ(rise->superseded_by, alert);
+  EXPECT_EQ(rise->state, alarms::AlertState::acknowledged);
+  EXPECT_EQ(rise->silenced_value, 197);
+  EXPECT_EQ(
+      db.scalar_int("SELECT superseded_by FROM alerts WHERE id = " + std::to_string(rise->id)),
+      alert);
+}
+
+// Escalation level, pause total and silenced value are alert columns a restart takes back.
+TEST(Records, LevelsAndPausesSurviveARestart) {
+  test::TempDir dir;
+  const sessions::Manager::Protocols protocols{
+      {"ketamine-iv", test::shipped_protocol("ketamine-iv")}};
+  std::int64_t alert = 0;
+  {
+    Journal j({dir.path()});
+    j.start(JournalHooks{});
+    sessions::Manager m(protocols, {"chair-1"}, 1, 1);
+    auto started = m.start("chair-1", "P-8", "ketamine-iv", "nurse-a", T0);
+    persist(j, m, started.change);
+    std::vector<core::Observation> spike{cuff(core::Parameter::nibp_sys, 190, T0 + 10s, 1)};
+    auto c = m.observe(spike);
+    for (const auto& t : c.transitions)
+      if (t.type == alarms::EventType::raised) alert = t.alert_id;
+    persist(j, m, c);
+    persist(j, m, m.tick(T0 + 200s));  // levels 1 (70 s) and 2 (190 s)
+    auto pause = m.pause(alert, 100, "nurse-b", T0 + 201s);
+    ASSERT_TRUE(pause.ok()) << pause.message;
+    persist(j, m, pause.change);
+    j.stop();
+  }
+  Db db(dir / "vitals.db", Db::Mode::read_only);
+  EXPECT_EQ(db.scalar_int("SELECT count(*) FROM events WHERE type = 'alert.escalated' AND "
+                          "json_extract(payload, '$.alert.level') = 2"),
+            1);
+  auto restored = restore(db);
+  ASSERT_EQ(restored.sessions.size(), 1u);
+  const auto& snap = restored.sessions[0].second;
+  ASSERT_EQ(snap.alerts.size(), 1u);
+  EXPECT_EQ(snap.alerts[0].level, 2);
+  EXPECT_EQ(snap.alerts[0].paused_s, 100);
+  EXPECT_EQ(snap.alerts[0].silenced_value, 190);
+  // 100 s granted of 300: a pause of 201 s more is refused after the restart too.
+  sessions::Manager m(protocols, {"chair-1"}, restored.next_session_id, restored.next_alert_id);
+  m.restore(restored.sessions[0].first, snap);
+  EXPECT_EQ(m.pause(alert, 120, "nurse-b", T0 + 400s).error, sessions::Errc::none);
+  EXPECT_EQ(m.pause(alert, 120, "nurse-b", T0 + 600s).error, sessions::Errc::pause_limit);
 }
 
 }  // namespace
