@@ -174,9 +174,10 @@ int main(int argc, char** argv) {
     };
     // Fail loud: while the journal cannot write, what it holds is published from memory,
     // marked not persisted, through every path that still works.
-    hooks.on_uncommitted = [&io, &api_server](const std::vector<store::Event>& events) {
-      asio::post(io, [&api_server, events] {
+    hooks.on_uncommitted = [&io, &api_server, &feed_list](const std::vector<store::Event>& events) {
+      asio::post(io, [&api_server, &feed_list, events] {
         if (api_server) api_server->publish_uncommitted(events);
+        for (auto& f : feed_list) f->notify_uncommitted(events);
       });
     };
     hooks.on_storage = [](const store::StorageStatus& s) {

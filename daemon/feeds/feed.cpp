@@ -11,7 +11,8 @@
 namespace vitalsd::feeds {
 
 std::vector<std::string> default_event_types(std::string_view feed_type) {
-  if (feed_type == "hl7") return {"alert.*"};
+  // HL7: alerts and the daemon's own technical alerts that concern the whole clinic.
+  if (feed_type == "hl7") return {"alert.*", "storage.*", "journal.integrity"};
   return {"*"};  // mqtt: everything but observations (see make_filter)
 }
 

@@ -57,6 +57,10 @@ class Feed {
   virtual void start() = 0;
   // Events just committed, in seq order. Called after the commit (persist before publish).
   virtual void notify(const std::vector<store::CommittedEventPtr>& events) = 0;
+  // Events the journal cannot commit yet (storage failing), marked "persisted": false: sent
+  // once, best effort, outside the cursor (no retry; each comes again with its seq once it is
+  // committed). Fail loud through every path that still works.
+  virtual void notify_uncommitted(const std::vector<store::Event>& events) = 0;
   // Closes the connection and cancels every timer; nothing is lost (the cursor stays where the
   // receiver's last acknowledgement put it). Idempotent.
   virtual void stop() = 0;

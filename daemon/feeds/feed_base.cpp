@@ -43,6 +43,27 @@ void FeedBase::notify(const std::vector<store::CommittedEventPtr>& events) {
   asio::post(strand_, [self = shared_from_this(), events] { self->do_notify(events); });
 }
 
+void FeedBase::notify_uncommitted(const std::vector<store::Event>& events) {
+  std::vector<store::CommittedEventPtr> matching;
+  for (const auto& e : events) {
+    if (!outbox_.options().filter.matches(e.type)) continue;
+    auto c = std::make_shared<store::CommittedEvent>();
+    c->seq = 0;  // not in the journal yet
+    c->event = e;
+    c->json = store::uncommitted_event_json(e);
+    matching.push_back(std::move(c));
+  }
+  if (matching.empty()) return;
+  asio::post(strand_, [self = shared_from_this(), matching = std::move(matching)] {
+    if (self->stopped_) return;
+    for (const auto& c : matching) {
+      if (self->uncommitted_.size() >= kMaxUncommitted) self->uncommitted_.pop_front();
+      self->uncommitted_.push_back(c);
+    }
+    self->send_more();
+  });
+}
+
 void FeedBase::stop() {
   asio::dispatch(strand_, [self = shared_from_this()] { self->do_stop(); });
 }
@@ -113,6 +134,9 @@ class FeedHandle final : public Feed {
   void start() override { impl_->start(); }
   void notify(const std::vector<store::CommittedEventPtr>& events) override {
     impl_->notify(events);
+  }
+  void notify_uncommitted(const std::vector<store::Event>& events) override {
+    impl_->notify_uncommitted(events);
   }
   void stop() override { impl_->stop(); }
   FeedStatus status() const override { return impl_->status(); }

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -57,6 +58,9 @@ class FeedBase : public std::enable_shared_from_this<FeedBase> {
   // Callable from any thread: each runs on the strand.
   void start();
   void notify(const std::vector<store::CommittedEventPtr>& events);
+  // Events not committed yet (storage failing): queued apart from the outbox (bounded, the
+  // oldest dropped) and sent by the transport before the outbox, once, without retry.
+  void notify_uncommitted(const std::vector<store::Event>& events);
   void stop();
   // Only when no thread runs the io_context.
   void stop_now() { do_stop(); }
@@ -108,6 +112,8 @@ class FeedBase : public std::enable_shared_from_this<FeedBase> {
   bool loaded_ = false;  // the outbox read its cursor (retried every tick until it does)
   bool connected_ = false;
   std::string last_problem_;
+  static constexpr std::size_t kMaxUncommitted = 64;
+  std::deque<store::CommittedEventPtr> uncommitted_;  // seq 0, strand only
 
  private:
   void do_start();

@@ -171,6 +171,10 @@ class Hl7Impl final : public detail::FeedBase {
     deadline_.cancel();
     const auto seq = inflight_->seq;
     inflight_.reset();
+    if (seq == 0) {  // a not-yet-persisted event, sent once: whatever the answer, go on
+      send_more();
+      return;
+    }
     if (ack->code == hl7::AckCode::AA) {
       retry_.reset();
       backoff_.reset();
@@ -250,6 +254,29 @@ class Hl7Impl final : public detail::FeedBase {
   }
 
   void send_more() override {
+    while (connected_ && !inflight_ && !holding_ && !stopped_ && !uncommitted_.empty()) {
+      // Not yet persisted (storage failing): sent once before the outbox, never retried.
+      const auto ev = uncommitted_.front();
+      uncommitted_.pop_front();
+      OruContext ctx;
+      ctx.site = site_;
+      ctx.sending_application = cfg_.sending_application;
+      ctx.receiving_application = cfg_.receiving_application;
+      ctx.receiving_facility = cfg_.receiving_facility;
+      ctx.control_id = "U" + std::to_string(++uncommitted_sent_);
+      ctx.now = wall_now();
+      ctx.location = location_of(ev->event.monitor);
+      std::optional<std::string> msg;
+      try {
+        msg = build_oru_r40(*ev, ctx);
+      } catch (const std::exception& e) {
+        spdlog::error("feed {}: cannot build ORU^R40 for an uncommitted {}: {}", cfg_.name,
+                      ev->event.type, e.what());
+      }
+      if (!msg) continue;
+      write_message(0, ctx.control_id, *msg);
+      return;
+    }
     while (connected_ && loaded_ && !inflight_ && !holding_ && !stopped_ && !outbox_.empty()) {
       const auto ev = outbox_.queue().front();
       OruContext ctx;
@@ -274,22 +301,29 @@ class Hl7Impl final : public detail::FeedBase {
         update_status();
         continue;
       }
-      inflight_ = Inflight{ev->seq, ctx.control_id};
       attempt(ev->seq);
-      wbuf_ = hl7::mllp_encode(*msg);
-      const auto gen = gen_;
-      arm_deadline(
-          gen, cfg_.ack_timeout,
-          fmt::format("no ACK for seq {} within {} ms", ev->seq, cfg_.ack_timeout.count()));
-      asio::async_write(socket_, asio::buffer(wbuf_),
-                        [self = self<Hl7Impl>(), gen, seq = ev->seq](error_code ec, std::size_t) {
-                          if (gen != self->gen_ || self->stopped_) return;
-                          if (ec) return self->fail("write failed: " + ec.message());
-                          self->with_status([](FeedStatus& s) { ++s.sent; });
-                          if (self->tuning_.on_sent) self->tuning_.on_sent(self->cfg_.name, seq);
-                        });
+      write_message(ev->seq, ctx.control_id, *msg);
       return;
     }
+  }
+
+  // One message in flight: written, its ACK awaited (seq 0: an uncommitted event).
+  void write_message(std::int64_t seq, const std::string& control_id, const std::string& msg) {
+    inflight_ = Inflight{seq, control_id};
+    wbuf_ = hl7::mllp_encode(msg);
+    const auto gen = gen_;
+    arm_deadline(gen, cfg_.ack_timeout,
+                 fmt::format("no ACK for {} within {} ms",
+                             seq ? "seq " + std::to_string(seq) : "an uncommitted event",
+                             cfg_.ack_timeout.count()));
+    asio::async_write(socket_, asio::buffer(wbuf_),
+                      [self = self<Hl7Impl>(), gen, seq](error_code ec, std::size_t) {
+                        if (gen != self->gen_ || self->stopped_) return;
+                        if (ec) return self->fail("write failed: " + ec.message());
+                        self->with_status([](FeedStatus& s) { ++s.sent; });
+                        if (seq != 0 && self->tuning_.on_sent)
+                          self->tuning_.on_sent(self->cfg_.name, seq);
+                      });
   }
 
   tcp::resolver resolver_;
@@ -309,6 +343,7 @@ class Hl7Impl final : public detail::FeedBase {
   };
   std::optional<Retry> retry_;  // the front message, once sent
   std::optional<Inflight> inflight_;
+  std::uint64_t uncommitted_sent_ = 0;
   std::map<std::int64_t, std::string> patients_;
   std::map<std::string, std::string> locations_;
 };

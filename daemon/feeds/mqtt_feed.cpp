@@ -288,6 +288,14 @@ class MqttImpl final : public detail::FeedBase {
 
   void send_more() override {
     const auto gen = gen_;
+    // Not yet persisted (storage failing): published once, QoS 1, not tracked by the cursor.
+    while (connected_ && mosq_ && !stopped_ && pending_fail_.empty() && !uncommitted_.empty()) {
+      const auto ev = uncommitted_.front();
+      int mid = 0;
+      if (!publish(prefix_ + "/events/" + ev->event.type, ev->json, false, &mid)) break;
+      uncommitted_.pop_front();
+      with_status([](FeedStatus& s) { ++s.sent; });
+    }
     while (connected_ && mosq_ && !stopped_ && pending_fail_.empty() &&
            mids_.size() < tuning_.mqtt_window && sent_ < outbox_.queue().size()) {
       const auto ev = outbox_.queue()[sent_];

@@ -43,8 +43,12 @@ constexpr std::string_view kEvtLo = "196670";     // MDC_EVT_LO: below the low l
 
 std::string_view event_phase(std::string_view type) {
   if (type.starts_with("alert.")) type.remove_prefix(6);
-  if (type == "raised" || type == "feed.undelivered") return "start";
-  if (type == "cleared" || type == "reset" || type == "feed.delivered") return "end";
+  if (type == "raised" || type == "feed.undelivered" || type == "storage.failed" ||
+      type == "journal.integrity")
+    return "start";
+  if (type == "cleared" || type == "reset" || type == "feed.delivered" ||
+      type == "storage.recovered")
+    return "end";
   return "continue";  // escalated, acknowledged, paused, unpaused, latched, reactivated,
                       // superseded
 }

@@ -32,6 +32,23 @@ nlohmann::json observation_payload(const core::Observation& o, std::int64_t id) 
   return j;
 }
 
+// The storage_failed technical alert, as the payload of storage.failed / storage.recovered
+// (an `alert` object as alert events have, so feeds announce it like any alarm).
+nlohmann::json storage_alert(const std::string& state, const std::string& error,
+                             const std::filesystem::path& database) {
+  return {{"rule", "storage_failed"},
+          {"kind", "storage_failed"},
+          {"priority", "high"},
+          {"error", error},
+          {"database", database.string()},
+          {"alert",
+           {{"id", "storage_failed"},
+            {"rule", "storage_failed"},
+            {"kind", "storage_failed"},
+            {"priority", "high"},
+            {"state", state}}}};
+}
+
 }  // namespace
 
 Journal::Journal(Options options) : options_(std::move(options)) {
@@ -366,15 +383,8 @@ void Journal::storage_failed(std::vector<Item>& batch) {
     snapshot = storage_;
   }
   if (began) {
-    fresh.insert(fresh.begin(), Event{"storage.failed",
-                                      snapshot.since,
-                                      "",
-                                      std::nullopt,
-                                      {{"rule", "storage_failed"},
-                                       {"kind", "storage_failed"},
-                                       {"priority", "high"},
-                                       {"error", snapshot.error},
-                                       {"database", database_.string()}}});
+    fresh.insert(fresh.begin(), Event{"storage.failed", snapshot.since, "", std::nullopt,
+                                      storage_alert("active", snapshot.error, database_)});
     if (hooks_.on_storage) hooks_.on_storage(snapshot);
   }
   if (!fresh.empty() && hooks_.on_uncommitted) hooks_.on_uncommitted(fresh);
@@ -395,36 +405,21 @@ void Journal::storage_recovered(std::vector<CommittedEventPtr>& committed) {
   nlohmann::json by_monitor = nlohmann::json::object();
   for (const auto& [m, n] : was.dropped_by_monitor) by_monitor[m] = n;
   const auto down_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - was.since);
+  auto recovered = storage_alert("cleared", was.error, database_);
+  recovered["failed_at"] = core::format_iso8601(was.since);
+  recovered["outage_ms"] = down_ms.count();
+  recovered["failed_commits"] = was.failed_commits;
+  recovered["dropped_observations"] = was.dropped_observations;
+  recovered["dropped_by_monitor"] = by_monitor;
   std::vector<Item> pair;
   pair.push_back(Item{{},
-                      Event{"storage.failed",
-                            was.since,
-                            "",
-                            std::nullopt,
-                            {{"rule", "storage_failed"},
-                             {"kind", "storage_failed"},
-                             {"priority", "high"},
-                             {"error", was.error},
-                             {"database", database_.string()}}},
+                      Event{"storage.failed", was.since, "", std::nullopt,
+                            storage_alert("active", was.error, database_)},
                       {},
                       {},
                       {}});
-  pair.push_back(Item{{},
-                      Event{"storage.recovered",
-                            now,
-                            "",
-                            std::nullopt,
-                            {{"rule", "storage_failed"},
-                             {"kind", "storage_failed"},
-                             {"failed_at", core::format_iso8601(was.since)},
-                             {"error", was.error},
-                             {"outage_ms", down_ms.count()},
-                             {"failed_commits", was.failed_commits},
-                             {"dropped_observations", was.dropped_observations},
-                             {"dropped_by_monitor", by_monitor}}},
-                      {},
-                      {},
-                      {}});
+  pair.push_back(Item{
+      {}, Event{"storage.recovered", now, "", std::nullopt, std::move(recovered)}, {}, {}, {}});
   std::vector<CommittedEventPtr> more;
   if (commit(pair, true, more)) {
     committed.insert(committed.end(), more.begin(), more.end());

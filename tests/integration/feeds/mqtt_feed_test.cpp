@@ -180,3 +180,43 @@ TEST(MqttFeed, LatencyCommittedToPublished) {
 
 }  // namespace
 }  // namespace vitalsd::test
+
+namespace vitalsd::test {
+namespace {
+
+// While storage fails, what cannot be committed is published from memory, marked as such, and
+// never moves the cursor (it comes again with its seq once committed).
+TEST(MqttFeed, UncommittedEventsArePublishedOnceMarkedNotPersisted) {
+  Mosquitto broker;
+  ASSERT_TRUE(broker.start());
+  FeedHarness h;
+  MqttSubscriber sub("127.0.0.1", broker.port(), "vitalsd/#");
+  ASSERT_TRUE(eventually([&] { return sub.subscribed(); }));
+  auto& feed = h.add(mqtt_config(broker.endpoint()));
+  ASSERT_TRUE(eventually([&] { return feed.status().connected; })) << feed.status().last_error;
+  const auto cursor = feed.status().delivered;
+  feed.notify_uncommitted({store::Event{"storage.failed",
+                                        now_ms(),
+                                        "",
+                                        std::nullopt,
+                                        {{"rule", "storage_failed"}, {"priority", "high"}}},
+                           alert_event("raised", 9, "active", 201)});
+  ASSERT_TRUE(eventually([&] {
+    int n = 0;
+    for (const auto& m : sub.messages())
+      if (m.topic == "vitalsd/site-a/events/storage.failed" ||
+          m.topic == "vitalsd/site-a/events/alert.raised")
+        ++n;
+    return n == 2;
+  }));
+  for (const auto& m : sub.messages()) {
+    if (m.topic.find("/events/") == std::string::npos) continue;
+    const auto j = nlohmann::json::parse(m.payload);
+    EXPECT_TRUE(j["seq"].is_null()) << m.payload;
+    EXPECT_EQ(j["persisted"], false) << m.payload;
+  }
+  EXPECT_EQ(feed.status().delivered, cursor);
+}
+
+}  // namespace
+}  // namespace vitalsd::test

@@ -7,6 +7,7 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <fstream>
@@ -18,6 +19,7 @@
 #include "store/sqlite.hpp"
 #include "support/chain_check.hpp"
 #include "support/free_port.hpp"
+#include "support/mllp_receiver.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -142,6 +144,9 @@ class DiskFull : public ::testing::Test {
            "\"127.0.0.1:"
         << port << "\"\n\n[[api.tokens]]\nname = \"station-9\"\nrole = \"nurse\"\nsha256 = \""
         << api::sha256_hex(kToken) << "\"\n\n";
+    // An EHR interface engine taking ORU^R40 (IHE PCD ACM) on loopback.
+    rx.up();
+    cfg << "[[feeds]]\nname = \"ehr\"\ntype = \"hl7\"\nendpoint = \"" << rx.endpoint() << "\"\n\n";
     for (int i = 0; i < 4; ++i)
       cfg << "[[monitors]]\nid = \"chair-" << i
           << "\"\ndriver = \"simulator\"\nscenario = \"steady\"\nseed = " << i + 1
@@ -175,6 +180,7 @@ class DiskFull : public ::testing::Test {
   }
 
   test::TempDir dir;
+  test::MllpReceiver rx;
   std::filesystem::path state;
   bool mounted = false;
   std::uint16_t port = 0;
@@ -188,7 +194,7 @@ TEST_F(DiskFull, TheFaultIsAnnouncedActionsAnswer503AndTheDaemonRecoversWhenSpac
   const auto filler = fill(state);
   const auto announced = until_storage("failing", 5s);
   ASSERT_TRUE(announced) << "storage_failed not shown by /api/v1/health within 5 s\n"
-                         << daemon->output();
+                         << daemon->output().substr(0, 2000);
 
   // A nurse's action: refused at once, never left hanging.
   const auto t0 = Clock::now();
@@ -210,6 +216,16 @@ TEST_F(DiskFull, TheFaultIsAnnouncedActionsAnswer503AndTheDaemonRecoversWhenSpac
       seen_failed = true;
   }
   EXPECT_TRUE(seen_failed) << "the live stream did not carry storage.failed from memory";
+  // The feed that still works announces it too: an ORU^R40 technical alarm, sent from memory.
+  const auto sent_while_full = rx.messages();
+  EXPECT_TRUE(std::any_of(sent_while_full.begin(), sent_while_full.end(),
+                          [](const auto& m) {
+                            return m.find("ORU^R40") != std::string::npos &&
+                                   m.find("storage_failed") != std::string::npos;
+                          }))
+      << "the HL7 feed did not announce storage_failed while the disk was full ("
+      << sent_while_full.size() << " messages)\n"
+      << daemon->output().substr(0, 2000);
 
   std::filesystem::remove(filler);
   const auto recovered = until_storage("ok", 5s);
@@ -226,6 +242,13 @@ TEST_F(DiskFull, TheFaultIsAnnouncedActionsAnswer503AndTheDaemonRecoversWhenSpac
   EXPECT_EQ(db.scalar_int("SELECT count(*) FROM events WHERE type = 'storage.failed'"), 1);
   EXPECT_EQ(db.scalar_int("SELECT count(*) FROM events WHERE type = 'storage.recovered'"), 1);
   EXPECT_EQ(db.scalar_int("SELECT count(*) FROM events WHERE type = 'session.started'"), 1);
+  // Once persisted, the pair goes through the feed's cursor like any alarm: start, then end.
+  const auto all = rx.messages();
+  EXPECT_GE(
+      std::count_if(all.begin(), all.end(),
+                    [](const auto& m) { return m.find("storage_failed") != std::string::npos; }),
+      3)
+      << "want the uncommitted announcement, then storage.failed and storage.recovered";
   const auto problem = test::chain_problem(db_path);
   EXPECT_FALSE(problem) << *problem;
   std::printf(
