@@ -253,19 +253,25 @@ class Hl7Impl final : public detail::FeedBase {
     return {};
   }
 
+  OruContext context(const store::CommittedEvent& ev, std::string control_id) {
+    OruContext ctx;
+    ctx.site = site_;
+    ctx.sending_application = cfg_.sending_application;
+    ctx.receiving_application = cfg_.receiving_application;
+    ctx.receiving_facility = cfg_.receiving_facility;
+    ctx.control_id = std::move(control_id);
+    ctx.now = wall_now();
+    ctx.patient = patient_of(ev.event.session);
+    ctx.location = location_of(ev.event.monitor);
+    return ctx;
+  }
+
   void send_more() override {
     while (connected_ && !inflight_ && !holding_ && !stopped_ && !uncommitted_.empty()) {
       // Not yet persisted (storage failing): sent once before the outbox, never retried.
       const auto ev = uncommitted_.front();
       uncommitted_.pop_front();
-      OruContext ctx;
-      ctx.site = site_;
-      ctx.sending_application = cfg_.sending_application;
-      ctx.receiving_application = cfg_.receiving_application;
-      ctx.receiving_facility = cfg_.receiving_facility;
-      ctx.control_id = "U" + std::to_string(++uncommitted_sent_);
-      ctx.now = wall_now();
-      ctx.location = location_of(ev->event.monitor);
+      const auto ctx = context(*ev, "U" + std::to_string(++uncommitted_sent_));
       std::optional<std::string> msg;
       try {
         msg = build_oru_r40(*ev, ctx);
@@ -279,15 +285,7 @@ class Hl7Impl final : public detail::FeedBase {
     }
     while (connected_ && loaded_ && !inflight_ && !holding_ && !stopped_ && !outbox_.empty()) {
       const auto ev = outbox_.queue().front();
-      OruContext ctx;
-      ctx.site = site_;
-      ctx.sending_application = cfg_.sending_application;
-      ctx.receiving_application = cfg_.receiving_application;
-      ctx.receiving_facility = cfg_.receiving_facility;
-      ctx.control_id = std::to_string(ev->seq);
-      ctx.now = wall_now();
-      ctx.patient = patient_of(ev->event.session);
-      ctx.location = location_of(ev->event.monitor);
+      const auto ctx = context(*ev, std::to_string(ev->seq));
       std::optional<std::string> msg;
       try {
         msg = build_oru_r40(*ev, ctx);

@@ -21,6 +21,7 @@
 #include "net/asio.hpp"
 #include "store/sqlite.hpp"
 #include "support/free_port.hpp"
+#include "support/http_call.hpp"
 #include "support/mllp_receiver.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
@@ -37,11 +38,7 @@ const std::string kBin = VITALSD_BIN_DIR;
 
 using test::free_port;
 
-struct Reply {
-  unsigned status = 0;
-  std::string body;
-  json j() const { return json::parse(body, nullptr, false); }
-};
+using Reply = test::HttpReply;
 
 class DaemonApi : public ::testing::Test {
  protected:
@@ -109,30 +106,8 @@ class DaemonApi : public ::testing::Test {
 
   Reply try_call(http::verb method, const std::string& target, const std::string& role,
                  const std::string& body = "", const std::string& raw_token = "") {
-    Reply r;
-    try {
-      asio::io_context io;
-      asio::ip::tcp::socket s(io);
-      s.connect({asio::ip::make_address("127.0.0.1"), port});
-      http::request<http::string_body> req{method, target, 11};
-      req.set(http::field::host, "127.0.0.1");
-      req.set(http::field::accept, "application/json");
-      const auto tok = raw_token.empty() ? (role.empty() ? "" : token(role)) : raw_token;
-      if (!tok.empty()) req.set(http::field::authorization, "Bearer " + tok);
-      if (method == http::verb::post) {
-        req.set(http::field::content_type, "application/json");
-        req.body() = body;
-        req.prepare_payload();
-      }
-      http::write(s, req);
-      boost::beast::flat_buffer buf;
-      http::response<http::string_body> res;
-      http::read(s, buf, res);
-      r.status = res.result_int();
-      r.body = res.body();
-    } catch (const std::exception&) {
-    }
-    return r;
+    const auto tok = raw_token.empty() ? (role.empty() ? "" : token(role)) : raw_token;
+    return test::http_call(port, method, target, tok, body);
   }
   Reply call(http::verb m, const std::string& t, const std::string& role,
              const std::string& b = "") {

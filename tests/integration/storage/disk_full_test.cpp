@@ -19,6 +19,7 @@
 #include "store/sqlite.hpp"
 #include "support/chain_check.hpp"
 #include "support/free_port.hpp"
+#include "support/http_call.hpp"
 #include "support/mllp_receiver.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
@@ -33,37 +34,11 @@ using Clock = std::chrono::steady_clock;
 
 const std::string kToken = "disk-full-nurse-token";
 
-struct Reply {
-  unsigned status = 0;
-  std::string body;
-  json j() const { return json::parse(body, nullptr, false); }
-};
+using Reply = test::HttpReply;
 
 Reply call(std::uint16_t port, http::verb method, const std::string& target,
            const std::string& body = "") {
-  Reply r;
-  try {
-    asio::io_context io;
-    asio::ip::tcp::socket s(io);
-    s.connect({asio::ip::make_address("127.0.0.1"), port});
-    http::request<http::string_body> req{method, target, 11};
-    req.set(http::field::host, "127.0.0.1");
-    req.set(http::field::accept, "application/json");
-    req.set(http::field::authorization, "Bearer " + kToken);
-    if (method == http::verb::post) {
-      req.set(http::field::content_type, "application/json");
-      req.body() = body;
-      req.prepare_payload();
-    }
-    http::write(s, req);
-    boost::beast::flat_buffer buf;
-    http::response<http::string_body> res;
-    http::read(s, buf, res);
-    r.status = res.result_int();
-    r.body = res.body();
-  } catch (const std::exception&) {
-  }
-  return r;
+  return test::http_call(port, method, target, kToken, body);
 }
 
 // Reads the SSE stream on its own thread and keeps every data line.
