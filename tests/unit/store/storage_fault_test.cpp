@@ -176,6 +176,25 @@ TEST_F(StorageFault, WhileStorageFailsEventsArePublishedFromMemoryAndObservation
   expect_chain_intact(j.database());
 }
 
+// A file system the kernel turned read-only under the daemon (errors=remount-ro): writes fail
+// with EROFS, which SQLite reports as SQLITE_READONLY / SQLITE_IOERR. The same fault path.
+TEST_F(StorageFault, AReadOnlyFileSystemIsAFaultThatClearsWhenWritesWorkAgain) {
+  test::TempDir dir;
+  Seen seen;
+  Journal j(fast(dir));
+  j.start(seen.hooks());
+  FaultVfs::fail_after(0, SQLITE_READONLY, true);
+  j.record(alert(1), Durability::urgent);
+  j.record({hr("chair-1", 70)}, seen.receipt());
+  ASSERT_TRUE(seen.wait([&] { return !seen.storage.empty(); }));
+  EXPECT_TRUE(j.storage_failing());
+  FaultVfs::heal();
+  ASSERT_TRUE(seen.wait([&] { return seen.storage.size() >= 2 && seen.receipts_true == 1; }));
+  j.stop();
+  EXPECT_EQ(std::count(seen.committed.begin(), seen.committed.end(), "alert.raised"), 1);
+  expect_chain_intact(j.database());
+}
+
 TEST_F(StorageFault, StopWhileStorageFailsGivesUpAfterItsTimeoutAndNamesWhatWasNotWritten) {
   test::TempDir dir;
   Seen seen;
@@ -212,6 +231,34 @@ TEST_F(StorageFault, AFaultThatClearsBeforeTheStopTimeoutLosesNothingAtStop) {
   EXPECT_EQ(j.unwritten(), "");
   EXPECT_EQ(std::count(seen.committed.begin(), seen.committed.end(), "alert.raised"), 1);
   expect_chain_intact(j.database());
+}
+
+}  // namespace
+}  // namespace vitalsd::store
+
+namespace vitalsd::store {
+namespace {
+
+// Another process holds the database locked (a backup tool, a careless sqlite3 shell): after
+// SQLite's busy timeout the commit fails like any storage fault, and when the lock goes the
+// journal commits what it held.
+TEST(StorageLocked, ALockHeldByAnotherConnectionIsAFaultThatClearsWhenItIsReleased) {
+  test::TempDir dir;
+  Seen seen;
+  Journal j(fast(dir));
+  j.start(seen.hooks());
+  auto holder = std::make_unique<Db>(j.database(), Db::Mode::read_write);
+  ASSERT_FALSE(holder->exec("BEGIN EXCLUSIVE"));
+  j.record(alert(1), Durability::urgent);
+  ASSERT_TRUE(seen.wait([&] { return !seen.storage.empty(); }, 10s)) << "no storage_failed";
+  EXPECT_TRUE(seen.storage[0].failing);
+  EXPECT_NE(seen.storage[0].error.find("locked"), std::string::npos) << seen.storage[0].error;
+  ASSERT_FALSE(holder->exec("ROLLBACK"));
+  holder.reset();
+  ASSERT_TRUE(seen.wait([&] { return seen.storage.size() >= 2; }, 10s)) << "no recovery";
+  j.stop();
+  EXPECT_EQ(std::count(seen.committed.begin(), seen.committed.end(), "alert.raised"), 1);
+  EXPECT_EQ(seen.committed.back(), "storage.recovered");
 }
 
 }  // namespace
