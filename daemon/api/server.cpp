@@ -53,6 +53,15 @@ asio::ip::tcp::endpoint Server::local_endpoint() const {
   return endpoint_;
 }
 
+void Server::deliver(std::vector<detail::Frame> frames) {
+  asio::post(state_->strand, [state = state_, frames = std::move(frames)] {
+    const std::vector<detail::Subscriber*> subs(state->subscribers.begin(),
+                                                state->subscribers.end());
+    for (auto* s : subs)
+      if (state->subscribers.count(s)) s->deliver(frames);
+  });
+}
+
 void Server::publish(const std::vector<store::CommittedEventPtr>& events) {
   if (events.empty()) return;
   std::vector<detail::Frame> frames;
@@ -68,12 +77,7 @@ void Server::publish(const std::vector<store::CommittedEventPtr>& events) {
     text += "\n\n";
     frames.push_back({e, std::make_shared<const std::string>(std::move(text))});
   }
-  asio::post(state_->strand, [state = state_, frames = std::move(frames)] {
-    const std::vector<detail::Subscriber*> subs(state->subscribers.begin(),
-                                                state->subscribers.end());
-    for (auto* s : subs)
-      if (state->subscribers.count(s)) s->deliver(frames);
-  });
+  deliver(std::move(frames));
 }
 
 void Server::publish_uncommitted(const std::vector<store::Event>& events) {
@@ -88,12 +92,7 @@ void Server::publish_uncommitted(const std::vector<store::Event>& events) {
     auto text = std::make_shared<const std::string>("data: " + c->json + "\n\n");
     frames.push_back({std::move(c), std::move(text)});
   }
-  asio::post(state_->strand, [state = state_, frames = std::move(frames)] {
-    const std::vector<detail::Subscriber*> subs(state->subscribers.begin(),
-                                                state->subscribers.end());
-    for (auto* s : subs)
-      if (state->subscribers.count(s)) s->deliver(frames);
-  });
+  deliver(std::move(frames));
 }
 
 ServerStats Server::stats() const {

@@ -19,6 +19,7 @@
 namespace vitalsd::api {
 
 namespace detail {
+struct Frame;
 struct State;
 class Listener;
 }  // namespace detail
@@ -63,6 +64,9 @@ class Server {
   ServerStats stats() const;
 
  private:
+  // Hands frames to every subscriber, on the strand.
+  void deliver(std::vector<detail::Frame> frames);
+
   std::shared_ptr<detail::State> state_;
   std::shared_ptr<detail::Listener> listener_;
   asio::ip::tcp::endpoint endpoint_;
