@@ -170,7 +170,7 @@ void Journal::record(Event event, Durability durability, Apply apply) {
     std::lock_guard lock(mutex_);
     Item item{{}, std::move(event), std::move(apply), {}, {}};
     // While storage fails, what cannot be written is published from memory at once.
-    if (failing_.load() && hooks_.on_uncommitted) {
+    if (announce_on_record_ && hooks_.on_uncommitted) {
       item.announced = true;
       announce.push_back(*item.event);
     }
@@ -264,6 +264,15 @@ void Journal::run() {
       stopping = stopping_;
       for (auto& item : queue_) batch.push_back(std::move(item));
       queue_.clear();
+      if (failing_.load()) {
+        // What the writer holds, so storage() counts it while this retry runs.
+        storage_.backlog_observations = 0;
+        storage_.backlog_events = 0;
+        for (const auto& item : batch) {
+          storage_.backlog_observations += item.observations.size();
+          if (item.event) ++storage_.backlog_events;
+        }
+      }
     }
     if (stopping && !give_up_at) give_up_at = Clock::now() + options_.stop_timeout;
     if (!batch.empty()) {
@@ -385,9 +394,17 @@ void Journal::storage_failed(std::vector<Item>& batch) {
   if (began) {
     fresh.insert(fresh.begin(), Event{"storage.failed", snapshot.since, "", std::nullopt,
                                       storage_alert("active", snapshot.error, database_)});
-    if (hooks_.on_storage) hooks_.on_storage(snapshot);
   }
   if (!fresh.empty() && hooks_.on_uncommitted) hooks_.on_uncommitted(fresh);
+  if (began) {
+    // From now on record() announces what it queues, after storage.failed itself; what was
+    // queued before is announced by the next retry.
+    {
+      std::lock_guard lock(mutex_);
+      announce_on_record_ = true;
+    }
+    if (hooks_.on_storage) hooks_.on_storage(snapshot);
+  }
 }
 
 void Journal::storage_recovered(std::vector<CommittedEventPtr>& committed) {
@@ -398,6 +415,10 @@ void Journal::storage_recovered(std::vector<CommittedEventPtr>& committed) {
     storage_ = StorageStatus{};
   }
   failing_.store(false);
+  {
+    std::lock_guard lock(mutex_);
+    announce_on_record_ = false;
+  }
   // Give the space the WAL took back to the file system, so the next burst does not eat it.
   db_->exec("PRAGMA wal_checkpoint(TRUNCATE)");
   const auto now = core::Timestamp(

@@ -167,8 +167,9 @@ class Journal {
   std::unique_ptr<Db> db_;
   JournalHooks hooks_;
   std::atomic<bool> failing_{false};
-  StorageStatus storage_;  // guarded by mutex_
-  std::string unwritten_;  // guarded by mutex_
+  StorageStatus storage_;            // guarded by mutex_
+  std::string unwritten_;            // guarded by mutex_
+  bool announce_on_record_ = false;  // guarded by mutex_: storage.failed is out
   std::int64_t startup_break_ = 0;
   std::unique_ptr<IntegrityWatch> integrity_;
 
