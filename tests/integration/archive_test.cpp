@@ -222,6 +222,58 @@ TEST(Archive, AWrongOrMissingArchiveCheckpointIsCaught) {
   }
 }
 
+TEST(Archive, ALaterArchiveHoldsThePreviousCheckpointAndBothVerify) {
+  Archived a;
+  prepare(a);
+  ASSERT_EQ(archive(a).first, 0);
+  std::int64_t checkpoint = 0;
+  std::string checkpoint_at;
+  {
+    store::Db r(a.db, store::Db::Mode::read_only);
+    checkpoint = r.scalar_int("SELECT seq FROM events WHERE type = 'journal.archived'");
+    store::Stmt s(r, "SELECT at FROM events WHERE seq = ?");
+    s.bind(1, checkpoint);
+    ASSERT_TRUE(s.step());
+    checkpoint_at = s.text(0);
+  }
+  // A cut before the first archive's checkpoint would leave the second archive unexplained.
+  const auto before = file_bytes(a.db);
+  auto [rc, out] =
+      test::run({kCtl, "archive", "--db", a.db, "--before", checkpoint_at, "--out", a.out.string()},
+                a.dir / "a2");
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_NE(out.find("previous archive checkpoint (seq " + std::to_string(checkpoint) + ")"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(file_bytes(a.db), before);
+
+  // Everything up to now, the first checkpoint included.
+  const auto tomorrow = core::format_iso8601(
+      std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now()) +
+      24h);
+  std::tie(rc, out) = test::run(
+      {kCtl, "archive", "--db", a.db, "--before", tomorrow, "--out", a.out.string()}, a.dir / "a3");
+  ASSERT_EQ(rc, 0) << out;
+  const auto second = (a.out / ("vitals-archive-" + std::to_string(a.last_archived + 1) + "-" +
+                                std::to_string(checkpoint) + ".db"))
+                          .string();
+  std::tie(rc, out) = verify(second, a.dir, "v2");
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("archived: seq 1.." + std::to_string(a.last_archived)), std::string::npos)
+      << out;
+  std::tie(rc, out) = verify(archive_file(a), a.dir, "v1");
+  EXPECT_EQ(rc, 0) << out;
+  std::tie(rc, out) = verify(a.db, a.dir, "v3");
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("archived: seq " + std::to_string(a.last_archived + 1) + ".." +
+                     std::to_string(checkpoint)),
+            std::string::npos)
+      << out;
+  store::Db r(a.db, store::Db::Mode::read_only);
+  EXPECT_EQ(r.scalar_int("SELECT count(*) FROM events"), 1);
+  EXPECT_EQ(r.scalar_int("SELECT count(*) FROM observations"), 0);
+}
+
 TEST(Archive, RefusedWhileTheDaemonHoldsTheLock) {
   Archived a;
   prepare(a);
