@@ -87,7 +87,9 @@ int main(int argc, char** argv) {
         if (minute == 6 && second % 60 == 0 && sid)
           test::persist(journal, m, m.set_phase(sid, "infusing", "cuff", "nurse-a", t).change);
         if (minute == 40 && second % 60 == 0 && sid) {
-          test::persist(journal, m, m.end(sid, "nurse-a", t).change);
+          // Discharge criteria are not simulated: the nurse overrides them, as on a real end.
+          test::persist(journal, m,
+                        m.end(sid, "nurse-a", t, "bench: discharged by protocol").change);
           session_of.erase(chair);
         }
         const double wobble = static_cast<double>((second * 7 + static_cast<std::int64_t>(c)) % 5);
