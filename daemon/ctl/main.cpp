@@ -452,6 +452,17 @@ int run(int argc, char** argv) {
   rep->add_option("--out,-o", rp.out, "the HTML file to write")->required();
   rep->callback([&] { action = [&](Ctl&) { return need_db(rp.db) ? report(rp) : int(kUsage); }; });
 
+  ArchiveArgs ar;
+  auto* arc = app.add_subcommand(
+      "archive",
+      "move ended sessions' records older than --before to a verified archive file, leaving a "
+      "checkpoint (the daemon must be stopped)");
+  arc->add_option("--db", ar.db, "the live database file (<state_dir>/vitals.db)");
+  arc->add_option("--before", ar.before, "UTC date or time, e.g. 2026-01-01")->required();
+  arc->add_option("--out,-o", ar.out, "directory for the archive file")->required();
+  arc->add_option("--by", ar.by, "who signs the checkpoint off (default: your user name)");
+  arc->callback([&] { action = [&](Ctl&) { return need_db(ar.db) ? archive(ar) : int(kUsage); }; });
+
   if (auto unknown = unknown_command(app, argc, argv)) {
     fmt::print(stderr, "vitalsctl: {}\n", *unknown);
     return kUsage;

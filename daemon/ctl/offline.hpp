@@ -11,7 +11,7 @@
 namespace vitalsd::ctl {
 
 // Exit codes shared with main.cpp.
-enum Exit : int { kOk = 0, kRefused = 1, kUsage = 2, kUnreachable = 3, kAuth = 4 };
+enum Exit : int { kOk = 0, kRefused = 1, kUsage = 2, kUnreachable = 3, kAuth = 4, kBusy = 5 };
 
 struct VerifyArgs {
   std::string db;
@@ -40,6 +40,19 @@ struct ReportArgs {
   std::string out;
 };
 int report(const ReportArgs& args);
+
+struct ArchiveArgs {
+  std::string db;
+  std::string before;  // UTC date or ISO 8601 time
+  std::string out;     // directory for the archive file
+  std::string by;      // who signs the checkpoint off (default: the OS user)
+};
+// Moves the ended sessions' records older than `before` into a verified archive file and
+// leaves a `journal.archived` checkpoint (docs/auditing.md#archiving). The one command that
+// writes the database; it takes the daemon's lock. 0 archived (or nothing to archive),
+// 1 refused or failed (the journal unchanged), 2 bad arguments, 3 the file cannot be used,
+// 5 a running vitalsd holds the state directory.
+int archive(const ArchiveArgs& args);
 
 // Writes `content` to `path` through a temporary file in the same directory and a rename, so a
 // reader never sees half a file; "-" or empty writes to stdout. Returns an error message.

@@ -306,18 +306,56 @@ std::optional<std::int64_t> first_gap(Db& db) {
   return std::nullopt;
 }
 
+// The journal's `journal.archived` events (few; read through the type index). Their own rows
+// are checked with the chain like every other event.
+std::vector<Archived> read_archived(Db& db) {
+  std::vector<Archived> out;
+  Stmt s(db, "SELECT seq, at, payload FROM events WHERE type = 'journal.archived' ORDER BY seq");
+  while (s.step()) {
+    const auto p = json::parse(s.text(2), nullptr, false);
+    Archived a{s.int64(0),
+               s.text(1),
+               int_of(field(p, "first_seq")).value_or(0),
+               int_of(field(p, "last_seq")).value_or(0),
+               text_of(field(p, "last_hash")).value_or(""),
+               text_of(field(p, "file")).value_or(""),
+               text_of(field(p, "sha256")).value_or(""),
+               text_of(field(p, "by")).value_or("")};
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
 void scan(Db& db, const Options& o, Result& r, Collector& out) {
   const auto max_seq = db.scalar_int("SELECT coalesce(max(seq), 0) FROM events");
   const auto count = db.scalar_int("SELECT count(*) FROM events");
   const auto min_seq = db.scalar_int("SELECT coalesce(min(seq), 0) FROM events");
-  std::int64_t start = 1;
+  // Where the chain must start: seq 1 from the genesis hash, or, after `vitalsctl archive`,
+  // right after the range the latest archive checkpoint moved out, from its last hash.
+  r.archived = read_archived(db);
+  const Archived* cut = nullptr;
+  for (const auto& a : r.archived)
+    if (a.last_seq > 0 && (!cut || a.last_seq > cut->last_seq)) cut = &a;
+  const std::int64_t base = cut ? cut->last_seq + 1 : 1;
+  std::string prev = cut ? cut->last_hash : kGenesisHash;
+  if (cut && count > 0 && min_seq < base)
+    out.add("events", min_seq, min_seq,
+            fmt::format("seq {}..{} are in the journal, but the archive checkpoint at seq {} "
+                        "records them as moved to {}",
+                        min_seq, base - 1, cut->seq, cut->file));
+  std::int64_t start = base;
+  bool link_row = false;  // the row before `start` gives the hash the tail must link to
   if (o.tail) {
-    start = std::max<std::int64_t>(1, max_seq - *o.tail + 1);
-    if (count > 0 && min_seq != 1)
-      out.add("events", 1, 1, fmt::format("seq 1..{} are missing", min_seq - 1));
-    else if (count != max_seq)
-      if (auto gap = first_gap(db); gap && *gap < start)
+    const auto tail_start = std::max<std::int64_t>(base, max_seq - *o.tail + 1);
+    if (count > 0 && min_seq > base)
+      out.add("events", base, base, fmt::format("seq {}..{} are missing", base, min_seq - 1));
+    else if (count != max_seq - std::min(min_seq, base) + 1)
+      if (auto gap = first_gap(db); gap && *gap < tail_start)
         out.add("events", *gap, *gap, fmt::format("seq {} is missing", *gap));
+    if (tail_start > base) {
+      start = tail_start;
+      link_row = true;
+    }
   }
 
   std::optional<ObservationMatcher> obs;
@@ -329,9 +367,8 @@ void scan(Db& db, const Options& o, Result& r, Collector& out) {
   Stmt ev(db,
           "SELECT seq, at, type, monitor, session, payload, prev_hash, hash FROM events "
           "WHERE seq >= ? ORDER BY seq");
-  ev.bind(1, start > 1 ? start - 1 : std::int64_t{1});
+  ev.bind(1, link_row ? start - 1 : start);
   std::int64_t expect = start;
-  std::string prev = kGenesisHash;
   bool first = true;
   while (ev.step()) {
     const auto seq = ev.int64(0);
@@ -342,7 +379,7 @@ void scan(Db& db, const Options& o, Result& r, Collector& out) {
     const auto payload = ev.text(5);
     const auto prev_hash = ev.text(6);
     const auto hash = ev.text(7);
-    if (first && start > 1) {
+    if (first && link_row) {
       first = false;
       if (seq == start - 1) {
         prev = hash;
@@ -373,6 +410,11 @@ void scan(Db& db, const Options& o, Result& r, Collector& out) {
                          : fmt::format("seq {}..{} are missing (deleted); the next row is seq {}",
                                        expect, seq - 1, seq))
                   : fmt::format("seq {} appears after seq {} (reordered)", seq, expect - 1));
+    } else if (prev_hash != prev && cut && seq == base) {
+      out.add("events", seq, seq,
+              fmt::format("prev_hash does not match the hash of seq {} that the archive "
+                          "checkpoint at seq {} recorded",
+                          seq - 1, cut->seq));
     } else if (prev_hash != prev) {
       out.add("events", seq, seq,
               fmt::format("prev_hash does not match the hash of seq {} (a row before it was "
@@ -453,9 +495,21 @@ void scan(Db& db, const Options& o, Result& r, Collector& out) {
     if (at_seq.step()) return at_seq.text(0);
     return std::nullopt;
   };
+  // A seq in an archived range is checked on the archive; the last archived one has its hash
+  // in the archive checkpoint.
+  auto archived_hash = [&](std::int64_t seq) -> std::optional<std::string> {
+    if (cut && seq == cut->last_seq) return cut->last_hash;
+    return std::nullopt;
+  };
   for (const auto& c : r.checkpoints) {
     if (c.through_seq <= 0) continue;
-    const auto h = hash_at(c.through_seq);
+    if (cut && c.through_seq < base) {
+      if (auto h = archived_hash(c.through_seq); !h) {
+        ++r.anchors_archived;
+        continue;
+      }
+    }
+    const auto h = c.through_seq < base ? archived_hash(c.through_seq) : hash_at(c.through_seq);
     if (h != c.through_hash)
       out.add("checkpoint", c.through_seq, c.seq,
               fmt::format("seq {} no longer has the hash the checkpoint at seq {} recorded",
@@ -470,7 +524,11 @@ void scan(Db& db, const Options& o, Result& r, Collector& out) {
                           r.last_seq, a.seq, r.last_seq));
       continue;
     }
-    if (hash_at(a.seq) != a.hash)
+    if (cut && a.seq < base && !archived_hash(a.seq)) {
+      ++r.anchors_archived;
+      continue;
+    }
+    if ((a.seq < base ? archived_hash(a.seq) : hash_at(a.seq)) != a.hash)
       out.add("checkpoint", a.seq, a.seq,
               fmt::format("seq {} does not have the hash the checkpoint recorded (the journal was "
                           "rewritten)",
@@ -577,6 +635,17 @@ std::string summary(const Result& r) {
     s += fmt::format(" (last at seq {}, {}, through seq {})", r.checkpoints.back().seq,
                      r.checkpoints.back().at, r.checkpoints.back().through_seq);
   s += fmt::format("; external checkpoints checked: {}\n", r.anchors_checked);
+  if (!r.archived.empty()) {
+    const auto& a = r.archived.back();
+    s += fmt::format(
+        "archived: seq {}..{} moved to {} (sha256 {}) at {} by {}, checkpoint at seq {}; {} "
+        "archive checkpoint{} in the journal\n",
+        a.first_seq, a.last_seq, a.file, a.sha256, a.at, a.by, a.seq, r.archived.size(),
+        r.archived.size() == 1 ? "" : "s");
+  }
+  if (r.anchors_archived > 0)
+    s += fmt::format("{} checkpoint{} fall in an archived range: verify them on the archive\n",
+                     r.anchors_archived, r.anchors_archived == 1 ? "" : "s");
   s += fmt::format("anchor (keep it to detect a cut tail later): {}:{}\n", r.last_seq, r.last_hash);
   const double rate = r.seconds > 0 ? static_cast<double>(r.events) / r.seconds : 0;
   s += fmt::format("verified in {:.2f} s ({:.0f} events/s)\n", r.seconds, rate);
@@ -606,6 +675,18 @@ json to_json(const Result& r) {
                    {"through_seq", c.through_seq},
                    {"through_hash", c.through_hash}});
   j["checkpoints"] = cps;
+  json arch = json::array();
+  for (const auto& a : r.archived)
+    arch.push_back({{"seq", a.seq},
+                    {"at", a.at},
+                    {"first_seq", a.first_seq},
+                    {"last_seq", a.last_seq},
+                    {"last_hash", a.last_hash},
+                    {"file", a.file},
+                    {"sha256", a.sha256},
+                    {"by", a.by}});
+  j["archived"] = arch;
+  j["anchors_archived"] = r.anchors_archived;
   json ps = json::array();
   for (const auto& p : r.problems)
     ps.push_back({{"table", p.table},

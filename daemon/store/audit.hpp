@@ -67,6 +67,16 @@ struct Checkpoint {
   std::string through_hash;
 };
 
+// A `journal.archived` event: `vitalsctl archive` moved seq first_seq..last_seq (with their
+// rows) to the archive file `file` (SHA-256 `sha256`). The journal may then start at
+// last_seq + 1, its first prev_hash being `last_hash`; nothing else lets it start after seq 1.
+struct Archived {
+  std::int64_t seq = 0;  // the journal.archived event
+  std::string at;
+  std::int64_t first_seq = 0, last_seq = 0;
+  std::string last_hash, file, sha256, by;
+};
+
 struct Result {
   std::string error;  // could not verify at all (not a vitalsd journal, unreadable, newer)
   int schema_version = 0;
@@ -79,6 +89,10 @@ struct Result {
   // the daemon raises each break once.
   std::vector<std::int64_t> recorded_breaks;
   std::size_t anchors_checked = 0;
+  // Anchors and checkpoints whose seq lies in an archived range: checked on the archive.
+  std::size_t anchors_archived = 0;
+  // The journal's `journal.archived` events in seq order; the last one says where it starts.
+  std::vector<Archived> archived;
   std::vector<Problem> problems;  // in the order found: the first is the earliest break
   bool cancelled = false;
   bool tables_checked = false;

@@ -4,7 +4,10 @@
 // spikes that raise alerts a nurse acknowledges — then runs the same verify() as
 // `vitalsctl audit verify` on a read-only connection and prints events per second.
 //
-//   build/tests/bin/audit_bench [--events N] [--db FILE]   (FILE is kept; default a temp file)
+//   build/tests/bin/audit_bench [--events N] [--db FILE] [--closed-hours H]
+// (FILE is kept; default a temp file). --closed-hours H: the clinic closes H hours of every 12
+// (no session starts that would run into them), so `vitalsctl archive` has a cut between
+// sessions; default 0, open round the clock.
 // Not a ctest test: the figure is in docs/auditing.md.
 #include <fmt/core.h>
 #include <toml++/toml.h>
@@ -37,10 +40,12 @@ void wait_committed(store::Journal& j) {
 
 int main(int argc, char** argv) {
   std::int64_t target = 1'000'000;
+  std::int64_t closed_s = 0;
   std::filesystem::path db_path;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--events")) target = std::stoll(argv[i + 1]);
     if (!std::strcmp(argv[i], "--db")) db_path = argv[i + 1];
+    if (!std::strcmp(argv[i], "--closed-hours")) closed_s = std::stoll(argv[i + 1]) * 3600;
   }
   const auto dir = db_path.empty()
                        ? std::filesystem::temp_directory_path() /
@@ -76,7 +81,8 @@ int main(int argc, char** argv) {
       for (std::size_t c = 0; c < chairs.size(); ++c) {
         const auto& chair = chairs[c];
         const auto minute = (second / 60 + static_cast<std::int64_t>(c) * 5) % 45;
-        if (minute == 0 && second % 60 == 0) {
+        const bool open = closed_s == 0 || second % 43'200 + 41 * 60 < 43'200 - closed_s;
+        if (minute == 0 && second % 60 == 0 && open) {
           auto started = m.start(chair, fmt::format("P-{}", second), "ketamine-iv", "nurse-a", t);
           if (started.ok()) {
             session_of[chair] = started.session;
@@ -87,7 +93,9 @@ int main(int argc, char** argv) {
         if (minute == 6 && second % 60 == 0 && sid)
           test::persist(journal, m, m.set_phase(sid, "infusing", "cuff", "nurse-a", t).change);
         if (minute == 40 && second % 60 == 0 && sid) {
-          test::persist(journal, m, m.end(sid, "nurse-a", t).change);
+          // Discharge criteria are not simulated: the nurse overrides them, as on a real end.
+          test::persist(journal, m,
+                        m.end(sid, "nurse-a", t, "bench: discharged by protocol").change);
           session_of.erase(chair);
         }
         const double wobble = static_cast<double>((second * 7 + static_cast<std::int64_t>(c)) % 5);

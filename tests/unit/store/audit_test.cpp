@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "journal_fixture.hpp"
+#include "store/event.hpp"
 #include "store/schema.hpp"
 #include "support/temp_dir.hpp"
 
@@ -364,6 +365,83 @@ TEST_F(Audit, ProgressIsReportedAndCancelStops) {
   const auto r = verify_file(w_.database, c);
   EXPECT_TRUE(r.cancelled);
   EXPECT_FALSE(r.ok());
+}
+
+}  // namespace
+}  // namespace vitalsd::store
+
+namespace vitalsd::store {
+namespace {
+
+// What `vitalsctl archive` leaves (tests/integration/archive_test.cpp runs the real command):
+// the events before seq `next` gone and a `journal.archived` checkpoint appended. The daemon's
+// start-up check (the chain's tail and the seq count) must accept it and nothing else.
+void cut_head(const std::filesystem::path& p, std::int64_t next) {
+  Db db(p, Db::Mode::read_write);
+  Stmt h(db, "SELECT hash FROM events WHERE seq = ?");
+  h.bind(1, next - 1);
+  ASSERT_TRUE(h.step());
+  const auto last_hash = h.text(0);
+  Stmt t(db, "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1");
+  ASSERT_TRUE(t.step());
+  const auto seq = t.int64(0) + 1;
+  const auto prev = t.text(1);
+  const nlohmann::json payload{{"first_seq", 1},
+                               {"last_seq", next - 1},
+                               {"last_hash", last_hash},
+                               {"file", "vitals-archive-test.db"}};
+  const std::string at = "2027-01-01T00:00:00.000Z";
+  const auto hash = chain_hash(prev, seq, at, "journal.archived", "", std::nullopt, payload.dump());
+  ASSERT_FALSE(db.exec("DELETE FROM events WHERE seq < " + std::to_string(next)));
+  Stmt ins(db,
+           "INSERT INTO events (seq, at, type, payload, prev_hash, hash) VALUES (?, ?, "
+           "'journal.archived', ?, ?, ?)");
+  ins.bind(1, seq).bind(2, at).bind(3, payload.dump()).bind(4, prev).bind(5, hash);
+  ins.step();
+  ASSERT_TRUE(ins.ok()) << db.error_message();
+}
+
+TEST_F(Audit, TheStartUpCheckAcceptsAJournalStartingAtItsArchiveCheckpoint) {
+  cut_head(w_.database, 10);
+  for (const std::int64_t tail : {1000, 3}) {
+    audit::Options o;
+    o.tail = tail;
+    const auto r = verify_file(w_.database, o);
+    EXPECT_TRUE(r.ok()) << tail << ": " << problems(r);
+    ASSERT_EQ(r.archived.size(), 1u);
+    EXPECT_EQ(r.archived[0].last_seq, 9);
+  }
+  audit::Options chain;
+  chain.check_tables = false;
+  const auto full = verify_file(w_.database, chain);
+  EXPECT_TRUE(full.ok()) << problems(full);
+  EXPECT_EQ(full.first_seq, 10);
+  EXPECT_NE(audit::summary(full).find("archived: seq 1..9 moved to vitals-archive-test.db"),
+            std::string::npos)
+      << audit::summary(full);
+}
+
+TEST_F(Audit, TheStartUpCheckStillNamesRowsDeletedAfterTheArchiveCut) {
+  cut_head(w_.database, 10);
+  tamper(w_.database, "DELETE FROM events WHERE seq IN (10, 11)");
+  audit::Options o;
+  o.tail = 1000;
+  auto r = verify_file(w_.database, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(audit::to_string(r.problems.at(0)), "seq 10: seq 10..11 are missing") << problems(r);
+  o.tail = 3;
+  r = verify_file(w_.database, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(audit::to_string(r.problems.at(0)), "seq 10: seq 10..11 are missing") << problems(r);
+}
+
+TEST_F(Audit, AJournalStartingAfterSeqOneWithoutACheckpointIsBroken) {
+  tamper(w_.database, "DELETE FROM events WHERE seq < 10");
+  audit::Options o;
+  o.tail = 1000;
+  const auto r = verify_file(w_.database, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(audit::to_string(r.problems.at(0)), "seq 1: seq 1..9 are missing") << problems(r);
 }
 
 }  // namespace
