@@ -83,15 +83,15 @@ struct State {
 
   // Counters for tests and logs: written on the strand, read from anywhere (Server::stats()).
   std::atomic<std::uint64_t> requests = 0;
-  std::atomic<std::uint64_t> unauthorized = 0;  // 401
-  std::atomic<std::uint64_t> forbidden = 0;     // 403
+  std::atomic<std::uint64_t> unauthorized = 0;          // 401
+  std::atomic<std::uint64_t> forbidden = 0;             // 403
   std::atomic<std::uint64_t> delayed_unauthorized = 0;  // 401s answered late (FailureThrottle)
-  std::atomic<std::uint64_t> refused_connections = 0;  // caps reached, nothing to evict
-  std::atomic<std::uint64_t> evicted_connections = 0;  // closed to make room (longest idle)
-  std::atomic<std::uint64_t> stream_overflows = 0;     // subscribers cut off for falling behind
-  std::atomic<std::size_t> open_connections = 0;       // connections.size()
-  std::atomic<std::size_t> open_subscribers = 0;       // subscribers.size()
-  std::atomic<std::size_t> live_subscribers = 0;       // past their catch-up
+  std::atomic<std::uint64_t> refused_connections = 0;   // caps reached, nothing to evict
+  std::atomic<std::uint64_t> evicted_connections = 0;   // closed to make room (longest idle)
+  std::atomic<std::uint64_t> stream_overflows = 0;      // subscribers cut off for falling behind
+  std::atomic<std::size_t> open_connections = 0;        // connections.size()
+  std::atomic<std::size_t> open_subscribers = 0;        // subscribers.size()
+  std::atomic<std::size_t> live_subscribers = 0;        // past their catch-up
 
   net::ConnectionCaps caps() const {
     return {settings.max_connections, settings.max_connections_per_address};

@@ -243,9 +243,9 @@ void Pipeline::refused(const api::RefusedAttempt& attempt) {
 void Pipeline::journal_refusals(std::vector<store::Event> events) {
   for (auto& e : events) {
     const auto& p = e.payload;
-    const auto who = fmt::format("api: refused {} {} from {}{}", p.value("status", 0),
-                                 p.value("reason", ""), p.value("address", ""),
-                                 p.contains("by") ? " (" + p.value("by", "") + ")" : "");
+    const auto who =
+        fmt::format("api: refused {} {} from {}{}", p.value("status", 0), p.value("reason", ""),
+                    p.value("address", ""), p.contains("by") ? " (" + p.value("by", "") + ")" : "");
     if (p.value("summary", false))
       spdlog::warn("{}: {} more in {} s", who, p.value("count", 0), p.value("window_s", 0));
     else

@@ -101,9 +101,8 @@ TEST(RefusalLog, TheFirstRefusalAtOnceTheRestAsOneSummaryPerWindow) {
 
 TEST(RefusalLog, AForbiddenAttemptNamesTheTokenAndItsRole) {
   RefusalLog log;
-  auto e =
-      log.add({"10.0.0.3", "POST", "/api/v1/sessions", 403, "role_not_allowed", "desk", "auditor"},
-              t0());
+  auto e = log.add(
+      {"10.0.0.3", "POST", "/api/v1/sessions", 403, "role_not_allowed", "desk", "auditor"}, t0());
   ASSERT_EQ(e.size(), 1u);
   EXPECT_EQ(e[0].payload["by"], "desk");
   EXPECT_EQ(e[0].payload["role"], "auditor");
@@ -111,11 +110,11 @@ TEST(RefusalLog, AForbiddenAttemptNamesTheTokenAndItsRole) {
   EXPECT_EQ(e[0].payload["method"], "POST");
   EXPECT_EQ(log.counters().forbidden, 1u);
   // Another token from the same address is its own key: its own first event.
-  EXPECT_EQ(log.add({"10.0.0.3", "POST", "/api/v1/sessions", 403, "role_not_allowed", "ops",
-                     "system"},
-                    t0(1))
-                .size(),
-            1u);
+  EXPECT_EQ(
+      log.add({"10.0.0.3", "POST", "/api/v1/sessions", 403, "role_not_allowed", "ops", "system"},
+              t0(1))
+          .size(),
+      1u);
 }
 
 TEST(RefusalLog, AFloodFromManyAddressesCostsBoundedEventsWhoseCountsAddUp) {
@@ -164,9 +163,9 @@ class RefusedApiTest : public ApiTest {
 
 TEST_F(RefusedApiTest, EachUnauthorizedAnswerIsReportedWithItsReasonAndNeverTheToken) {
   EXPECT_EQ(call(V::get, "/api/v1/monitors", "").status, 401u);
-  EXPECT_EQ(call(V::get, "/api/v1/monitors", "", "", {{"Authorization", "Basic dXNlcjpwYXNz"}})
-                .status,
-            401u);
+  EXPECT_EQ(
+      call(V::get, "/api/v1/monitors", "", "", {{"Authorization", "Basic dXNlcjpwYXNz"}}).status,
+      401u);
   EXPECT_EQ(call(V::post, "/api/v1/alerts/7/ack?x=1", "", "{}",
                  {{"Authorization", "Bearer secret-guess-4711"}})
                 .status,
@@ -196,10 +195,10 @@ TEST_F(RefusedApiTest, EachUnauthorizedAnswerIsReportedWithItsReasonAndNeverTheT
 }
 
 TEST_F(RefusedApiTest, AForbiddenAnswerIsReportedWithTheTokensNameAndRole) {
-  EXPECT_EQ(post("/api/v1/sessions", R"({"monitor":"chair-1","patient":"P","protocol":"k"})",
-                 "auditor")
-                .status,
-            403u);
+  EXPECT_EQ(
+      post("/api/v1/sessions", R"({"monitor":"chair-1","patient":"P","protocol":"k"})", "auditor")
+          .status,
+      403u);
   const auto r = refusals(1);
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].status, 403);
@@ -228,8 +227,8 @@ TEST_F(RefusedApiTest, RepeatedFailuresFromOneAddressAreSlowedOthersAreNot) {
     return ms_since(t);
   };
   for (int i = 0; i < 3; ++i) EXPECT_LT(timed_bad(), 40.0) << "free failure " << i;
-  EXPECT_GE(timed_bad(), 45.0);   // 4th: 50 ms
-  EXPECT_GE(timed_bad(), 95.0);   // 5th: 100 ms
+  EXPECT_GE(timed_bad(), 45.0);  // 4th: 50 ms
+  EXPECT_GE(timed_bad(), 95.0);  // 5th: 100 ms
   for (int i = 0; i < 4; ++i) timed_bad();
   const double capped = timed_bad();
   EXPECT_GE(capped, 295.0);
