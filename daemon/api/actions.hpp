@@ -22,6 +22,20 @@ struct Reply {
 };
 using Done = std::function<void(Reply)>;
 
+// A request the API refused with 401 or 403 (docs/auditing.md "Refused attempts"). Never the
+// token, nor its hash: for a 401 nothing about what was presented but `reason`.
+struct RefusedAttempt {
+  std::string address;  // the client's IP address
+  std::string method;   // "GET" | "POST"
+  std::string path;     // the route pattern ("/api/v1/alerts/{id}/ack"), else the path (no query)
+  int status = 401;     // 401 | 403
+  // 401: "no_token" (no Authorization header), "not_bearer" (another scheme or malformed),
+  //      "unknown_token" (a bearer token that matches none); 403: "role_not_allowed"
+  std::string reason;
+  std::string actor;  // 403: the valid token's name; empty for a 401
+  std::string role;   // 403: the token's role
+};
+
 class Actions {
  public:
   virtual ~Actions() = default;
@@ -51,6 +65,8 @@ class Actions {
   virtual nlohmann::json health() = 0;
   // Synchronous, in memory: a session as the API shows it (with phase, baseline, gate), or null.
   virtual nlohmann::json session(std::int64_t id) = 0;
+  // Synchronous, never blocks: a refused request, for the journal (rate-limited by the app).
+  virtual void refused(const RefusedAttempt& attempt) = 0;
 };
 
 }  // namespace vitalsd::api

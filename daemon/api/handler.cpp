@@ -479,13 +479,50 @@ asio::awaitable<Outcome> dispatch(const Ctx& c) {
   co_return Outcome{error(404, "not_found", "no such endpoint"), {}};
 }
 
+// Why a request got 401, from its Authorization header alone; nothing of the token itself.
+std::string_view unauthorized_reason(std::string_view header) {
+  if (header.empty()) return "no_token";
+  constexpr std::string_view kScheme = "bearer ";
+  if (header.size() <= kScheme.size()) return "not_bearer";
+  for (std::size_t i = 0; i < kScheme.size(); ++i) {
+    const char c = header[i];
+    const char lower = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    if (lower != kScheme[i]) return "not_bearer";
+  }
+  return "unknown_token";
+}
+
+// Tells the app about a 401 or 403 (it journals them, rate-limited). A path that matches no
+// route is recorded as "*": it is the client's text and could carry anything, a token included.
+void report_refusal(State& st, const asio::ip::address& address, Method method, const Match& m,
+                    int status, std::string_view reason, const Identity* who) {
+  RefusedAttempt a;
+  a.address = address.is_unspecified() ? std::string("unknown") : address.to_string();
+  a.method = std::string(method_name(method));
+  a.path = m.result == Match::Result::ok && m.route
+               ? std::string(kPrefix) + std::string(m.route->pattern)
+               : std::string("*");
+  a.status = status;
+  a.reason = std::string(reason);
+  if (who) {
+    a.actor = who->name;
+    a.role = std::string(role_name(who->role));
+  }
+  try {
+    st.actions.refused(a);
+  } catch (const std::exception& e) {
+    spdlog::error("api: recording a refused request failed: {}", e.what());
+  }
+}
+
 }  // namespace
 
 Response error(unsigned status, std::string_view code, std::string_view detail) {
   return json_response(status, {{"error", code}, {"detail", detail}});
 }
 
-asio::awaitable<Outcome> handle(const std::shared_ptr<State>& state, const Request& req) {
+asio::awaitable<Outcome> handle(const std::shared_ptr<State>& state, const Request& req,
+                                const asio::ip::address& address) {
   ++state->requests;
   try {
     Method method;
@@ -514,6 +551,16 @@ asio::awaitable<Outcome> handle(const std::shared_ptr<State>& state, const Reque
       who = state->auth.authenticate(std::string_view(auth.data(), auth.size()));
       if (!who) {
         ++state->unauthorized;
+        report_refusal(*state, address, method, m, 401,
+                       unauthorized_reason(std::string_view(auth.data(), auth.size())), nullptr);
+        const auto delay =
+            state->throttle.failure(address.to_string(), FailureThrottle::Clock::now());
+        if (delay.count() > 0) {
+          ++state->delayed_unauthorized;
+          asio::steady_timer timer(state->strand, delay);
+          boost::system::error_code ec;
+          co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        }
         static const std::string kBody =
             R"({"error":"unauthorized","detail":"a valid bearer token is required"})";
         co_return Outcome{Response{401, kBody, {}, true, {}}, {}};
@@ -532,12 +579,15 @@ asio::awaitable<Outcome> handle(const std::shared_ptr<State>& state, const Reque
         co_return Outcome{std::move(r), {}};
       }
     }
-    if (who && !allows(*m.route, who->role))
+    if (who && !allows(*m.route, who->role)) {
+      ++state->forbidden;
+      report_refusal(*state, address, method, m, 403, "role_not_allowed", who);
       co_return Outcome{error(403, "forbidden",
                               "role '" + std::string(role_name(who->role)) + "' may not " +
                                   std::string(method_name(m.route->method)) + " " +
                                   std::string(m.route->pattern)),
                         {}};
+    }
     Query q;
     if (auto e = parse_query(query_text, m.route->query, q)) co_return Outcome{*e, {}};
     if (!state->db) co_return Outcome{error(503, "unavailable", "the server is not started"), {}};

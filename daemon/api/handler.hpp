@@ -40,7 +40,10 @@ struct Outcome {
 
 Response error(unsigned status, std::string_view code, std::string_view detail);
 
-// `state` and `req` must outlive the coroutine (the caller's members / locals).
-asio::awaitable<Outcome> handle(const std::shared_ptr<State>& state, const Request& req);
+// `state`, `req` and `address` must outlive the coroutine (the caller's members / locals).
+// A 401 or 403 is reported to Actions::refused; repeated 401s from one address are answered
+// after a delay (FailureThrottle: a timer on the strand, never a blocking wait).
+asio::awaitable<Outcome> handle(const std::shared_ptr<State>& state, const Request& req,
+                                const asio::ip::address& address);
 
 }  // namespace vitalsd::api::detail

@@ -152,7 +152,7 @@ asio::awaitable<void> HttpSession::loop() {
       Request req = parser.release();
       const bool keep_alive = req.keep_alive();
       const bool head_only = req.method() == http::verb::head;
-      auto out = co_await handle(state_, req);
+      auto out = co_await handle(state_, req, address_);
       if (state_->stopped) break;
       if (out.stream) {
         moved_ = true;

@@ -99,6 +99,8 @@ ServerStats Server::stats() const {
   ServerStats s;
   s.requests = state_->requests;
   s.unauthorized = state_->unauthorized;
+  s.forbidden = state_->forbidden;
+  s.delayed_unauthorized = state_->delayed_unauthorized;
   s.refused_connections = state_->refused_connections;
   s.evicted_connections = state_->evicted_connections;
   s.connections = state_->open_connections;

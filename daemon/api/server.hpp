@@ -26,9 +26,11 @@ class Listener;
 
 struct ServerStats {
   std::uint64_t requests = 0;
-  std::uint64_t unauthorized = 0;
-  std::uint64_t refused_connections = 0;  // at a cap with every connection busy
-  std::uint64_t evicted_connections = 0;  // closed to make room for a new one (idle longest)
+  std::uint64_t unauthorized = 0;          // 401 answers
+  std::uint64_t forbidden = 0;             // 403 answers
+  std::uint64_t delayed_unauthorized = 0;  // 401s held back (repeated failures, one address)
+  std::uint64_t refused_connections = 0;   // at a cap with every connection busy
+  std::uint64_t evicted_connections = 0;   // closed to make room for a new one (idle longest)
   std::size_t connections = 0;
   std::size_t subscribers = 0;       // event streams (SSE and WebSocket)
   std::size_t live_subscribers = 0;  // of which past their catch-up

@@ -12,6 +12,7 @@
 
 #include "api/actions.hpp"
 #include "api/auth.hpp"
+#include "api/failure_throttle.hpp"
 #include "net/asio.hpp"
 #include "net/connection_table.hpp"
 #include "settings/settings.hpp"
@@ -63,12 +64,14 @@ struct State {
         settings(s),
         actions(a),
         auth(s.tokens),
+        throttle(s.failure_delay_after, s.failure_delay_max),
         database(std::move(db_path)) {}
 
   Strand strand;
   settings::ApiSettings settings;
   Actions& actions;
   Auth auth;
+  FailureThrottle throttle;  // repeated 401s from one address are answered later
   std::filesystem::path database;
   std::unique_ptr<store::Db> db;  // read-only, opened by start()
   bool stopped = false;
@@ -80,13 +83,15 @@ struct State {
 
   // Counters for tests and logs: written on the strand, read from anywhere (Server::stats()).
   std::atomic<std::uint64_t> requests = 0;
-  std::atomic<std::uint64_t> unauthorized = 0;
-  std::atomic<std::uint64_t> refused_connections = 0;  // caps reached, nothing to evict
-  std::atomic<std::uint64_t> evicted_connections = 0;  // closed to make room (longest idle)
-  std::atomic<std::uint64_t> stream_overflows = 0;     // subscribers cut off for falling behind
-  std::atomic<std::size_t> open_connections = 0;       // connections.size()
-  std::atomic<std::size_t> open_subscribers = 0;       // subscribers.size()
-  std::atomic<std::size_t> live_subscribers = 0;       // past their catch-up
+  std::atomic<std::uint64_t> unauthorized = 0;          // 401
+  std::atomic<std::uint64_t> forbidden = 0;             // 403
+  std::atomic<std::uint64_t> delayed_unauthorized = 0;  // 401s answered late (FailureThrottle)
+  std::atomic<std::uint64_t> refused_connections = 0;   // caps reached, nothing to evict
+  std::atomic<std::uint64_t> evicted_connections = 0;   // closed to make room (longest idle)
+  std::atomic<std::uint64_t> stream_overflows = 0;      // subscribers cut off for falling behind
+  std::atomic<std::size_t> open_connections = 0;        // connections.size()
+  std::atomic<std::size_t> open_subscribers = 0;        // subscribers.size()
+  std::atomic<std::size_t> live_subscribers = 0;        // past their catch-up
 
   net::ConnectionCaps caps() const {
     return {settings.max_connections, settings.max_connections_per_address};

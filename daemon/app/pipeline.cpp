@@ -21,11 +21,13 @@ void Pipeline::start() {
   tick_.async_wait([this](const boost::system::error_code& ec) {
     if (ec || stopped_) return;
     persist(sessions_.tick(now()));
+    journal_refusals(refusals_.flush(now()));
     start();
   });
 }
 
 void Pipeline::stop() {
+  if (!stopped_) journal_refusals(refusals_.flush(now(), true));
   stopped_ = true;
   tick_.cancel();
 }
@@ -224,7 +226,32 @@ nlohmann::json Pipeline::health() {
                       {"detail", s.error},
                       {"persisted", false}});
   }
-  return {{"status", s.failing ? "degraded" : "ok"}, {"storage", storage}, {"alerts", alerts}};
+  const auto& r = refusals_.counters();
+  return {{"status", s.failing ? "degraded" : "ok"},
+          {"storage", storage},
+          {"alerts", alerts},
+          {"refused",
+           {{"unauthorized", r.unauthorized}, {"forbidden", r.forbidden}, {"events", r.events}}}};
+}
+
+void Pipeline::refused(const api::RefusedAttempt& attempt) {
+  journal_refusals(refusals_.add(attempt, now()));
+  // Stopped: no tick any more, so nothing is left open.
+  if (stopped_) journal_refusals(refusals_.flush(now(), true));
+}
+
+void Pipeline::journal_refusals(std::vector<store::Event> events) {
+  for (auto& e : events) {
+    const auto& p = e.payload;
+    const auto who =
+        fmt::format("api: refused {} {} from {}{}", p.value("status", 0), p.value("reason", ""),
+                    p.value("address", ""), p.contains("by") ? " (" + p.value("by", "") + ")" : "");
+    if (p.value("summary", false))
+      spdlog::warn("{}: {} more in {} s", who, p.value("count", 0), p.value("window_s", 0));
+    else
+      spdlog::info("{}: {} {}", who, p.value("method", ""), p.value("path", ""));
+    journal_.record(std::move(e), store::Durability::batched);
+  }
 }
 
 void Pipeline::start_session(const std::string& monitor, const std::string& patient,

@@ -10,6 +10,7 @@
 
 #include "acquisition/acquisition.hpp"
 #include "api/actions.hpp"
+#include "api/refusal_log.hpp"
 #include "net/asio.hpp"
 #include "sessions/manager.hpp"
 #include "store/journal.hpp"
@@ -47,6 +48,8 @@ class Pipeline final : public acquisition::Sink, public api::Actions {
   nlohmann::json monitors() override;
   nlohmann::json session(std::int64_t id) override;
   nlohmann::json health() override;
+  // Journals `api.refused` events, aggregated by api::RefusalLog (a flood costs bounded rows).
+  void refused(const api::RefusedAttempt& attempt) override;
 
   static core::Timestamp now();
   // One log line per monitor with its latest values (the demo's "readings arrive").
@@ -54,6 +57,7 @@ class Pipeline final : public acquisition::Sink, public api::Actions {
 
  private:
   void persist(const sessions::Change& change);
+  void journal_refusals(std::vector<store::Event> events);
   void answer(const sessions::Outcome& outcome, int ok_status, nlohmann::json body, api::Done done);
   // While storage fails, a nurse's action is refused at once (503 storage_unavailable) rather
   // than left hanging: true when it was refused.
@@ -72,6 +76,7 @@ class Pipeline final : public acquisition::Sink, public api::Actions {
     std::map<core::Parameter, core::Observation> last;
   };
   std::map<std::string, MonitorView> view_;
+  api::RefusalLog refusals_;
   asio::steady_timer tick_;
   bool stopped_ = false;
 };

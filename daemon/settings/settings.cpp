@@ -82,6 +82,10 @@ void read_api(const toml::table& t, Settings& s, const std::string& file, core::
     s.api.max_connections = static_cast<std::size_t>(*v);
   if (auto v = r.integer("max_connections_per_address", 1, 100'000))
     s.api.max_connections_per_address = static_cast<std::size_t>(*v);
+  if (auto v = r.integer("failure_delay_after", 0, 100'000))
+    s.api.failure_delay_after = static_cast<std::size_t>(*v);
+  if (auto v = r.integer("failure_delay_max_ms", 0, 10'000))
+    s.api.failure_delay_max = std::chrono::milliseconds{*v};
   if (const auto* tokens = r.array("tokens")) {
     std::map<std::string, int> names;
     for (const auto& node : *tokens) {

@@ -57,6 +57,10 @@ struct ApiSettings {
   // longest is closed to make room (docs/api.md "Connection limits").
   std::size_t max_connections = 512;
   std::size_t max_connections_per_address = 256;
+  // Repeated 401s from one address: after this many in 10 s its further 401 answers are
+  // delayed, growing to failure_delay_max (docs/api.md "Refused attempts"); 0 never delays.
+  std::size_t failure_delay_after = 10;
+  std::chrono::milliseconds failure_delay_max{1000};
   std::vector<Token> tokens;
 };
 

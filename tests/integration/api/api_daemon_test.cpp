@@ -160,6 +160,72 @@ TEST_F(DaemonApi, PollingKeepsItsScheduleWhileTheApiIsFloodedWithBadTokens) {
   EXPECT_EQ(call(http::verb::get, "/api/v1/monitors", "nurse").status, 200u);
 }
 
+// Issue 14 part 5: a flood of bad tokens costs a bounded number of api.refused rows whose
+// counts add up to what was sent; no token reaches the database or the log; a nurse is
+// answered fast meanwhile; a 403 is journaled with the token's name.
+TEST_F(DaemonApi, RefusedAttemptsAreJournaledBoundedAndWithoutTheToken) {
+  std::atomic<bool> stop{false};
+  std::atomic<int> sent{0}, refused{0};
+  std::vector<std::thread> flood;
+  for (int t = 0; t < 4; ++t)
+    flood.emplace_back([&, t] {
+      for (int i = 0; !stop; ++i) {
+        auto r = try_call(http::verb::get, "/api/v1/monitors", "", "",
+                          "flood-secret-" + std::to_string(t) + "-" + std::to_string(i));
+        ++sent;
+        if (r.status == 401) ++refused;
+      }
+    });
+  std::this_thread::sleep_for(1s);
+  double worst_ms = 0;
+  for (int i = 0; i < 10; ++i) {
+    const auto t = std::chrono::steady_clock::now();
+    EXPECT_EQ(call(http::verb::get, "/api/v1/monitors", "nurse").status, 200u);
+    worst_ms = std::max(
+        worst_ms,
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count());
+    std::this_thread::sleep_for(200ms);
+  }
+  stop = true;
+  for (auto& th : flood) th.join();
+  EXPECT_EQ(call(http::verb::post, "/api/v1/sessions", "auditor",
+                 R"({"monitor":"chair-a","patient":"P-1","protocol":"ketamine-iv"})")
+                .status,
+            403u);
+  auto health = call(http::verb::get, "/api/v1/health", "");
+  EXPECT_EQ(health.j()["refused"]["unauthorized"], sent.load()) << health.body;
+  daemon->signal(SIGTERM);  // flushes the open windows' summaries
+  ASSERT_EQ(daemon->wait(15s), 0);
+  const auto log = daemon->output();
+  daemon.reset();
+
+  store::Db db(dir / "state/vitals.db", store::Db::Mode::read_only);
+  const auto rows = db.scalar_int("SELECT count(*) FROM events WHERE type = 'api.refused'");
+  const auto counted = db.scalar_int(
+      "SELECT coalesce(sum(json_extract(payload, '$.count')), 0) FROM events "
+      "WHERE type = 'api.refused' AND json_extract(payload, '$.status') = 401");
+  std::printf(
+      "%d bad-token requests (%d x 401) -> %lld api.refused rows (counts sum %lld); "
+      "nurse worst %.1f ms during the flood\n",
+      sent.load(), refused.load(), static_cast<long long>(rows), static_cast<long long>(counted),
+      worst_ms);
+  EXPECT_EQ(refused.load(), sent.load());
+  EXPECT_EQ(counted, sent.load());
+  EXPECT_LE(rows, 4) << "one address, one reason: the first refusal and one summary per 10 s";
+  EXPECT_LT(worst_ms, 250.0) << "a valid request is not slowed by the flood";
+  EXPECT_EQ(db.scalar_int("SELECT count(*) FROM events WHERE type = 'api.refused' AND "
+                          "json_extract(payload, '$.status') = 403 AND "
+                          "json_extract(payload, '$.by') = 'it-auditor' AND "
+                          "json_extract(payload, '$.path') = '/api/v1/sessions'"),
+            1);
+  EXPECT_EQ(db.scalar_int("SELECT count(*) FROM events WHERE payload LIKE '%flood-secret%' OR "
+                          "payload LIKE '%" +
+                          api::sha256_hex("flood-secret-0-0") + "%'"),
+            0);
+  EXPECT_EQ(log.find("flood-secret"), std::string::npos);
+  EXPECT_NE(log.find("api: refused 401 unknown_token from 127.0.0.1"), std::string::npos);
+}
+
 TEST_F(DaemonApi, RolesEndToEnd) {
   auto m = call(http::verb::get, "/api/v1/monitors", "auditor");
   ASSERT_EQ(m.status, 200u) << m.body;

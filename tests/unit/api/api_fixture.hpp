@@ -88,6 +88,15 @@ class FakeActions : public Actions {
     return nullptr;
   }
 
+  void refused(const RefusedAttempt& a) override {
+    std::lock_guard lock(mutex_);
+    refusals_.push_back(a);
+  }
+  std::vector<RefusedAttempt> refusals() {
+    std::lock_guard lock(mutex_);
+    return refusals_;
+  }
+
   std::vector<std::string> calls() {
     std::lock_guard lock(mutex_);
     return calls_;
@@ -106,6 +115,7 @@ class FakeActions : public Actions {
   asio::io_context& io_;
   std::mutex mutex_;
   std::vector<std::string> calls_;
+  std::vector<RefusedAttempt> refusals_;
 };
 
 struct Response {

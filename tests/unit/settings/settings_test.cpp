@@ -188,6 +188,22 @@ TEST(Settings, ConnectionCapsAndTheRetryWindowAreRead) {
   EXPECT_EQ(d.settings->api.header_timeout, std::chrono::seconds{10});
 }
 
+TEST(Settings, TheFailureDelayIsReadWithItsDefaultsAndRange) {
+  auto r = parse(kHead + "[api]\nfailure_delay_after = 0\nfailure_delay_max_ms = 250\n",
+                 "/etc/vitalsd/vitalsd.toml");
+  ASSERT_TRUE(r.diagnostics.empty()) << first(r.diagnostics);
+  EXPECT_EQ(r.settings->api.failure_delay_after, 0u);
+  EXPECT_EQ(r.settings->api.failure_delay_max, std::chrono::milliseconds{250});
+  auto d = parse(kHead, "/etc/vitalsd/vitalsd.toml");
+  ASSERT_TRUE(d.diagnostics.empty()) << first(d.diagnostics);
+  EXPECT_EQ(d.settings->api.failure_delay_after, 10u);
+  EXPECT_EQ(d.settings->api.failure_delay_max, std::chrono::milliseconds{1000});
+  auto bad = parse(kHead + "[api]\nfailure_delay_max_ms = 60000\n", "/etc/vitalsd/vitalsd.toml");
+  ASSERT_FALSE(bad.diagnostics.empty());
+  EXPECT_NE(first(bad.diagnostics).find("out of range"), std::string::npos)
+      << first(bad.diagnostics);
+}
+
 TEST(Settings, EveryProblemIsReportedNotJustTheFirst) {
   const auto diags = check(kHead + "a = 1\nb = 2\n[[monitors]]\nid = \"c\"\ndriver = \"nope\"\n");
   EXPECT_GE(diags.size(), 3u);
