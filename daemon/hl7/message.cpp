@@ -267,7 +267,9 @@ ParseResult Parser::run(std::string_view in, const ParseLimits& lim) {
   enc.escape = ec[2];
   enc.subcomponent = ec[3];
   enc.truncation = ec.size() == 5 ? ec[4] : '\0';
-  if (!valid(enc))
+  // A NUL there would read as "no truncation character" and be lost when the message is
+  // written again (found by the fuzzer): refused like any invalid delimiter.
+  if (!valid(enc) || (ec.size() == 5 && ec[4] == '\0'))
     return error(ParseErrc::bad_encoding_chars, 0, 2,
                  "MSH-1/MSH-2 \"" + printable(in.substr(3, ec.size() + 1)) +
                      "\": delimiters must be distinct printable non-alphanumeric characters");
