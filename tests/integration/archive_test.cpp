@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "core/time.hpp"
+#include "integration/one_chair_daemon.hpp"
 #include "store/sqlite.hpp"
 #include "support/free_port.hpp"
 #include "support/process.hpp"
@@ -23,26 +24,10 @@ namespace {
 
 using namespace std::chrono_literals;
 using store::test_fixture::file_bytes;
-const std::string kVitalsd = VITALSD_BIN_DIR "/vitalsd";
 const std::string kCtl = VITALSD_BIN_DIR "/vitalsctl";
 
-std::filesystem::path config(const test::TempDir& dir) {
-  const auto path = dir / "c.toml";
-  std::ofstream(path) << "[daemon]\nstate_dir = \"" << (dir / "state").string()
-                      << "\"\nsite = \"test\"\n\n[api]\nlisten = \"127.0.0.1:" << test::free_port()
-                      << "\"\n\n[[monitors]]\nid = \"chair-a\"\ndriver = \"simulator\"\n"
-                         "scenario = \"steady\"\nseed = 7\npoll_ms = 200\nnibp_interval_s = 1\n";
-  return path;
-}
-
 std::string run_daemon(const test::TempDir& dir, std::chrono::milliseconds how_long) {
-  test::Process daemon({kVitalsd, "--config", config(dir).string()}, dir / "daemon.log");
-  EXPECT_TRUE(daemon.started());
-  std::this_thread::sleep_for(how_long);
-  daemon.signal(SIGTERM);
-  const auto rc = daemon.wait(10s);
-  EXPECT_EQ(rc, std::optional<int>(0)) << daemon.output();
-  return daemon.output();
+  return test::run_one_chair_daemon(dir, how_long);
 }
 
 // The clinic fixture (one ended session, 2026-09) followed by a daemon run (today): the
