@@ -30,7 +30,9 @@ struct RefusedAttempt {
   std::string path;     // the route pattern ("/api/v1/alerts/{id}/ack"), else the path (no query)
   int status = 401;     // 401 | 403
   // 401: "no_token" (no Authorization header), "not_bearer" (another scheme or malformed),
-  //      "unknown_token" (a bearer token that matches none); 403: "role_not_allowed"
+  //      "unknown_token" (a bearer token that matches none), "session_invalid" (a browser
+  //      session cookie that expired, was signed out or tampered with); 403: "role_not_allowed",
+  //      "csrf_failed"
   std::string reason;
   std::string actor;  // 403: the valid token's name; empty for a 401
   std::string role;   // 403: the token's role
