@@ -434,8 +434,10 @@ function renderAlerts() {
     li.querySelector('.what').innerHTML = `<strong>${esc(a.priority.toUpperCase())} · ${esc(a.monitor)}${mon && mon.location ? ' (' + esc(mon.location) + ')' : ''} · ${esc(alertText(a))}</strong>
       <span class="state-chip">${esc(a.state)}</span>${a.kind && a.kind !== 'physiological' ? '<span class="tech">technical</span>' : ''}
       <div class="detail">${esc(ruleName(a))} · raised ${esc(clock(a.raised_at))} (${esc(ago(a.raised_at))} ago)${who.length ? ' · ' + esc(who.join(' · ')) : ''}</div>`;
-    li.querySelector('[data-act="ack"]').disabled = !(a.state === 'active' || a.state === 'paused' || a.state === 'latched');
-    li.querySelector('[data-act="pause"]').disabled = a.state === 'latched' || a.kind !== 'physiological';
+    const mayAct = ['nurse', 'admin'].includes(st.me.role);  // others read only (403 otherwise)
+    li.querySelector('[data-act="ack"]').disabled = !mayAct || !(a.state === 'active' || a.state === 'paused' || a.state === 'latched');
+    li.querySelector('[data-act="pause"]').disabled = !mayAct || a.state === 'latched' || a.kind !== 'physiological';
+    li.querySelector('[data-act="reset"]').disabled = !mayAct;
     li.querySelector('[data-act="reset"]').hidden = a.state !== 'latched';
     if (!li.parentNode) ul.appendChild(li);
   }

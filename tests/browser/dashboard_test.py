@@ -116,6 +116,8 @@ nibp_interval_s = 5
         self.proc = None
 
     def start(self):
+        if getattr(self, "log", None):
+            self.log.close()
         self.log = open(os.path.join(self.workdir, "daemon.log"), "a")
         self.proc = subprocess.Popen([os.path.join(ARGS.bin, "vitalsd"), "--config", self.config],
                                      stdout=self.log, stderr=subprocess.STDOUT)
@@ -126,6 +128,9 @@ nibp_interval_s = 5
             self.proc.send_signal(signal.SIGTERM)
             self.proc.wait(20)
         self.proc = None
+        if getattr(self, "log", None):
+            self.log.close()
+            self.log = None
 
     def call(self, method, path, token=NURSE, body=None, headers=None, quiet=False):
         data = json.dumps(body).encode() if body is not None else None
@@ -311,6 +316,8 @@ class Dashboard(unittest.TestCase):
 
     def test_06_daemon_stops_and_starts_no_event_lost(self):
         before = self.js("return window.vitalsd.lastSeq")
+        open_before = {a["id"] for a in self.daemon.get("alerts?state=open")["alerts"]}
+        self.assertIn(self.alert_id, open_before)
         self.daemon.stop()
         wait_until("the disconnected banner", lambda: self.visible("banner"), 10)
         text = self.browser.find_element(By.ID, "banner").text
@@ -330,6 +337,18 @@ class Dashboard(unittest.TestCase):
         self.assertEqual(self.js("return window.vitalsd.duplicates"), 0)
         applied = self.js("return window.vitalsd.applied")
         self.assertGreater(applied, 0)
+        # Open alerts survive the restart (unless an alert.cleared says why not), and the page
+        # still lists each one.
+        open_after = {a["id"] for a in self.daemon.get("alerts?state=open")["alerts"]}
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        cleared = {r[0] for r in con.execute(
+            "SELECT json_extract(payload, '$.alert.id') FROM events WHERE type = 'alert.cleared'")}
+        con.close()
+        for alert in open_before:
+            self.assertTrue(alert in open_after or alert in cleared, f"alert {alert} lost")
+        for alert in open_after:
+            wait_until(f"alert {alert} on the page", lambda: self.browser.find_elements(
+                By.CSS_SELECTOR, f'li[data-alert="{alert}"]'), 5)
 
     def test_07_no_horizontal_scroll(self):
         for w, h in ((1366, 768), (1024, 768)):
@@ -348,6 +367,53 @@ class Dashboard(unittest.TestCase):
         b.switch_to.active_element.send_keys(Keys.ENTER)
         wait_until("the session view by keyboard", lambda: self.visible("session-view"), 5)
         b.find_element(By.ID, "session-close").send_keys(Keys.ENTER)
+
+    def test_04b_acknowledged_elsewhere_at_the_same_moment(self):
+        # Another station acknowledges (or resets) the alert a moment before this page's click
+        # lands: the page says what happened and shows the alert as it now is.
+        b = self.browser
+        code, body = self.daemon.call("POST", f"alerts/{self.alert_id}/ack", body={})
+        self.assertEqual(code, 409, body)  # already acknowledged
+        b.execute_script(f"alertAction({self.alert_id}, 'ack')")
+        dialog = wait_until("a message about the alert", lambda: self.js(
+            "const d = document.getElementById('dialog'); return d.open && d.textContent;"), 5)
+        self.assertIn(f"Alert {self.alert_id}", dialog)
+        b.find_element(By.ID, "dialog-ok").click()
+        # Nothing lost: the alert is still listed, acknowledged by station-1.
+        self.assertIn("acknowledged by station-1",
+                      b.find_element(By.CSS_SELECTOR, f'li[data-alert="{self.alert_id}"]').text)
+
+    def test_08c_session_ended_elsewhere_signs_the_page_out_with_a_message(self):
+        # The cookie expires, or is signed out at another tab: the next call says so.
+        b = self.browser
+        b.execute_cdp_cmd("Network.clearBrowserCookies", {})  # the cookie's Path is /api/
+        b.execute_script("api('GET', 'alerts').catch(() => {})")
+        wait_until("the sign-in form", lambda: self.visible("signin-view"), 5)
+        self.assertIn("Sign in again", b.find_element(By.ID, "signin-error").text)
+        # Sign in again, for what follows.
+        b.find_element(By.ID, "token").send_keys(NURSE)
+        b.find_element(By.CSS_SELECTOR, "#signin button[type=submit]").click()
+        wait_until("the station view", lambda: self.visible("station-view"))
+
+    def test_04c_an_auditor_reads_but_cannot_act(self):
+        # A second browser, signed in with an auditor's token: the buttons are disabled, and the
+        # API would answer 403 (web_test.cpp).
+        opts = Options()
+        opts.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+        for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1366,768"):
+            opts.add_argument(a)
+        other = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=opts)
+        try:
+            other.get(self.daemon.url + "/")
+            wait_until("sign-in", lambda: other.execute_script("return !document.getElementById('signin-view').hidden"))
+            other.find_element(By.ID, "token").send_keys(AUDITOR)
+            other.find_element(By.CSS_SELECTOR, "#signin button[type=submit]").click()
+            wait_until("the alert list", lambda: other.find_elements(By.CSS_SELECTOR, f'li[data-alert="{self.alert_id}"]'), 10)
+            for act in ("ack", "pause"):
+                button = other.find_element(By.CSS_SELECTOR, f'li[data-alert="{self.alert_id}"] button[data-act="{act}"]')
+                self.assertFalse(button.is_enabled(), act)
+        finally:
+            other.quit()
 
     def test_09_sign_out(self):
         b = self.browser

@@ -36,7 +36,7 @@ def main():
     d = dt.Daemon(tmp, dt.free_port())
     # The shipped chairs, as scripts/demo runs them.
     shipped = open(os.path.join(args.source, "config/vitalsd.toml")).read()
-    monitors = shipped[shipped.index("[[monitors]]"):]
+    monitors = shipped[shipped.index("\n[[monitors]]") + 1:]
     head = open(d.config).read()
     head = head[:head.index("[[monitors]]")]
     with open(d.config, "w") as f:
