@@ -806,8 +806,8 @@ function drawTrend() {
   }
   parts.push('</svg>');
   $('trend').innerHTML = parts.join('');
-  $('trend-legend').innerHTML = ['nibp_sys', 'nibp_dia', 'nibp_mean', 'hr'].map((p) => `<span style="color:${PARAMS[p].color}">${PARAMS[p].label}</span>`).join('') +
-    '<span style="color:#d0021b">limit (dashed)</span><span style="color:#5b6b78">baseline (dotted)</span><span style="color:#d0021b">▼ alert raised, □ acknowledged</span>';
+  $('trend-legend').innerHTML = ['nibp_sys', 'nibp_dia', 'nibp_mean', 'hr'].map((p) => `<span class="lg-${p}">${PARAMS[p].label}</span>`).join('') +
+    '<span class="lg-limit">limit (dashed; high red, medium yellow)</span><span class="lg-baseline">baseline (dotted)</span><span class="lg-alert">▼ alert raised, □ acknowledged</span>';
   drawTable(trend);
 }
 

@@ -45,12 +45,10 @@ def main():
     try:
         for i, chair in enumerate(re.findall(r'^id = "(chair-\d+)"', monitors, re.M)):
             d.call("POST", "sessions", body={"monitor": chair, "patient": f"P-{1001 + i}", "protocol": "ketamine-iv"})
-        time.sleep(60)
-        sessions = d.get("sessions?state=active")["sessions"]
-        for s in sessions:  # chair-1 and chair-3 start infusing once their baselines are in
-            if s["monitor"] in ("chair-1", "chair-3"):
-                d.call("POST", f"sessions/{s['id']}/phase", body={"phase": "infusing"})
-        time.sleep(max(0, args.minutes * 60 - 60))
+        time.sleep(100)  # as scripts/demo: infusing once the baselines are in
+        for s in d.get("sessions?state=active")["sessions"]:
+            d.call("POST", f"sessions/{s['id']}/phase", body={"phase": "infusing"})
+        time.sleep(max(0, args.minutes * 60 - 100))
         opts = Options()
         opts.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
         for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1366,768", "--hide-scrollbars"):
