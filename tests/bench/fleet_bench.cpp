@@ -4,14 +4,17 @@
 //
 //   build/tests/bin/fleet_bench [--monitors 100,250,500,1000] [--seconds 60] [--json FILE]
 //                               [--alert-rounds 1000] [--hl7-seconds S] [--quick]
+//                               [--vitalsd-only]
 //
 // Per row (N monitors, served by in-process vitals-monitor-sim servers, tools/monitor-sim):
 //   - vitalsd (build/bin/vitalsd, its own process, generic-vitals profile, poll_ms 1000) runs
 //     --seconds after a warm-up: polls achieved (HR rows stored / monitors x seconds), p99 poll
 //     jitter (|interval between a monitor's successive polls - 1000 ms|, from the stored
-//     received_at, ms resolution), CPU µs per poll per thread (/proc/<pid>/task/*/stat: the io
-//     thread is the main thread; of the others the busiest is the journal writer), RSS, and
-//     database bytes per monitor-hour (file size / stored HR rows x 3600);
+//     received_at, the wall time the driver decoded the answer: ms resolution, and it includes
+//     the variation of the poll's round trip), CPU µs per poll per thread
+//     (/proc/<pid>/task/*/schedstat: the io thread is the main thread; of the others the
+//     busiest is the journal writer), RSS, and database bytes per monitor-hour (file size /
+//     stored HR rows x 3600);
 //   - the same with 5 % of the monitors silent (their servers accept and never answer): the
 //     others' p99 jitter against the run without them;
 //   - a bare libmodbus client (this program re-executed with --bare, its own process, one
@@ -22,7 +25,8 @@
 // throughput with ACK after commit (one connection: one message at a time, and pipelined).
 // Prints markdown tables and writes the figures as JSON (default fleet_bench.json).
 // --quick: 20 and 50 monitors, 3 s each, few alerts and messages: the ctest smoke test
-// (fleet_bench_smoke), which fails when a part yields nothing.
+// (fleet_bench_smoke), which fails when a part yields nothing. --vitalsd-only: only the vitalsd
+// rows (to profile: perf record -g -- fleet_bench --vitalsd-only ..., perf report --comm vitalsd).
 #include <arpa/inet.h>
 #include <fmt/core.h>
 #include <modbus/modbus.h>
@@ -76,6 +80,7 @@ struct Options {
   int hl7_pipelined = 2000;
   std::string json_out = "fleet_bench.json";
   bool quick = false;
+  bool vitalsd_only = false;  // no isolation run, baselines, alert path or HL7: for profiling
 };
 
 std::string slurp(const fs::path& p) {
@@ -503,9 +508,20 @@ json hl7_throughput(const Options& o) {
   ::close(fd);
   p.signal(SIGTERM);
   p.wait(30s);
-  if (latency_ms.empty() || got < total) {
-    std::fprintf(stderr, "HL7: %zu sequential, %d of %d pipelined answered\n", latency_ms.size(),
-                 got, total);
+  // Every message answered AA carries an HR reading: all of them must be stored.
+  std::int64_t stored = 0;
+  try {
+    store::Db r(dir / "state/vitals.db", store::Db::Mode::read_only);
+    stored = r.scalar_int(
+        "SELECT count(*) FROM observations WHERE monitor = 'bed-7' AND parameter = 'hr'");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "HL7: cannot read the database: %s\n", e.what());
+  }
+  const auto answered = static_cast<std::int64_t>(latency_ms.size()) + got;
+  out["hr_rows_stored"] = stored;
+  if (latency_ms.empty() || got < total || stored < answered) {
+    std::fprintf(stderr, "HL7: %zu sequential, %d of %d pipelined answered, %lld HR rows stored\n",
+                 latency_ms.size(), got, total, static_cast<long long>(stored));
     out["ok"] = false;
   } else {
     out["ok"] = true;
@@ -530,9 +546,13 @@ std::string machine() {
       model = line.substr(line.find(':') + 2);
       break;
     }
-  return fmt::format("{}, {} cores, {:.1f} GiB RAM", model, std::thread::hardware_concurrency(),
+  std::string load = slurp("/proc/loadavg");
+  load = load.substr(0, load.find(' '));
+  return fmt::format("{}, {} cores, {:.1f} GiB RAM, load average {}", model,
+                     std::thread::hardware_concurrency(),
                      static_cast<double>(sysconf(_SC_PHYS_PAGES)) *
-                         static_cast<double>(sysconf(_SC_PAGE_SIZE)) / (1 << 30));
+                         static_cast<double>(sysconf(_SC_PAGE_SIZE)) / (1 << 30),
+                     load);
 }
 
 }  // namespace
@@ -560,6 +580,8 @@ int main(int argc, char** argv) {
       o.alert_rounds = std::stoi(next());
     } else if (a == "--hl7-seconds") {
       o.hl7_seconds = std::stod(next());
+    } else if (a == "--vitalsd-only") {
+      o.vitalsd_only = true;
     } else if (a == "--quick") {
       o.quick = true;
       o.sizes = {20, 50};
@@ -571,7 +593,7 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: fleet_bench [--monitors 100,250,500,1000] [--seconds 60] [--json FILE] "
-                   "[--alert-rounds N] [--hl7-seconds S] [--quick]\n");
+                   "[--alert-rounds N] [--hl7-seconds S] [--quick] [--vitalsd-only]\n");
       return 2;
     }
   }
@@ -588,9 +610,9 @@ int main(int argc, char** argv) {
   for (int n : o.sizes) {
     std::fprintf(stderr, "fleet_bench: %d monitors, %.0f s ...\n", n, o.seconds);
     const auto row = run_vitalsd(n, 0, o);
-    const auto iso = run_vitalsd(n, 0.05, o);
-    json burst, spread;
-    {
+    const auto iso = o.vitalsd_only ? row : run_vitalsd(n, 0.05, o);
+    json burst = json::object(), spread = json::object();
+    if (!o.vitalsd_only) {
       bench::Fleet fleet(n);
       test::TempDir dir;
       burst = run_bare("burst", fleet, o.seconds, dir);
@@ -628,14 +650,17 @@ int main(int argc, char** argv) {
         row.db_bytes_per_monitor_hour / 1e6);
   }
   test::TempDir dir;
-  std::fprintf(stderr, "fleet_bench: alert path, %d alerts ...\n", o.alert_rounds);
-  const auto alerts = alert_path(o.alert_rounds, dir);
-  report["alert_path"] = alerts;
-  ok = ok && alerts.is_object();
-  std::fprintf(stderr, "fleet_bench: HL7 listener ...\n");
-  const auto hl7 = hl7_throughput(o);
-  report["hl7"] = hl7;
-  ok = ok && hl7.value("ok", false);
+  json alerts, hl7;
+  if (!o.vitalsd_only) {
+    std::fprintf(stderr, "fleet_bench: alert path, %d alerts ...\n", o.alert_rounds);
+    alerts = alert_path(o.alert_rounds, dir);
+    report["alert_path"] = alerts;
+    ok = ok && alerts.is_object();
+    std::fprintf(stderr, "fleet_bench: HL7 listener ...\n");
+    hl7 = hl7_throughput(o);
+    report["hl7"] = hl7;
+    ok = ok && hl7.value("ok", false);
+  }
 
   std::string out =
       fmt::format("fleet_bench on {} ({:.0f} s a row)\n\n{}\n", machine(), o.seconds, table);

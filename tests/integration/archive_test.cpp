@@ -369,6 +369,32 @@ TEST(Archive, BadArgumentsLeaveEverythingUntouched) {
   EXPECT_NE(out.find("exists already"), std::string::npos) << out;
   EXPECT_EQ(file_bytes(a.db), before);
   EXPECT_EQ(file_bytes(archive_file(a)), "earlier");
+  std::filesystem::remove(archive_file(a));
+
+  // A database of a newer schema and a foreign file: refused, left as they were, nothing written.
+  std::filesystem::create_directories(a.dir / "newer");
+  const auto newer = (a.dir / "newer/vitals.db").string();
+  std::filesystem::copy_file(a.db, newer);
+  {
+    store::Db w(newer, store::Db::Mode::read_write);
+    ASSERT_FALSE(w.exec("PRAGMA user_version = 99"));
+  }
+  const auto newer_bytes = file_bytes(newer);
+  std::tie(rc, out) = test::run(
+      {kCtl, "archive", "--db", newer, "--before", kBefore, "--out", a.out.string()}, a.dir / "b5");
+  EXPECT_NE(rc, 0) << out;
+  EXPECT_NE(out.find("newer"), std::string::npos) << out;
+  EXPECT_EQ(file_bytes(newer), newer_bytes);
+  std::filesystem::create_directories(a.dir / "foreign");
+  const auto foreign = (a.dir / "foreign/vitals.db").string();
+  std::ofstream(foreign) << std::string(4096, 'x');
+  std::tie(rc, out) =
+      test::run({kCtl, "archive", "--db", foreign, "--before", kBefore, "--out", a.out.string()},
+                a.dir / "b6");
+  EXPECT_NE(rc, 0) << out;
+  EXPECT_NE(out.find("not a database"), std::string::npos) << out;
+  EXPECT_EQ(file_bytes(foreign), std::string(4096, 'x'));
+  EXPECT_TRUE(std::filesystem::is_empty(a.out));
 }
 
 TEST(Archive, AnOpenSessionIsNeverSplit) {

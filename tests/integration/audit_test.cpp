@@ -5,11 +5,14 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <thread>
 
+#include "core/value_text.hpp"
 #include "integration/one_chair_daemon.hpp"
 #include "store/sqlite.hpp"
 #include "support/free_port.hpp"
@@ -153,6 +156,74 @@ TEST_F(AuditCtl, ExportCsvHasTheDocumentedColumnsAndEveryRecord) {
   const auto lines = std::count(text.begin(), text.end(), '\n');
   EXPECT_EQ(lines, db.scalar_int("SELECT count(*) FROM events WHERE session = 1 AND (type = "
                                  "'observation' OR type GLOB 'alert.*' OR type GLOB 'session.*')"));
+}
+
+// RFC 4180 fields of one CSV line (quotes doubled inside quoted fields).
+std::vector<std::string> csv_fields(const std::string& line) {
+  std::vector<std::string> out(1);
+  bool quoted = false;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted && c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+      out.back() += '"';
+      ++i;
+    } else if (c == '"') {
+      quoted = !quoted;
+    } else if (c == ',' && !quoted) {
+      out.emplace_back();
+    } else if (c != '\r' || quoted) {
+      out.back() += c;
+    }
+  }
+  return out;
+}
+
+// Every observation row comes back from the CSV and the FHIR export with its value, unit and
+// times, compared with the database row by row.
+TEST_F(AuditCtl, ExportCsvAndFhirRoundTripEveryObservation) {
+  std::multiset<std::string> rows;           // parameter|value|unit|received_at
+  std::map<std::string, std::string> by_id;  // id -> value|unit|effective time
+  {
+    store::Db db(db_, store::Db::Mode::read_only);
+    store::Stmt s(db,
+                  "SELECT id, parameter, value, unit, received_at, coalesce(device_time, "
+                  "received_at) FROM observations WHERE session = 1");
+    while (s.step()) {
+      const auto value = core::format_value(s.real(2));
+      rows.insert(s.text(1) + "|" + value + "|" + s.text(3) + "|" + s.text(4));
+      by_id[std::to_string(s.int64(0))] = value + "|" + s.text(3) + "|" + s.text(5);
+    }
+  }
+  ASSERT_GT(rows.size(), 20u);
+
+  const auto csv = (dir_ / "rt.csv").string();
+  auto [rc, out] = ctl({"export", "--db", db_, "--session", std::to_string(w_.session), "--format",
+                        "csv", "--out", csv});
+  ASSERT_EQ(rc, 0) << out;
+  std::ifstream in(csv);
+  std::multiset<std::string> from_csv;
+  for (std::string line; std::getline(in, line);) {
+    const auto f = csv_fields(line);
+    ASSERT_EQ(f.size(), 21u) << line;
+    if (f[2] == "observation") from_csv.insert(f[6] + "|" + f[8] + "|" + f[9] + "|" + f[12]);
+  }
+  EXPECT_EQ(from_csv, rows);
+
+  const auto fhir = (dir_ / "rt.json").string();
+  std::tie(rc, out) = ctl({"export", "--db", db_, "--session", std::to_string(w_.session),
+                           "--format", "fhir", "--out", fhir});
+  ASSERT_EQ(rc, 0) << out;
+  std::ifstream fin(fhir);
+  const auto bundle = nlohmann::json::parse(fin);
+  std::map<std::string, std::string> from_fhir;
+  for (const auto& e : bundle["entry"]) {
+    const auto& o = e["resource"];
+    from_fhir[o["identifier"][0]["value"].get<std::string>()] =
+        core::format_value(o["valueQuantity"]["value"].get<double>()) + "|" +
+        o["valueQuantity"]["code"].get<std::string>() + "|" +
+        o["effectiveDateTime"].get<std::string>();
+  }
+  EXPECT_EQ(from_fhir, by_id);
 }
 
 TEST_F(AuditCtl, ExportJsonRoundTripsTheRecords) {

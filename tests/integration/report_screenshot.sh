@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Makes docs/report.png: a real vitalsd run of one simulated chair whose blood pressure spikes
 # (scenario hypertensive-spike, a cuff every 20 s), a ketamine-iv session a nurse starts,
-# infuses, acknowledges the alert of, moves to recovery and ends (with a discharge override);
-# then `vitalsctl report` of that session, photographed by headless Chromium. About 4 minutes.
+# infuses, acknowledges the alerts of, waits until the pressure is back and the alerts cleared,
+# moves to recovery and ends (with a discharge override); then `vitalsctl report` of that
+# session, photographed by headless Chromium. About 10 minutes.
 #   tests/integration/report_screenshot.sh [BUILD_DIR (build)] [OUT (docs/report.png)]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -34,7 +35,7 @@ seed = 7
 poll_ms = 1000
 nibp_interval_s = 20
 event_at_s = 70
-event_duration_s = 60
+event_duration_s = 30
 TOML
 "$build/bin/vitalsd" --config "$T/vitalsd.toml" >"$T/vitalsd.log" 2>&1 &
 pid=$!
@@ -56,10 +57,16 @@ until [ -n "$alerts" ]; do
 done
 sleep 8
 for a in $alerts; do call POST "/alerts/$a/ack" '{}' >/dev/null; done
-echo "alerts $alerts acknowledged; waiting for the pressure to settle"
-sleep 100
+echo "alerts $alerts acknowledged; waiting for the pressure to settle (about 6 minutes)"
+for _ in $(seq 150); do
+  open=$(call GET "/alerts?session=$sid&state=open" |
+    python3 -c 'import json,sys; print(len(json.load(sys.stdin)["alerts"]))')
+  [ "$open" = 0 ] && break
+  sleep 5
+done
+sleep 30
 call POST "/sessions/$sid/phase" '{"phase":"recovery"}' >/dev/null
-sleep 20
+sleep 40
 call POST "/sessions/$sid/end" '{"override":"patient alert and oriented, BP back at baseline; discharged by Dr. Lee"}' >/dev/null
 sleep 2
 kill "$pid"
