@@ -1,5 +1,7 @@
 #include "alarms/engine.hpp"
 
+#include "core/value_text.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -26,10 +28,7 @@ std::optional<std::uint64_t> measurement_identity(const core::Observation& o) {
 }
 
 std::string number_text(double v) {
-  std::string s = std::to_string(v);
-  while (!s.empty() && s.back() == '0') s.pop_back();
-  if (!s.empty() && s.back() == '.') s.pop_back();
-  return s;
+  return core::format_value(v);
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "alarms/protocol.hpp"
 
+#include "core/value_text.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -154,12 +156,7 @@ std::string known_parameters() {
 }
 
 std::string fmt_number(double v) {
-  std::string s = std::to_string(v);
-  if (s.find('.') != std::string::npos) {
-    while (!s.empty() && s.back() == '0') s.pop_back();
-    if (!s.empty() && s.back() == '.') s.pop_back();
-  }
-  return s;
+  return core::format_value(v);
 }
 
 void Parser::parse_rule(const toml::table& t, const std::string& path, Protocol& p) {

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/value_text.hpp"
 #include "store/records.hpp"
 
 namespace vitalsd::app {
@@ -63,8 +64,8 @@ void Pipeline::persist(const sessions::Change& change) {
                    t.type == alarms::EventType::escalated ? fmt::format(" to level {}", t.level)
                                                           : std::string(),
                    alarms::to_string(t.priority), monitor, t.session, t.rule,
-                   t.value ? std::to_string(*t.value) : "-",
-                   t.limit ? std::to_string(*t.limit) : "-",
+                   t.value ? core::format_value(*t.value) : "-",
+                   t.limit ? core::format_value(*t.limit) : "-",
                    t.reason.empty() ? std::string() : " " + t.reason);
     journal_.record(store::alert_event(t, monitor), store::Durability::urgent,
                     store::save_alert(t, open, monitor));
@@ -139,10 +140,10 @@ void Pipeline::log_status() {
     for (const auto& [p, o] : v.last) {
       if (core::info(p).intermittent && p != core::Parameter::nibp_sys) continue;
       std::string value =
-          o.validity == core::Validity::invalid ? "--" : fmt::format("{:g}", o.value);
+          o.validity == core::Validity::invalid ? "--" : core::format_value(o.value);
       if (p == core::Parameter::nibp_sys) {
         auto dia = v.last.find(core::Parameter::nibp_dia);
-        if (dia != v.last.end()) value += "/" + fmt::format("{:g}", dia->second.value);
+        if (dia != v.last.end()) value += "/" + core::format_value(dia->second.value);
         value += fmt::format(" ({:.0f} s ago)",
                              std::chrono::duration<double>(t - o.received_at).count());
       }

@@ -1,5 +1,7 @@
 #include "core/toml_reader.hpp"
 
+#include "core/value_text.hpp"
+
 #include <cmath>
 
 namespace vitalsd::core {
@@ -95,13 +97,8 @@ std::optional<double> TomlReader::number(const std::string& key, double min, dou
     return std::nullopt;
   }
   if (!std::isfinite(v) || v < min || v > max) {
-    auto fmt = [](double d) {
-      std::string s = std::to_string(d);
-      s.erase(s.find_last_not_of('0') + 1);
-      if (!s.empty() && s.back() == '.') s.pop_back();
-      return s;
-    };
-    error(key, "value " + fmt(v) + " out of range [" + fmt(min) + ", " + fmt(max) + "]");
+    error(key, "value " + format_value(v) + " out of range [" + format_value(min) + ", " +
+                   format_value(max) + "]");
     return std::nullopt;
   }
   return v;

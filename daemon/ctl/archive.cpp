@@ -66,26 +66,6 @@ std::optional<std::string> fsync_path(const fs::path& p, int flags) {
   return std::nullopt;
 }
 
-std::optional<std::string> sha256_file(const fs::path& p, std::string& hex) {
-  const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return fmt::format("cannot read {}: {}", p.string(), strerror(errno));
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
-  std::array<char, 1 << 16> buf{};
-  ssize_t n = 0;
-  while ((n = ::read(fd, buf.data(), buf.size())) > 0) EVP_DigestUpdate(ctx, buf.data(), n);
-  const int err = errno;
-  ::close(fd);
-  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
-  unsigned len = 0;
-  EVP_DigestFinal_ex(ctx, md.data(), &len);
-  EVP_MD_CTX_free(ctx);
-  if (n < 0) return fmt::format("cannot read {}: {}", p.string(), strerror(err));
-  hex.clear();
-  for (unsigned i = 0; i < len; ++i) hex += fmt::format("{:02x}", md[i]);
-  return std::nullopt;
-}
-
 std::string who(const std::string& by) {
   if (!by.empty()) return by;
   if (const auto* pw = ::getpwuid(::geteuid())) return pw->pw_name;

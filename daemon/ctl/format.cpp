@@ -2,6 +2,8 @@
 
 #include <fmt/core.h>
 
+#include "core/value_text.hpp"
+
 namespace vitalsd::ctl {
 
 using nlohmann::json;
@@ -13,13 +15,13 @@ std::string str(const json& j, const char* key, const char* none = "-") {
   const auto it = j.find(key);
   if (it == j.end() || it->is_null()) return none;
   if (it->is_string()) return it->get<std::string>();
-  if (it->is_number_float()) return fmt::format("{}", it->get<double>());
+  if (it->is_number_float()) return core::format_value(it->get<double>());
   return it->dump();
 }
 
 // JSON as people read it: numbers as the monitor reported them (160, 36.6; never 160.0).
 std::string plain(const json& v) {
-  if (v.is_number_float()) return fmt::format("{}", v.get<double>());
+  if (v.is_number_float()) return core::format_value(v.get<double>());
   if (v.is_object()) {
     std::string out = "{";
     for (const auto& [k, x] : v.items())

@@ -422,6 +422,9 @@ int run(int argc, char** argv) {
   verify->add_option("--anchor", v.anchors, "SEQ:HASH recorded earlier (a checkpoint); repeatable");
   verify->add_option("--anchors", v.anchors_file,
                      "file of JSON lines with seq/hash (e.g. <state_dir>/checkpoints.jsonl)");
+  verify->add_option("--archive", v.archives,
+                     "an archive file to check against the journal's journal.archived checkpoint "
+                     "(its SHA-256, its chain, its last seq and hash); repeatable");
   verify->add_flag("--chain-only", v.chain_only, "check the chain only, not the tables");
   verify->add_flag("--json", v.json, "print the result as JSON");
   verify->add_flag("--quiet,-q", v.quiet, "no progress on stderr");

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +21,10 @@ struct VerifyArgs {
   bool chain_only = false;           // skip the tables
   bool json = false;
   bool quiet = false;  // no progress on stderr
+  // Archive files (`vitalsctl archive`) to check against the live journal's journal.archived
+  // checkpoints: the file's SHA-256 must be the one recorded, and the file must verify and end
+  // at the checkpoint's last seq and hash.
+  std::vector<std::string> archives;
 };
 // 0 intact, 1 broken (the first break named), 2 bad arguments, 3 the file cannot be verified
 // (missing, not a vitalsd journal, corrupt, newer schema).
@@ -56,6 +61,9 @@ int archive(const ArchiveArgs& args);
 
 // Writes `content` to `path` through a temporary file in the same directory and a rename, so a
 // reader never sees half a file; "-" or empty writes to stdout. Returns an error message.
+// The SHA-256 of a file as lower-case hex in `hex`; returns an error message.
+std::optional<std::string> sha256_file(const std::filesystem::path& p, std::string& hex);
+
 std::optional<std::string> write_whole(const std::string& path, const std::string& content);
 
 }  // namespace vitalsd::ctl

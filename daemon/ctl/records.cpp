@@ -6,6 +6,7 @@
 #include <memory>
 #include <set>
 
+#include "core/value_text.hpp"
 #include "store/queries.hpp"
 #include "store/schema.hpp"
 
@@ -15,7 +16,7 @@ using nlohmann::json;
 
 std::string number(const json& v) {
   if (v.is_number_integer()) return std::to_string(v.get<std::int64_t>());
-  if (v.is_number()) return fmt::format("{}", v.get<double>());
+  if (v.is_number()) return core::format_value(v.get<double>());
   if (v.is_string()) return v.get<std::string>();
   return "";
 }

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/parameter.hpp"
+#include "core/value_text.hpp"
 #include "hl7/builder.hpp"
 #include "hl7/dtm.hpp"
 
@@ -29,7 +30,7 @@ std::optional<double> num(const json& j, const char* key) {
 }
 
 std::string number(double v) {
-  return fmt::format("{}", v);
+  return core::format_value(v);
 }
 
 // IEEE 11073-10101 event and attribute codes used by IHE PCD ACM (PCD TF-2, PCD-04).

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 
+#include "core/value_text.hpp"
 #include "store/event.hpp"
 #include "store/schema.hpp"
 
@@ -62,7 +63,7 @@ struct RowCheck {
     if (!ok || number_text(in_row) == number_text(in_journal)) return;
     ok = false;
     auto show = [](const std::optional<double>& v) {
-      return v ? fmt::format("{}", *v) : std::string("NULL");
+      return v ? core::format_value(*v) : std::string("NULL");
     };
     out.add(table, row, seq,
             fmt::format("{} is {} but the journal (seq {}) recorded {}", column, show(in_row), seq,

@@ -1,7 +1,8 @@
 // The alert path's daemon-added latency (issue 6, item 5), not a ctest test:
 //   observation received (Pipeline::observations on the io thread)
 //     -> alert committed (the journal's on_commit, writer thread, synchronous=FULL)
-//     -> SSE frame / WebSocket message read by a client on 127.0.0.1.
+//     -> SSE frame / WebSocket message read by a client on 127.0.0.1, and the ORU^R40 frame
+//        written by the HL7 feed (Tuning::on_sent) to an MLLP receiver on 127.0.0.1.
 // The real pieces as vitalsd wires them (main.cpp): Journal, sessions::Manager with the shipped
 // ketamine-iv protocol, app::Pipeline, api::Server; real SSE and WebSocket clients on loopback,
 // plus VITALSD_BENCH_SUBSCRIBERS (default 50) other subscribers reading the same stream.
@@ -32,8 +33,10 @@
 #include "api/auth.hpp"
 #include "api/server.hpp"
 #include "app/pipeline.hpp"
+#include "feeds/feed.hpp"
 #include "sessions/manager.hpp"
 #include "store/journal.hpp"
+#include "support/mllp_receiver.hpp"
 #include "support/temp_dir.hpp"
 
 namespace {
@@ -197,11 +200,30 @@ int main() {
   server.start();
   const auto port = server.local_endpoint().port();
 
+  // The HL7 ORU^R40 feed to a receiver that answers AA, as main.cpp wires the feeds.
+  test::MllpReceiver receiver;
+  receiver.up();
+  Times oru_written;
+  core::FeedConfig feed_config;
+  feed_config.name = "ehr";
+  feed_config.type = "hl7";
+  feed_config.endpoint = receiver.endpoint();
+  feeds::Tuning tuning;
+  tuning.on_sent = [&oru_written](const std::string&, std::int64_t seq) {
+    oru_written.mark(seq, Clock::now());
+  };
+  auto feed_list =
+      feeds::make_feeds(io, {feed_config}, "bench", journal, journal.database(), tuning);
+  for (auto& f : feed_list) asio::post(io, [&f] { f->start(); });
+
   Times committed;
   journal.start([&](const std::vector<store::CommittedEventPtr>& events) {
     const auto now = Clock::now();
     for (const auto& e : events) committed.mark(e->seq, now);
-    asio::post(io, [&server, events] { server.publish(events); });
+    asio::post(io, [&server, &feed_list, events] {
+      server.publish(events);
+      for (auto& f : feed_list) f->notify(events);
+    });
   });
   std::thread io_thread([&] { io.run(); });
 
@@ -238,7 +260,8 @@ int main() {
   while (server.stats().live_subscribers < static_cast<std::size_t>(others) + 2)
     std::this_thread::sleep_for(std::chrono::milliseconds{10});
 
-  std::vector<double> to_commit, commit_to_sse, commit_to_ws, obs_to_sse, obs_to_ws;
+  std::vector<double> to_commit, commit_to_sse, commit_to_ws, commit_to_oru, obs_to_sse, obs_to_ws,
+      obs_to_oru;
   auto us = [](Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); };
   for (int round = 0; round < rounds; ++round) {
     const auto before = journal.stats().last_seq;
@@ -257,14 +280,18 @@ int main() {
         if (sse_seen.get(s)) seq = s;
       if (!seq) std::this_thread::sleep_for(std::chrono::microseconds{50});
     }
-    if (!seq || !ws_seen.wait(seq, std::chrono::seconds{5})) {
+    if (!seq || !ws_seen.wait(seq, std::chrono::seconds{5}) ||
+        !oru_written.wait(seq, std::chrono::seconds{5})) {
       std::fprintf(stderr, "round %d: no alert event reached the clients\n", round);
       return 1;
     }
-    const auto c = committed.get(seq), s = sse_seen.get(seq), w = ws_seen.get(seq);
+    const auto c = committed.get(seq), s = sse_seen.get(seq), w = ws_seen.get(seq),
+               h = oru_written.get(seq);
     to_commit.push_back(us(*c - t0));
     commit_to_sse.push_back(us(*s - *c));
     commit_to_ws.push_back(us(*w - *c));
+    commit_to_oru.push_back(us(*h - *c));
+    obs_to_oru.push_back(us(*h - t0));
     obs_to_sse.push_back(us(*s - t0));
     obs_to_ws.push_back(us(*w - t0));
     std::this_thread::sleep_for(std::chrono::milliseconds{2});
@@ -274,11 +301,16 @@ int main() {
   report("observation received -> alert committed", to_commit);
   report("alert committed -> SSE frame read", commit_to_sse);
   report("alert committed -> WebSocket message read", commit_to_ws);
+  report("alert committed -> ORU^R40 frame written", commit_to_oru);
   report("observation received -> SSE frame read", obs_to_sse);
   report("observation received -> WebSocket message read", obs_to_ws);
+  report("observation received -> ORU^R40 frame written", obs_to_oru);
 
   stop = true;
-  asio::post(io, [&] { server.stop(); });
+  asio::post(io, [&] {
+    server.stop();
+    for (auto& f : feed_list) f->stop();
+  });
   for (auto& t : clients) t.join();
   journal.stop();
   work.reset();

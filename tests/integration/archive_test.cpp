@@ -259,6 +259,72 @@ TEST(Archive, ALaterArchiveHoldsThePreviousCheckpointAndBothVerify) {
   EXPECT_EQ(r.scalar_int("SELECT count(*) FROM observations"), 0);
 }
 
+TEST(Archive, VerifyChecksTheArchiveFileAgainstTheSha256ItsCheckpointRecorded) {
+  Archived a;
+  prepare(a);
+  ASSERT_EQ(archive(a).first, 0);
+  std::int64_t checkpoint = 0;
+  {
+    store::Db r(a.db, store::Db::Mode::read_only);
+    checkpoint = r.scalar_int("SELECT seq FROM events WHERE type = 'journal.archived'");
+  }
+  const auto live_bytes = file_bytes(a.db);
+  auto check = [&](const std::string& file, const std::string& name) {
+    return test::run({kCtl, "audit", "verify", "--db", a.db, "--archive", file}, a.dir / name);
+  };
+  auto [rc, out] = check(archive_file(a), "c1");
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("ok: SHA-256 "), std::string::npos) << out;
+  EXPECT_NE(
+      out.find("recorded by the journal.archived checkpoint at seq " + std::to_string(checkpoint)),
+      std::string::npos)
+      << out;
+  EXPECT_NE(out.find("seq 1.." + std::to_string(a.last_archived) + " verified"), std::string::npos)
+      << out;
+
+  // The same file name, one observation edited after archiving: named by its hash, exit 1.
+  const auto edited_dir = a.dir / "edited";
+  std::filesystem::create_directories(edited_dir);
+  const auto edited = (edited_dir / std::filesystem::path(archive_file(a)).filename()).string();
+  std::filesystem::copy_file(archive_file(a), edited);
+  {
+    store::Db w(edited, store::Db::Mode::read_write);
+    ASSERT_FALSE(
+        w.exec("UPDATE observations SET value = value + 1 WHERE id = (SELECT min(id) "
+               "FROM observations)"));
+  }
+  std::tie(rc, out) = check(edited, "c2");
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_NE(out.find("BROKEN: SHA-256"), std::string::npos) << out;
+  EXPECT_NE(out.find("differs from"), std::string::npos) << out;
+  EXPECT_NE(out.find("checkpoint at seq " + std::to_string(checkpoint)), std::string::npos) << out;
+  EXPECT_NE(out.find("not the one that was written"), std::string::npos) << out;
+
+  // A file the journal never archived (here the live journal itself).
+  const auto other = (a.dir / "other.db").string();
+  std::filesystem::copy_file(a.db, other);
+  std::tie(rc, out) = check(other, "c3");
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_NE(out.find("recorded by none of the journal's 1 archive checkpoints"), std::string::npos)
+      << out;
+
+  // No such file: the archive cannot be checked at all.
+  std::tie(rc, out) = check((a.dir / "nowhere.db").string(), "c4");
+  EXPECT_EQ(rc, 3) << out;
+  EXPECT_NE(out.find("no such file"), std::string::npos) << out;
+
+  // --json carries the same verdict per archive.
+  std::tie(rc, out) =
+      test::run({kCtl, "audit", "verify", "--json", "--db", a.db, "--archive", archive_file(a)},
+                a.dir / "c5");
+  EXPECT_EQ(rc, 0) << out;
+  const auto j = nlohmann::json::parse(out, nullptr, false);
+  ASSERT_TRUE(j.contains("archives")) << out;
+  EXPECT_EQ(j["archives"][0]["ok"], true);
+  EXPECT_EQ(j["archives"][0]["checkpoint_seq"], checkpoint);
+  EXPECT_EQ(file_bytes(a.db), live_bytes);  // read-only throughout
+}
+
 TEST(Archive, RefusedWhileTheDaemonHoldsTheLock) {
   Archived a;
   prepare(a);
@@ -303,6 +369,32 @@ TEST(Archive, BadArgumentsLeaveEverythingUntouched) {
   EXPECT_NE(out.find("exists already"), std::string::npos) << out;
   EXPECT_EQ(file_bytes(a.db), before);
   EXPECT_EQ(file_bytes(archive_file(a)), "earlier");
+  std::filesystem::remove(archive_file(a));
+
+  // A database of a newer schema and a foreign file: refused, left as they were, nothing written.
+  std::filesystem::create_directories(a.dir / "newer");
+  const auto newer = (a.dir / "newer/vitals.db").string();
+  std::filesystem::copy_file(a.db, newer);
+  {
+    store::Db w(newer, store::Db::Mode::read_write);
+    ASSERT_FALSE(w.exec("PRAGMA user_version = 99"));
+  }
+  const auto newer_bytes = file_bytes(newer);
+  std::tie(rc, out) = test::run(
+      {kCtl, "archive", "--db", newer, "--before", kBefore, "--out", a.out.string()}, a.dir / "b5");
+  EXPECT_NE(rc, 0) << out;
+  EXPECT_NE(out.find("newer"), std::string::npos) << out;
+  EXPECT_EQ(file_bytes(newer), newer_bytes);
+  std::filesystem::create_directories(a.dir / "foreign");
+  const auto foreign = (a.dir / "foreign/vitals.db").string();
+  std::ofstream(foreign) << std::string(4096, 'x');
+  std::tie(rc, out) =
+      test::run({kCtl, "archive", "--db", foreign, "--before", kBefore, "--out", a.out.string()},
+                a.dir / "b6");
+  EXPECT_NE(rc, 0) << out;
+  EXPECT_NE(out.find("not a database"), std::string::npos) << out;
+  EXPECT_EQ(file_bytes(foreign), std::string(4096, 'x'));
+  EXPECT_TRUE(std::filesystem::is_empty(a.out));
 }
 
 TEST(Archive, AnOpenSessionIsNeverSplit) {

@@ -5,13 +5,18 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
 #include <sstream>
 #include <thread>
 
+#include "core/value_text.hpp"
 #include "integration/one_chair_daemon.hpp"
 #include "store/sqlite.hpp"
 #include "support/free_port.hpp"
+#include "support/png.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 #include "unit/store/journal_fixture.hpp"
@@ -153,6 +158,74 @@ TEST_F(AuditCtl, ExportCsvHasTheDocumentedColumnsAndEveryRecord) {
                                  "'observation' OR type GLOB 'alert.*' OR type GLOB 'session.*')"));
 }
 
+// RFC 4180 fields of one CSV line (quotes doubled inside quoted fields).
+std::vector<std::string> csv_fields(const std::string& line) {
+  std::vector<std::string> out(1);
+  bool quoted = false;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted && c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+      out.back() += '"';
+      ++i;
+    } else if (c == '"') {
+      quoted = !quoted;
+    } else if (c == ',' && !quoted) {
+      out.emplace_back();
+    } else if (c != '\r' || quoted) {
+      out.back() += c;
+    }
+  }
+  return out;
+}
+
+// Every observation row comes back from the CSV and the FHIR export with its value, unit and
+// times, compared with the database row by row.
+TEST_F(AuditCtl, ExportCsvAndFhirRoundTripEveryObservation) {
+  std::multiset<std::string> rows;           // parameter|value|unit|received_at
+  std::map<std::string, std::string> by_id;  // id -> value|unit|effective time
+  {
+    store::Db db(db_, store::Db::Mode::read_only);
+    store::Stmt s(db,
+                  "SELECT id, parameter, value, unit, received_at, coalesce(device_time, "
+                  "received_at) FROM observations WHERE session = 1");
+    while (s.step()) {
+      const auto value = core::format_value(s.real(2));
+      rows.insert(s.text(1) + "|" + value + "|" + s.text(3) + "|" + s.text(4));
+      by_id[std::to_string(s.int64(0))] = value + "|" + s.text(3) + "|" + s.text(5);
+    }
+  }
+  ASSERT_GT(rows.size(), 20u);
+
+  const auto csv = (dir_ / "rt.csv").string();
+  auto [rc, out] = ctl({"export", "--db", db_, "--session", std::to_string(w_.session), "--format",
+                        "csv", "--out", csv});
+  ASSERT_EQ(rc, 0) << out;
+  std::ifstream in(csv);
+  std::multiset<std::string> from_csv;
+  for (std::string line; std::getline(in, line);) {
+    const auto f = csv_fields(line);
+    ASSERT_EQ(f.size(), 21u) << line;
+    if (f[2] == "observation") from_csv.insert(f[6] + "|" + f[8] + "|" + f[9] + "|" + f[12]);
+  }
+  EXPECT_EQ(from_csv, rows);
+
+  const auto fhir = (dir_ / "rt.json").string();
+  std::tie(rc, out) = ctl({"export", "--db", db_, "--session", std::to_string(w_.session),
+                           "--format", "fhir", "--out", fhir});
+  ASSERT_EQ(rc, 0) << out;
+  std::ifstream fin(fhir);
+  const auto bundle = nlohmann::json::parse(fin);
+  std::map<std::string, std::string> from_fhir;
+  for (const auto& e : bundle["entry"]) {
+    const auto& o = e["resource"];
+    from_fhir[o["identifier"][0]["value"].get<std::string>()] =
+        core::format_value(o["valueQuantity"]["value"].get<double>()) + "|" +
+        o["valueQuantity"]["code"].get<std::string>() + "|" +
+        o["effectiveDateTime"].get<std::string>();
+  }
+  EXPECT_EQ(from_fhir, by_id);
+}
+
 TEST_F(AuditCtl, ExportJsonRoundTripsTheRecords) {
   const auto file = (dir_ / "r.json").string();
   auto [rc, out] = ctl({"export", "--db", db_, "--from", "2026-09-21T14:00:00Z", "--until",
@@ -255,6 +328,62 @@ TEST_F(AuditCtl, ReportIsOneSelfContainedHtmlFile) {
   EXPECT_EQ(html.find("@import"), std::string::npos);
 }
 
+// The report as a browser draws it: headless Chromium's screenshot of the page, and the chart's
+// series counted by their colours (SBP red, HR green).
+struct Drawn {
+  std::size_t sbp = 0, hr = 0;
+};
+Drawn screenshot(const std::string& html, const test::TempDir& dir, const std::string& name) {
+  const auto png = (dir / (name + ".png")).string();
+  auto [rc, out] = test::run({"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu",
+                              "--hide-scrollbars", "--user-data-dir=" + (dir / "chromium").string(),
+                              "--window-size=1000,1400", "--screenshot=" + png, "file://" + html},
+                             dir / (name + ".chromium"));
+  EXPECT_EQ(rc, 0) << out;
+  std::string error;
+  const auto img = test::read_png(png, error);
+  EXPECT_TRUE(img) << error;
+  if (!img) return {};
+  EXPECT_EQ(img->width, 1000);
+  auto near = [](const std::uint8_t* p, int r, int g, int b) {
+    return std::abs(p[0] - r) <= 24 && std::abs(p[1] - g) <= 24 && std::abs(p[2] - b) <= 24;
+  };
+  Drawn d;
+  for (int y = 0; y < img->height; ++y)
+    for (int x = 0; x < img->width; ++x) {
+      const auto* p = img->at(x, y);
+      d.sbp += near(p, 0xc6, 0x28, 0x28);
+      d.hr += near(p, 0x2e, 0x7d, 0x32);
+    }
+  return d;
+}
+
+// Drawn series: the fixture's HR line across the session (about 1,100 pixels) and its SBP line
+// (about 900 on top of the ~1,600 the limit line, the alert bar and red text give). Without
+// the series (lines and points removed) Chromium draws about 290 HR and 1,600 SBP pixels: the
+// legend swatches, the dotted baselines, the limit, the alert.
+bool chart_drawn(const Drawn& d) {
+  return d.hr >= 600 && d.sbp >= 2000;
+}
+
+TEST_F(AuditCtl, ReportDrawsItsChartInChromium) {
+  const auto file = (dir_ / "r.html").string();
+  auto [rc, out] =
+      ctl({"report", "--db", db_, "--session", std::to_string(w_.session), "--out", file});
+  ASSERT_EQ(rc, 0) << out;
+  const auto shot = screenshot(file, dir_, "report");
+  EXPECT_TRUE(chart_drawn(shot)) << "the chart is not drawn: HR " << shot.hr << " pixels, SBP "
+                                 << shot.sbp;
+
+  // The same page without its series: the check must see an empty chart.
+  const auto empty = (dir_ / "empty.html").string();
+  std::ofstream(empty) << std::regex_replace(file_bytes(file),
+                                             std::regex("<polyline[^>]*/>|<circle[^>]*/>"), "");
+  const auto none = screenshot(empty, dir_, "empty");
+  EXPECT_FALSE(chart_drawn(none)) << "an empty chart passes the check: HR " << none.hr
+                                  << " pixels, SBP " << none.sbp;
+}
+
 TEST_F(AuditCtl, EventLinesShowValuesAsTheMonitorReportedThem) {
   auto [rc, out] =
       ctl({"--db", db_, "events", "--type", "alert.raised,observation", "--limit", "1000"});
@@ -277,6 +406,15 @@ TEST_F(AuditCtl, BadInputIsAClearErrorAndNothingIsWritten) {
       {"export", "--db", db_, "--session", "1", "--out", (dir_ / "no/such/dir/x.csv").string()});
   EXPECT_EQ(rc, 1);
   EXPECT_NE(out.find("cannot write"), std::string::npos) << out;
+
+  std::tie(rc, out) = ctl(
+      {"report", "--db", db_, "--session", "1", "--out", (dir_ / "no/such/dir/r.html").string()});
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(out.find("cannot write"), std::string::npos) << out;
+
+  std::tie(rc, out) = ctl({"export", "--db", db_, "--session", "99", "--format", "json"});
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(out.find("no session 99"), std::string::npos) << out;
 
   std::tie(rc, out) = ctl({"export", "--db", db_, "--from", "yesterday", "--until", "now"});
   EXPECT_EQ(rc, 2) << out;
@@ -316,6 +454,44 @@ TEST_F(AuditCtl, ANewerSchemaIsRefused) {
   std::tie(rc, out) = ctl({"export", "--db", copy.string(), "--session", "1"});
   EXPECT_EQ(rc, 3);
   EXPECT_NE(out.find("newer"), std::string::npos) << out;
+  const auto html = (dir_ / "newer.html").string();
+  std::tie(rc, out) = ctl({"report", "--db", copy.string(), "--session", "1", "--out", html});
+  EXPECT_EQ(rc, 3);
+  EXPECT_NE(out.find("newer"), std::string::npos) << out;
+  EXPECT_FALSE(std::filesystem::exists(html));
+}
+
+// A vitalsd database damaged on disk (a page overwritten): each command says it cannot read it,
+// exits non-zero, writes nothing and leaves the file as it was.
+TEST_F(AuditCtl, ACorruptDatabaseIsAClearErrorAndLeftAsItWas) {
+  const auto copy = dir_ / "corrupt.db";
+  std::filesystem::copy_file(w_.database, copy);
+  std::int64_t page_size = 0, root = 0;
+  {
+    store::Db r(copy, store::Db::Mode::read_only);
+    page_size = r.scalar_int("PRAGMA page_size");
+    root = r.scalar_int("SELECT rootpage FROM sqlite_master WHERE name = 'events'");
+  }
+  {  // The first page of the events table, overwritten past its page header.
+    std::fstream f(copy, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp((root - 1) * page_size + 8);
+    const std::string junk(static_cast<std::size_t>(page_size) - 8, '\x5a');
+    f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+  }
+  const auto damaged = file_bytes(copy);
+  const auto html = (dir_ / "corrupt.html").string();
+  for (auto args :
+       std::vector<std::vector<std::string>>{{"audit", "verify"},
+                                             {"export", "--session", "1"},
+                                             {"report", "--session", "1", "--out", html}}) {
+    args.push_back("--db");
+    args.push_back(copy.string());
+    auto [rc, out] = ctl(args);
+    EXPECT_NE(rc, 0) << args[0] << ": " << out;
+    EXPECT_NE(out.find("malformed"), std::string::npos) << args[0] << ": " << out;
+  }
+  EXPECT_EQ(file_bytes(copy), damaged);
+  EXPECT_FALSE(std::filesystem::exists(html));
 }
 
 }  // namespace

@@ -44,6 +44,7 @@ class Process {
   Process& operator=(const Process&) = delete;
 
   bool started() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
   void signal(int sig) { ::kill(pid_, sig); }
 
   // Exit code, 128+signal when killed, nullopt on timeout.

@@ -110,6 +110,11 @@ INSTANTIATE_TEST_SUITE_P(
              "INSERT INTO events SELECT max(seq) + 1, max(at), 'alert.acknowledged', NULL, NULL, "
              "'{}', max(hash), max(hash) FROM events",
              "events", "prev_hash"},
+        Case{"event inserted in the middle",
+             "UPDATE events SET seq = -(seq + 1) WHERE seq >= 10; UPDATE events SET seq = -seq "
+             "WHERE seq < 0; INSERT INTO events SELECT 10, at, type, monitor, session, payload, "
+             "hash, hash FROM events WHERE seq = 9",
+             "events", ""},
         Case{"event deleted with its observation row",
              "DELETE FROM observations WHERE id = 3; DELETE FROM events WHERE type = "
              "'observation' AND json_extract(payload, '$.id') = 3",
@@ -137,6 +142,7 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"session end rewritten", "UPDATE sessions SET ended_by = 'nurse-z'", "sessions",
              "ended_by is"},
         Case{"session deleted", "DELETE FROM sessions", "sessions", "missing"},
+        Case{"session renumbered", "UPDATE sessions SET id = id + 1", "sessions", ""},
         Case{"session inserted",
              "INSERT INTO sessions (id, monitor, patient, protocol, phase, phase_since, "
              "started_at, started_by) VALUES (99, 'chair-1', 'P-9', 'ketamine-iv', 'ended', "
@@ -150,6 +156,12 @@ INSTANTIATE_TEST_SUITE_P(
              "value is"},
         Case{"alert priority lowered", "UPDATE alerts SET priority = 'low'", "alerts",
              "priority is"},
+        Case{"alerts reordered",
+             "CREATE TEMP TABLE s AS SELECT min(id) AS a, max(id) AS b FROM alerts; UPDATE alerts "
+             "SET id = -id WHERE id IN (SELECT a FROM s UNION SELECT b FROM s); UPDATE alerts SET "
+             "id = (SELECT b FROM s) WHERE id = -(SELECT a FROM s); UPDATE alerts SET id = "
+             "(SELECT a FROM s) WHERE id = -(SELECT b FROM s)",
+             "alerts", "is"},
         Case{"alert deleted", "DELETE FROM alerts WHERE id = (SELECT min(id) FROM alerts)",
              "alerts", "missing"},
         Case{"alert inserted",
