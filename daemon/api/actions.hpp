@@ -30,10 +30,21 @@ struct RefusedAttempt {
   std::string path;     // the route pattern ("/api/v1/alerts/{id}/ack"), else the path (no query)
   int status = 401;     // 401 | 403
   // 401: "no_token" (no Authorization header), "not_bearer" (another scheme or malformed),
-  //      "unknown_token" (a bearer token that matches none); 403: "role_not_allowed"
+  //      "unknown_token" (a bearer token that matches none), "session_invalid" (a browser
+  //      session cookie that expired, was signed out or tampered with); 403: "role_not_allowed",
+  //      "csrf_failed"
   std::string reason;
   std::string actor;  // 403: the valid token's name; empty for a 401
   std::string role;   // 403: the token's role
+};
+
+// A browser signing in or out (docs/api.md "Signing in from a browser"), for the journal.
+struct Access {
+  std::string address;  // the client's IP address
+  std::string actor;    // the token's name
+  std::string role;
+  bool signed_in = true;   // false: signed out
+  std::string expires_at;  // sign-in: when the session cookie expires (ISO 8601)
 };
 
 class Actions {
@@ -67,6 +78,13 @@ class Actions {
   virtual nlohmann::json session(std::int64_t id) = 0;
   // Synchronous, never blocks: a refused request, for the journal (rate-limited by the app).
   virtual void refused(const RefusedAttempt& attempt) = 0;
+  // Synchronous, never blocks: a browser signed in or out (journaled as api.signed_in /
+  // api.signed_out).
+  virtual void access(const Access& access) = 0;
+  // Synchronous, in memory: {"protocols": [{"name", "description", "max_pause_s", ...,
+  //   "baseline": {...}, "rules": [{"id", "name", "kind", "parameter", "condition", "limit",
+  //   "priority", "phases", ...}]}]}.
+  virtual nlohmann::json protocols() = 0;
 };
 
 }  // namespace vitalsd::api

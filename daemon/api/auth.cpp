@@ -132,4 +132,10 @@ std::string sha256_hex(std::string_view text) {
   return out;
 }
 
+const Identity* Auth::find(std::string_view name) const {
+  for (const auto& e : entries_)
+    if (e.identity.name == name) return &e.identity;
+  return nullptr;
+}
+
 }  // namespace vitalsd::api

@@ -44,6 +44,9 @@ class Auth {
   // thread-safe (one hashing context); the server calls it on its strand only.
   const Identity* authenticate(std::string_view authorization);
 
+  // The identity of the token with this name (a browser session names its token), or nullptr.
+  const Identity* find(std::string_view name) const;
+
   std::size_t size() const { return entries_.size(); }
 
  private:

@@ -10,6 +10,7 @@
 
 #include "api/routes.hpp"
 #include "core/time.hpp"
+#include "web/assets.hpp"
 
 namespace vitalsd::api::detail {
 namespace {
@@ -19,7 +20,10 @@ using nlohmann::json;
 constexpr int kMaxJsonDepth = 16;
 
 Response json_response(unsigned status, const json& body) {
-  return Response{status, body.dump(-1, ' ', false, json::error_handler_t::replace), {}, false, {}};
+  Response r;
+  r.status = status;
+  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  return r;
 }
 
 std::string_view reason_code(unsigned status) {
@@ -38,6 +42,8 @@ std::string_view reason_code(unsigned status) {
       return "conflict";
     case 413:
       return "payload_too_large";
+    case 415:
+      return "unsupported_media_type";
     case 422:
       return "unprocessable";
     case 503:
@@ -219,6 +225,18 @@ std::string shown_name(const std::string& name) {
   return s;
 }
 
+bool has_nul(const json& j) {
+  if (j.is_string()) return j.get_ref<const std::string&>().find('\0') != std::string::npos;
+  if (j.is_object()) {
+    for (const auto& [key, value] : j.items())
+      if (key.find('\0') != std::string::npos || has_nul(value)) return true;
+  } else if (j.is_array()) {
+    for (const auto& value : j)
+      if (has_nul(value)) return true;
+  }
+  return false;
+}
+
 // Parses an object body holding only `fields`. An empty body is {}.
 std::optional<Response> parse_body(const std::string& body, std::initializer_list<Field> fields,
                                    json& out) {
@@ -229,8 +247,30 @@ std::optional<Response> parse_body(const std::string& body, std::initializer_lis
     out = json::object();
   } else {
     if (!shallow(body)) return error(400, "bad_request", "JSON nested too deeply");
-    out = json::parse(body, nullptr, false);
+    // RFC 8259 leaves duplicate names to the parser; two parsers reading one body differently is
+    // how a check is slipped past, so a name given twice is refused.
+    std::vector<std::vector<std::string>> names;  // per open object
+    std::string duplicate;
+    out = json::parse(
+        body,
+        [&](int, json::parse_event_t event, json& parsed) {
+          if (event == json::parse_event_t::object_start) {
+            names.emplace_back();
+          } else if (event == json::parse_event_t::object_end) {
+            if (!names.empty()) names.pop_back();
+          } else if (event == json::parse_event_t::key && !names.empty()) {
+            const auto& key = parsed.get_ref<const std::string&>();
+            for (const auto& seen : names.back())
+              if (seen == key && duplicate.empty()) duplicate = key;
+            names.back().push_back(key);
+          }
+          return true;
+        },
+        false);
     if (out.is_discarded()) return error(400, "bad_request", "malformed JSON");
+    if (!duplicate.empty())
+      return error(400, "bad_request", "field " + shown_name(duplicate) + " given twice");
+    if (has_nul(out)) return error(400, "bad_request", "a string holds a NUL character (\\u0000)");
   }
   if (!out.is_object()) return error(400, "bad_request", "the body must be a JSON object");
   for (const auto& [key, value] : out.items()) {
@@ -308,7 +348,37 @@ struct Ctx {
   const Match& match;
   const Query& query;
   const Identity* who;
+  const asio::ip::address& address;
+  const WebSessions::Valid* web;  // the browser session the request came with, if any
 };
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string iso_from_unix(std::int64_t s) {
+  return core::format_iso8601(core::Timestamp{std::chrono::seconds{s}});
+}
+
+std::string address_text(const asio::ip::address& a) {
+  return a.is_unspecified() ? std::string("unknown") : a.to_string();
+}
+
+// The session cookie's attributes: never readable by script, never sent cross-site, only to the
+// API. `max_age` 0 deletes it.
+std::string session_cookie(std::string_view value, std::int64_t max_age) {
+  return std::string(WebSessions::kCookie) + "=" + std::string(value) +
+         "; Path=/api/; HttpOnly; SameSite=Strict; Max-Age=" + std::to_string(max_age);
+}
+
+json who_json(const Identity& who, const std::string& csrf, std::int64_t expires) {
+  return {{"name", who.name},
+          {"role", role_name(who.role)},
+          {"csrf", csrf},
+          {"expires_at", iso_from_unix(expires)}};
+}
 
 asio::awaitable<Outcome> dispatch(const Ctx& c) {
   auto& st = *c.state;
@@ -442,6 +512,36 @@ asio::awaitable<Outcome> dispatch(const Ctx& c) {
       if (reply.status < 300) spdlog::info("api: {} paused alert {} for {} s", actor, id, seconds);
       co_return Outcome{from_reply(std::move(reply)), {}};
     }
+    case Endpoint::login:  // answered by handle(): a wrong token is a 401 like any other
+      break;
+    case Endpoint::login_status: {
+      if (c.web)
+        co_return Outcome{json_response(200, who_json(*c.who, c.web->csrf, c.web->expires)), {}};
+      // A bearer token: who it is; there is no browser session and so no CSRF token.
+      co_return Outcome{
+          json_response(200, {{"name", c.who->name}, {"role", role_name(c.who->role)}}), {}};
+    }
+    case Endpoint::logout: {
+      if ((err = parse_body(c.req.body(), {}, body))) co_return Outcome{*err, {}};
+      auto r = json_response(200, {{"signed_out", c.web != nullptr}});
+      if (c.web) {
+        if (!st.web.revoke(*c.web, unix_now()))
+          spdlog::warn("api: could not save the sign-out of {} (it holds until a restart)",
+                       c.who->name);
+        Access a;
+        a.address = address_text(c.address);
+        a.actor = c.who->name;
+        a.role = std::string(role_name(c.who->role));
+        a.signed_in = false;
+        st.actions.access(a);
+        spdlog::info("api: {} signed out from {}", c.who->name, a.address);
+      }
+      r.headers.emplace_back("Set-Cookie", session_cookie("", 0));
+      co_return Outcome{std::move(r), {}};
+    }
+    case Endpoint::protocols: {
+      co_return Outcome{json_response(200, st.actions.protocols()), {}};
+    }
     case Endpoint::events_page:
     case Endpoint::events_stream:
     case Endpoint::events_ws: {
@@ -473,7 +573,9 @@ asio::awaitable<Outcome> dispatch(const Ctx& c) {
         co_return Outcome{{}, std::move(s)};
       }
       auto page = queries::events(*st.db, s.after, static_cast<int>(limit), s.filter);
-      co_return Outcome{Response{200, queries::event_page_json(page), {}, false, {}}, {}};
+      Response r;
+      r.body = queries::event_page_json(page);
+      co_return Outcome{std::move(r), {}};
     }
   }
   co_return Outcome{error(404, "not_found", "no such endpoint"), {}};
@@ -521,6 +623,70 @@ Response error(unsigned status, std::string_view code, std::string_view detail) 
   return json_response(status, {{"error", code}, {"detail", detail}});
 }
 
+namespace {
+
+// The dashboard's files (daemon/web), for GET and HEAD outside /api/. Nothing is loaded from
+// elsewhere: the policy lets the page reach only this origin.
+Response asset_response(const Request& req, std::string_view path) {
+  const auto* a = web::find_asset(path);
+  if (!a)
+    return error(404, "not_found", "no such page; the dashboard is at /, the API under /api/v1/");
+  Response r;
+  r.content_type = std::string(a->content_type);
+  r.headers = {{"ETag", std::string(a->etag)},
+               {"Cache-Control", "no-cache"},
+               {"Content-Security-Policy",
+                "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; "
+                "frame-ancestors 'none'"},
+               {"X-Content-Type-Options", "nosniff"},
+               {"X-Frame-Options", "DENY"},
+               {"Referrer-Policy", "no-referrer"}};
+  const auto inm = req[http::field::if_none_match];
+  if (std::string_view(inm.data(), inm.size()) == a->etag) {
+    r.status = 304;
+    return r;
+  }
+  r.body = std::string(a->body);
+  return r;
+}
+
+// A JSON body's media type: application/json, with or without parameters ("; charset=utf-8").
+bool json_media_type(std::string_view type) {
+  const auto semi = type.find(';');
+  auto base = type.substr(0, semi);
+  while (!base.empty() && base.back() == ' ') base.remove_suffix(1);
+  return boost::beast::iequals(boost::beast::string_view(base.data(), base.size()),
+                               "application/json");
+}
+
+bool blank(std::string_view body) {
+  for (char c : body)
+    if (c != ' ' && c != '\t' && c != '\r' && c != '\n') return false;
+  return true;
+}
+
+// A 401, reported for the journal and answered late when this address keeps failing.
+asio::awaitable<Outcome> unauthorized(const std::shared_ptr<State>& state,
+                                      const asio::ip::address& address, Method method,
+                                      const Match& m, std::string_view reason,
+                                      std::string_view detail, bool challenge) {
+  ++state->unauthorized;
+  report_refusal(*state, address, method, m, 401, reason, nullptr);
+  const auto delay = state->throttle.failure(address.to_string(), FailureThrottle::Clock::now());
+  if (delay.count() > 0) {
+    ++state->delayed_unauthorized;
+    asio::steady_timer timer(state->strand, delay);
+    boost::system::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  auto r = error(401, "unauthorized", detail);
+  r.challenge = challenge;
+  co_return Outcome{std::move(r), {}};
+}
+
+}  // namespace
+
 asio::awaitable<Outcome> handle(const std::shared_ptr<State>& state, const Request& req,
                                 const asio::ip::address& address) {
   ++state->requests;
@@ -541,29 +707,40 @@ asio::awaitable<Outcome> handle(const std::shared_ptr<State>& state, const Reque
     const auto query_text =
         qmark == std::string_view::npos ? std::string_view() : target.substr(qmark + 1);
 
+    if (path.substr(0, 5) != "/api/" && path != "/api") {
+      if (method != Method::get) {
+        auto r = error(405, "method_not_allowed", "the dashboard's pages are read with GET");
+        r.allow = "GET, HEAD";
+        co_return Outcome{std::move(r), {}};
+      }
+      co_return Outcome{asset_response(req, path), {}};
+    }
+
     const Match m = match_route(method, path);
     const Identity* who = nullptr;
-    // Everything but health needs a token, whether or not the path exists: an anonymous
-    // client learns nothing about the API.
+    std::optional<WebSessions::Valid> web;
+    // Everything but health and login needs a token or a browser session, whether or not the
+    // path exists: an anonymous client learns nothing about the API.
     const bool open = m.result == Match::Result::ok && !m.route->needs_token;
     if (!open) {
       const auto auth = req[http::field::authorization];
-      who = state->auth.authenticate(std::string_view(auth.data(), auth.size()));
-      if (!who) {
-        ++state->unauthorized;
-        report_refusal(*state, address, method, m, 401,
-                       unauthorized_reason(std::string_view(auth.data(), auth.size())), nullptr);
-        const auto delay =
-            state->throttle.failure(address.to_string(), FailureThrottle::Clock::now());
-        if (delay.count() > 0) {
-          ++state->delayed_unauthorized;
-          asio::steady_timer timer(state->strand, delay);
-          boost::system::error_code ec;
-          co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        }
-        static const std::string kBody =
-            R"({"error":"unauthorized","detail":"a valid bearer token is required"})";
-        co_return Outcome{Response{401, kBody, {}, true, {}}, {}};
+      const std::string_view auth_text(auth.data(), auth.size());
+      const auto cookie = req[http::field::cookie];
+      const std::string_view cookie_text(cookie.data(), cookie.size());
+      if (auth_text.empty() && !WebSessions::find_cookie(cookie_text).empty()) {
+        web = state->web.check(cookie_text, unix_now());
+        if (web) who = state->auth.find(web->name);
+        if (!who)
+          co_return co_await unauthorized(
+              state, address, method, m, "session_invalid",
+              "the browser session has expired, was signed out or its token was removed; sign in "
+              "again",
+              false);
+      } else {
+        who = state->auth.authenticate(auth_text);
+        if (!who)
+          co_return co_await unauthorized(state, address, method, m, unauthorized_reason(auth_text),
+                                          "a valid bearer token is required", true);
       }
     }
     switch (m.result) {
@@ -588,11 +765,56 @@ asio::awaitable<Outcome> handle(const std::shared_ptr<State>& state, const Reque
                                   std::string(m.route->pattern)),
                         {}};
     }
+    // A change made with a browser session carries the session's CSRF token: another site's
+    // page can make the browser send the cookie (were SameSite ever bypassed) but cannot read
+    // the token.
+    if (web && method == Method::post) {
+      const auto csrf = req["X-CSRF-Token"];
+      const std::string_view csrf_text(csrf.data(), csrf.size());
+      if (csrf_text.size() != web->csrf.size() ||
+          !std::equal(csrf_text.begin(), csrf_text.end(), web->csrf.begin())) {
+        ++state->forbidden;
+        report_refusal(*state, address, method, m, 403, "csrf_failed", who);
+        co_return Outcome{error(403, "csrf_failed",
+                                "a change made from a browser needs the X-CSRF-Token the "
+                                "sign-in gave; reload the page"),
+                          {}};
+      }
+    }
+    if (method == Method::post && !blank(req.body())) {
+      const auto type = req[http::field::content_type];
+      if (!json_media_type(std::string_view(type.data(), type.size())))
+        co_return Outcome{error(415, "unsupported_media_type",
+                                "request bodies are JSON: send Content-Type: application/json"),
+                          {}};
+    }
     Query q;
     if (auto e = parse_query(query_text, m.route->query, q)) co_return Outcome{*e, {}};
     if (!state->db) co_return Outcome{error(503, "unavailable", "the server is not started"), {}};
+    if (m.route->endpoint == Endpoint::login) {
+      json body;
+      if (auto e = parse_body(req.body(), {{"token", Type::string, true, 512}}, body))
+        co_return Outcome{*e, {}};
+      const std::string header = "Bearer " + body["token"].get<std::string>();
+      const Identity* id = state->auth.authenticate(header);
+      if (!id)
+        co_return co_await unauthorized(state, address, method, m, "unknown_token",
+                                        "that token is not known here", false);
+      const auto issued = state->web.issue(id->name, unix_now());
+      Access a;
+      a.address = address_text(address);
+      a.actor = id->name;
+      a.role = std::string(role_name(id->role));
+      a.expires_at = iso_from_unix(issued.expires);
+      state->actions.access(a);
+      spdlog::info("api: {} signed in from {}", id->name, a.address);
+      auto r = json_response(200, who_json(*id, issued.csrf, issued.expires));
+      r.headers.emplace_back("Set-Cookie",
+                             session_cookie(issued.cookie, state->web.lifetime().count()));
+      co_return Outcome{std::move(r), {}};
+    }
     // Named, not a temporary: g++ 12 destroys temporaries in a co_await expression twice.
-    const Ctx ctx{state, req, m, q, who};
+    const Ctx ctx{state, req, m, q, who, address, web ? &*web : nullptr};
     auto out = co_await dispatch(ctx);
     spdlog::debug("api: {} {} {} id={} -> {}", who ? who->name : "-", method_name(method),
                   m.route->pattern, m.id, out.stream ? 200u : out.response.status);

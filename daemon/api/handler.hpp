@@ -5,6 +5,8 @@
 #include <boost/beast/http.hpp>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "api/state.hpp"
 #include "store/queries.hpp"
@@ -24,6 +26,9 @@ struct Response {
   std::string allow;       // 405: Allow header
   bool challenge = false;  // 401: WWW-Authenticate: Bearer
   std::string upgrade;     // 426: Upgrade header
+  std::string content_type = "application/json";
+  // More header fields (Set-Cookie, the dashboard's Content-Security-Policy, ETag, ...).
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 struct StreamRequest {

@@ -167,8 +167,9 @@ asio::awaitable<void> HttpSession::loop() {
       http::response<http::string_body> res{static_cast<http::status>(out.response.status),
                                             req.version()};
       res.set(http::field::server, "vitalsd");
-      res.set(http::field::content_type, "application/json");
+      res.set(http::field::content_type, out.response.content_type);
       res.set(http::field::cache_control, "no-store");
+      for (const auto& [name, value] : out.response.headers) res.set(name, value);
       if (out.response.challenge) res.set(http::field::www_authenticate, "Bearer");
       if (!out.response.allow.empty()) res.set(http::field::allow, out.response.allow);
       if (!out.response.upgrade.empty()) res.set(http::field::upgrade, out.response.upgrade);

@@ -30,6 +30,10 @@ enum class Endpoint {
   events_page,
   events_stream,
   events_ws,
+  login,         // POST: a token for a browser session cookie
+  login_status,  // GET: who the cookie (or token) is, with the CSRF token for the page
+  logout,        // POST: sign the browser session out
+  protocols,     // GET: the protocols and their rules (the dashboard draws the limits)
 };
 
 enum class Method { get, post };
@@ -79,6 +83,10 @@ inline constexpr std::array kRoutes{
           "after,type,monitor,priority"},
     Route{Endpoint::events_ws, Method::get, "events/ws", true, roles::kEveryone,
           "after,type,monitor,priority"},
+    Route{Endpoint::login, Method::post, "login", false, 0, ""},
+    Route{Endpoint::login_status, Method::get, "login", true, roles::kEveryone, ""},
+    Route{Endpoint::logout, Method::post, "logout", true, roles::kEveryone, ""},
+    Route{Endpoint::protocols, Method::get, "protocols", true, roles::kEveryone, ""},
 };
 
 inline constexpr std::string_view kPrefix = "/api/v1/";

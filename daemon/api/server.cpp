@@ -27,6 +27,7 @@ void Server::start() {
   try {
     state_->db = std::make_unique<store::Db>(state_->database, store::Db::Mode::read_only);
     state_->db->exec("PRAGMA query_only = 1");
+    state_->web.open();
   } catch (const std::exception& e) {
     throw std::runtime_error(std::string("api: ") + e.what());
   }

@@ -13,6 +13,7 @@
 #include "api/actions.hpp"
 #include "api/auth.hpp"
 #include "api/failure_throttle.hpp"
+#include "api/web_session.hpp"
 #include "net/asio.hpp"
 #include "net/connection_table.hpp"
 #include "settings/settings.hpp"
@@ -65,6 +66,7 @@ struct State {
         actions(a),
         auth(s.tokens),
         throttle(s.failure_delay_after, s.failure_delay_max),
+        web(db_path.parent_path(), s.web_session_hours),
         database(std::move(db_path)) {}
 
   Strand strand;
@@ -72,6 +74,7 @@ struct State {
   Actions& actions;
   Auth auth;
   FailureThrottle throttle;  // repeated 401s from one address are answered later
+  WebSessions web;           // browser sign-in: session cookies and their CSRF tokens
   std::filesystem::path database;
   std::unique_ptr<store::Db> db;  // read-only, opened by start()
   bool stopped = false;

@@ -52,6 +52,9 @@ class Pipeline final : public acquisition::Sink, public api::Actions {
   nlohmann::json health() override;
   // Journals `api.refused` events, aggregated by api::RefusalLog (a flood costs bounded rows).
   void refused(const api::RefusedAttempt& attempt) override;
+  // Journals `api.signed_in` / `api.signed_out`.
+  void access(const api::Access& access) override;
+  nlohmann::json protocols() override;
 
   static core::Timestamp now();
   // One log line per monitor with its latest values (the demo's "readings arrive").

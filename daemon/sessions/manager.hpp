@@ -93,6 +93,8 @@ struct Outcome {
 class Manager {
  public:
   using Protocols = std::map<std::string, std::shared_ptr<const alarms::Protocol>>;
+  const Protocols& protocols() const { return protocols_; }
+
   Manager(Protocols protocols, std::set<std::string> monitors, std::int64_t next_session_id,
           std::int64_t next_alert_id);
 

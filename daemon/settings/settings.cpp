@@ -88,6 +88,8 @@ void read_api(const toml::table& t, Settings& s, const std::string& file, core::
     s.api.failure_delay_after = static_cast<std::size_t>(*v);
   if (auto v = r.integer("failure_delay_max_ms", 0, 10'000))
     s.api.failure_delay_max = std::chrono::milliseconds{*v};
+  if (auto v = r.integer("web_session_hours", 1, 24 * 14))
+    s.api.web_session_hours = std::chrono::hours{*v};
   if (const auto* tokens = r.array("tokens")) {
     std::map<std::string, int> names;
     for (const auto& node : *tokens) {

@@ -61,6 +61,8 @@ struct ApiSettings {
   // delayed, growing to failure_delay_max (docs/api.md "Refused attempts"); 0 never delays.
   std::size_t failure_delay_after = 10;
   std::chrono::milliseconds failure_delay_max{1000};
+  // How long a browser stays signed in (the dashboard's session cookie): one shift by default.
+  std::chrono::hours web_session_hours{12};
   std::vector<Token> tokens;
 };
 

@@ -96,6 +96,12 @@ class FakeActions : public Actions {
     std::lock_guard lock(mutex_);
     return refusals_;
   }
+  void access(const Access& a) override {
+    record(std::string(a.signed_in ? "signed in " : "signed out ") + a.actor);
+  }
+  json protocols() override {
+    return {{"protocols", json::array({{{"name", "ketamine-iv"}, {"rules", json::array()}}})}};
+  }
 
   std::vector<std::string> calls() {
     std::lock_guard lock(mutex_);
@@ -221,12 +227,12 @@ class ApiTest : public ::testing::Test {
     req.set(http::field::host, "127.0.0.1");
     req.set(http::field::accept, "application/json");
     if (!role.empty()) req.set(http::field::authorization, "Bearer " + token_of(role));
-    for (const auto& [k, v] : headers) req.set(k, v);
     if (!body.empty() || method == http::verb::post) {
       req.set(http::field::content_type, "application/json");
       req.body() = body;
       req.prepare_payload();
     }
+    for (const auto& [k, v] : headers) req.set(k, v);
     http::write(s, req);
     boost::beast::flat_buffer buf;
     Response r;

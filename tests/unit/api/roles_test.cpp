@@ -86,7 +86,9 @@ TEST_F(ApiTest, EventStreamFollowsTheMatrixToo) {
 
 TEST_F(ApiTest, UnknownPathsWithoutATokenAre401) {
   EXPECT_EQ(get("/api/v1/nothing", "").status, 401u);
-  EXPECT_EQ(get("/etc/passwd", "").status, 401u);
+  EXPECT_EQ(get("/api/v1/etc/passwd", "").status, 401u);
+  // Outside /api/ are only the dashboard's own files, the same for everyone.
+  EXPECT_EQ(get("/etc/passwd", "").status, 404u);
 }
 
 TEST_F(ApiTest, BearerSchemeIsCaseInsensitiveAndOtherSchemesFail) {

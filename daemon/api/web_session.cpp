@@ -1,0 +1,181 @@
+#include "api/web_session.hpp"
+
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <fstream>
+#include <stdexcept>
+#include <vector>
+
+namespace vitalsd::api {
+namespace {
+
+constexpr std::size_t kNonceBytes = 16;
+constexpr std::size_t kMaxRevoked = 100000;
+
+std::string to_hex(const unsigned char* p, std::size_t n) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out(n * 2, '0');
+  for (std::size_t i = 0; i < n; ++i) {
+    out[2 * i] = kDigits[p[i] >> 4];
+    out[2 * i + 1] = kDigits[p[i] & 15];
+  }
+  return out;
+}
+
+std::optional<std::string> from_hex(std::string_view s) {
+  if (s.size() % 2) return std::nullopt;
+  std::string out(s.size() / 2, '\0');
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    unsigned v = 0;
+    auto r = std::from_chars(s.data() + 2 * i, s.data() + 2 * i + 2, v, 16);
+    if (r.ec != std::errc{} || r.ptr != s.data() + 2 * i + 2) return std::nullopt;
+    out[i] = static_cast<char>(v);
+  }
+  return out;
+}
+
+bool equal(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+// Splits "a.b.c.d" into exactly four parts.
+bool split4(std::string_view s, std::array<std::string_view, 4>& out) {
+  for (std::size_t i = 0; i < 3; ++i) {
+    const auto dot = s.find('.');
+    if (dot == std::string_view::npos) return false;
+    out[i] = s.substr(0, dot);
+    s.remove_prefix(dot + 1);
+  }
+  if (s.find('.') != std::string_view::npos) return false;
+  out[3] = s;
+  return true;
+}
+
+}  // namespace
+
+WebSessions::WebSessions(std::filesystem::path dir, std::chrono::seconds lifetime)
+    : lifetime_(lifetime),
+      dir_(dir.empty() ? std::filesystem::path(".") : std::move(dir)),
+      revoked_file_(dir_ / "web-signouts") {}
+
+void WebSessions::open() {
+  if (open_) return;
+  const auto key_file = dir_ / "web-session.key";
+  std::error_code ec;
+  if (std::filesystem::exists(key_file, ec)) {
+    std::ifstream in(key_file, std::ios::binary);
+    in.read(reinterpret_cast<char*>(key_.data()), static_cast<std::streamsize>(key_.size()));
+    if (in.gcount() != static_cast<std::streamsize>(key_.size()))
+      throw std::runtime_error(key_file.string() +
+                               ": not a 32-byte sign-in key; remove it to make a new one (every "
+                               "browser will have to sign in again)");
+  } else {
+    if (RAND_bytes(key_.data(), static_cast<int>(key_.size())) != 1)
+      throw std::runtime_error("no random bytes for the sign-in key");
+    const auto tmp = key_file.string() + ".tmp";
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    bool ok = fd >= 0 && ::write(fd, key_.data(), key_.size()) == static_cast<ssize_t>(key_.size());
+    ok = ok && ::fsync(fd) == 0;
+    if (fd >= 0) ::close(fd);
+    ok = ok && ::rename(tmp.c_str(), key_file.c_str()) == 0;
+    if (!ok) throw std::runtime_error(key_file.string() + ": cannot write the sign-in key");
+  }
+  std::ifstream in(revoked_file_);
+  std::string nonce;
+  std::int64_t expires = 0;
+  while (in >> nonce >> expires)
+    if (revoked_.size() < kMaxRevoked) revoked_[nonce] = expires;
+  open_ = true;
+}
+
+std::string WebSessions::mac(std::string_view text) const {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (!HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
+            reinterpret_cast<const unsigned char*>(text.data()), text.size(), out, &n))
+    return {};
+  return to_hex(out, n);
+}
+
+WebSessions::Issued WebSessions::issue(std::string_view name, std::int64_t now_unix) {
+  std::array<unsigned char, kNonceBytes> raw{};
+  RAND_bytes(raw.data(), static_cast<int>(raw.size()));
+  const auto nonce = to_hex(raw.data(), raw.size());
+  Issued out;
+  out.expires = now_unix + lifetime_.count();
+  const auto body = to_hex(reinterpret_cast<const unsigned char*>(name.data()), name.size()) + "." +
+                    std::to_string(out.expires) + "." + nonce;
+  out.cookie = body + "." + mac(body);
+  out.csrf = mac("csrf:" + nonce);
+  return out;
+}
+
+std::string_view WebSessions::find_cookie(std::string_view header) {
+  while (!header.empty()) {
+    const auto semi = header.find(';');
+    auto part = header.substr(0, semi);
+    header = semi == std::string_view::npos ? std::string_view() : header.substr(semi + 1);
+    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+    if (part.size() > kCookie.size() && part.substr(0, kCookie.size()) == kCookie &&
+        part[kCookie.size()] == '=')
+      return part.substr(kCookie.size() + 1);
+  }
+  return {};
+}
+
+std::optional<WebSessions::Valid> WebSessions::check(std::string_view cookie_header,
+                                                     std::int64_t now_unix) const {
+  const auto value = find_cookie(cookie_header);
+  if (!open_ || value.empty() || value.size() > 512) return std::nullopt;
+  std::array<std::string_view, 4> p;
+  if (!split4(value, p)) return std::nullopt;
+  const auto body_size = static_cast<std::size_t>(p[3].data() - value.data()) - 1;
+  if (!equal(mac(value.substr(0, body_size)), p[3])) return std::nullopt;
+  auto name = from_hex(p[0]);
+  std::int64_t expires = 0;
+  auto r = std::from_chars(p[1].data(), p[1].data() + p[1].size(), expires);
+  if (!name || name->empty() || r.ec != std::errc{} || expires <= now_unix) return std::nullopt;
+  std::string nonce(p[2]);
+  if (revoked_.count(nonce)) return std::nullopt;
+  Valid v;
+  v.name = std::move(*name);
+  v.csrf = mac("csrf:" + nonce);
+  v.nonce = std::move(nonce);
+  v.expires = expires;
+  return v;
+}
+
+bool WebSessions::revoke(const Valid& session, std::int64_t now_unix) {
+  for (auto it = revoked_.begin(); it != revoked_.end();)
+    it = it->second <= now_unix ? revoked_.erase(it) : std::next(it);
+  if (revoked_.size() >= kMaxRevoked) revoked_.erase(revoked_.begin());
+  revoked_[session.nonce] = session.expires;
+  try {
+    save_revoked();
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+void WebSessions::save_revoked() const {
+  const auto tmp = revoked_file_.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    for (const auto& [nonce, expires] : revoked_) out << nonce << ' ' << expires << '\n';
+    out.flush();
+    if (!out) throw std::runtime_error("write failed");
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, revoked_file_, ec);
+  if (ec) throw std::runtime_error("rename failed");
+}
+
+}  // namespace vitalsd::api
