@@ -771,8 +771,7 @@ asio::awaitable<Outcome> handle(const std::shared_ptr<State>& state, const Reque
     if (web && method == Method::post) {
       const auto csrf = req["X-CSRF-Token"];
       const std::string_view csrf_text(csrf.data(), csrf.size());
-      if (csrf_text.size() != web->csrf.size() ||
-          !std::equal(csrf_text.begin(), csrf_text.end(), web->csrf.begin())) {
+      if (!WebSessions::csrf_matches(*web, csrf_text)) {
         ++state->forbidden;
         report_refusal(*state, address, method, m, 403, "csrf_failed", who);
         co_return Outcome{error(403, "csrf_failed",

@@ -152,6 +152,10 @@ std::optional<WebSessions::Valid> WebSessions::check(std::string_view cookie_hea
   return v;
 }
 
+bool WebSessions::csrf_matches(const Valid& session, std::string_view header) {
+  return equal(session.csrf, header);
+}
+
 bool WebSessions::revoke(const Valid& session, std::int64_t now_unix) {
   for (auto it = revoked_.begin(); it != revoked_.end();)
     it = it->second <= now_unix ? revoked_.erase(it) : std::next(it);

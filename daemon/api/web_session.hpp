@@ -58,6 +58,9 @@ class WebSessions {
   // revocation still holds until the daemon stops).
   bool revoke(const Valid& session, std::int64_t now_unix);
 
+  // Whether an X-CSRF-Token header value is this session's (compared in constant time).
+  static bool csrf_matches(const Valid& session, std::string_view header);
+
   std::chrono::seconds lifetime() const { return lifetime_; }
 
   // The cookie's value from a Cookie header ("a=1; vitalsd_session=...; b=2"), or empty.

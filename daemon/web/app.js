@@ -351,7 +351,8 @@ function tick() {
 
 function openAlerts() {
   const list = [...st.alerts.values()].filter((a) => OPEN_STATES.has(a.state));
-  list.sort((x, y) => (RANK[x.priority] - RANK[y.priority]) ||
+  // An alert announced by another (superseded_by) follows the ones that are announced.
+  list.sort((x, y) => ((x.superseded_by ? 1 : 0) - (y.superseded_by ? 1 : 0)) || (RANK[x.priority] - RANK[y.priority]) ||
     ((x.state === 'active' ? 0 : 1) - (y.state === 'active' ? 0 : 1)) ||
     (ms(y.raised_at || y.updated_at) - ms(x.raised_at || x.updated_at)));
   return list;
@@ -375,16 +376,22 @@ function alertText(a) {
   const p = PARAMS[a.parameter];
   const name = p ? p.label : (a.parameter || a.rule);
   if (a.value !== undefined && a.value !== null && a.limit !== undefined && a.limit !== null) {
-    const dir = a.direction === 'below' ? '<' : '>';
+    const r = ruleOf(a);
+    const below = (r && r.direction ? r.direction : a.direction) === 'below' || (!r && !a.direction && a.value < a.limit);
+    const dir = below ? '<' : '>';
     return `${name} ${fmtNum(a.value)} ${a.unit || ''} ${dir} ${fmtNum(a.limit)}`;
   }
   return a.rule.replace(/_/g, ' ');
 }
 
-function ruleName(a) {
+function ruleOf(a) {
   const s = st.sessions.get(a.session);
   const p = s && st.protocols.get(s.protocol);
-  const r = p && p.rules.find((x) => x.id === a.rule);
+  return (p && p.rules.find((x) => x.id === a.rule)) || null;
+}
+
+function ruleName(a) {
+  const r = ruleOf(a);
   return r ? r.name : a.rule;
 }
 
@@ -421,8 +428,8 @@ function renderAlerts() {
       li.querySelector('[data-act="pause"]').addEventListener('click', () => pauseDialog(a.id));
       li.querySelector('[data-act="reset"]').addEventListener('click', () => alertAction(a.id, 'reset'));
     }
-    const silenced = a.state !== 'active';
-    li.className = `alert p-${a.priority} s-${a.state}${silenced ? ' silenced' : ''}`;
+    const silenced = a.state !== 'active' || !!a.superseded_by;
+    li.className = `alert p-${a.priority} s-${a.state}${silenced ? ' silenced' : ''}${a.superseded_by ? ' superseded' : ''}`;
     li.querySelector('.mark').textContent = MARK[a.priority] || '!';
     const mon = st.monitors.get(a.monitor);
     const who = [];
