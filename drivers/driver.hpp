@@ -29,6 +29,14 @@
 
 namespace vitalsd::drivers {
 
+// An observation code the driver received with a value but maps to no parameter (e.g. an MDC
+// code vitalsd does not track): reported once per monitor and code, journaled by the app as
+// monitor.parameter_unmapped, so a value is never dropped without a trace.
+struct UnmappedCode {
+  std::string code;  // as the device sent it, "188500"
+  std::string name;  // its text, "MDC_TEMP_SOMEWHERE", when it gave one
+};
+
 struct PollResult {
   // Empty when the device answered. A device that answered with unusable data sets
   // errc::bad_answer (the monitor goes to `error`); a device that did not answer sets any other
@@ -40,6 +48,8 @@ struct PollResult {
   // exactly once: true when the observations are committed, false when they will not be. The
   // driver acknowledges its peer then, never before.
   std::vector<std::function<void(bool committed)>> receipts;
+  // Codes with values that map to no parameter, each reported once per monitor.
+  std::vector<UnmappedCode> unmapped;
 };
 
 using PollHandler = std::function<void(PollResult)>;

@@ -134,6 +134,7 @@ void Acquisition::on_result(Monitor& m, drivers::PollResult r) {
     receipt = [receipts = std::move(r.receipts)](bool committed) {
       for (const auto& each : receipts) each(committed);
     };
+  for (const auto& u : r.unmapped) sink_.parameter_unmapped(m.config.id, u, clock_());
   if (r.error) {
     if (receipt) receipt(false);
     ++m.status.failed_polls;

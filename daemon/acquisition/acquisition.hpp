@@ -32,6 +32,13 @@ class Sink {
   // The device's clock and ours differ by more than max_skew_ms; reported once per monitor
   // (again only after it was back within bounds).
   virtual void clock_skew(const std::string& monitor, core::Duration skew, core::Timestamp at) = 0;
+  // The device sent a value under a code no parameter maps to (once per monitor and code).
+  virtual void parameter_unmapped(const std::string& monitor, const drivers::UnmappedCode& code,
+                                  core::Timestamp at) {
+    (void)monitor;
+    (void)code;
+    (void)at;
+  }
 };
 
 struct MonitorStatus {

@@ -52,7 +52,8 @@ Baseline compute_baseline(std::span<const core::Observation> readings, const Bas
 
 // Why baseline -> infusing is blocked (or, with gate = "warn", would be).
 struct GateReason {
-  enum class Kind : std::uint8_t { baseline_incomplete, breach };
+  // baseline_high: a complete baseline value above [baseline] above (the pre-dose check).
+  enum class Kind : std::uint8_t { baseline_incomplete, breach, baseline_high };
   Kind kind = Kind::baseline_incomplete;
   std::optional<core::Parameter> parameter;
   std::int64_t alert_id = 0;  // breach: the open alert

@@ -717,6 +717,17 @@ Gate Engine::gate() const {
                      std::to_string(spec.readings) + " valid baseline readings";
     g.reasons.push_back(std::move(reason));
   }
+  for (const auto& [p, limit] : spec.above) {
+    const auto value = baseline_.value(p, spec);  // nullopt while incomplete (reported above)
+    if (!value || *value <= limit) continue;
+    GateReason reason;
+    reason.kind = GateReason::Kind::baseline_high;
+    reason.parameter = p;
+    reason.message = std::string(core::to_string(p)) + ": baseline " + number_text(*value) + " " +
+                     std::string(core::info(p).ucum) + " is above " + number_text(limit) +
+                     " (pre-dose check)";
+    g.reasons.push_back(std::move(reason));
+  }
   for (const auto& [id, a] : alerts_) {
     const auto k = key_of_.find(id);
     if (k == key_of_.end() || k->second.first == kOrphan) continue;

@@ -552,7 +552,7 @@ std::optional<Protocol> parse_protocol(const toml::table& table, const std::stri
   }
 
   if (const auto* t = ps.table(table, "", "baseline")) {
-    ps.unknown_keys(*t, "baseline", {"parameters", "readings", "gate"});
+    ps.unknown_keys(*t, "baseline", {"parameters", "readings", "gate", "above"});
     ps.strings(*t, "baseline", "parameters", [&](const std::string& s, const toml::node& n) {
       auto param = core::parameter_from_name(s);
       if (!param)
@@ -576,6 +576,33 @@ std::optional<Protocol> parse_protocol(const toml::table& table, const std::stri
         p.baseline.gate = GateMode::off;
       else
         ps.error(*t->get("gate"), "baseline.gate: unknown value '" + *g + "' (block, warn, off)");
+    }
+    if (const auto* above = ps.table(*t, "baseline", "above")) {
+      for (const auto& [k, v] : *above) {
+        const std::string key(k.str());
+        auto param = core::parameter_from_name(key);
+        if (!param) {
+          ps.error(v, "baseline.above: unknown parameter '" + key +
+                          "' (known: " + known_parameters() + ")");
+          continue;
+        }
+        if (std::find(p.baseline.parameters.begin(), p.baseline.parameters.end(), *param) ==
+            p.baseline.parameters.end()) {
+          ps.error(v, "baseline.above." + key + ": " + key +
+                          " is not in [baseline] parameters (it has no baseline to check)");
+          continue;
+        }
+        auto n = ps.number(*above, "baseline.above", key);
+        if (!n) continue;
+        const auto& i = core::info(*param);
+        if (*n < i.plausible_min || *n > i.plausible_max) {
+          ps.error(v, "baseline.above." + key + ": " + fmt_number(*n) +
+                          " is outside the plausible range of " + key + " (" +
+                          fmt_number(i.plausible_min) + "-" + fmt_number(i.plausible_max) + ")");
+          continue;
+        }
+        p.baseline.above[*param] = *n;
+      }
     }
   }
 

@@ -149,12 +149,16 @@ struct BaselineSpec {
   // Baseline value = median of the last `readings` valid readings taken in `baseline`.
   std::uint32_t readings = 3;
   GateMode gate = GateMode::block;
+  // Pre-dose check: a complete baseline value above its limit here is a gate reason
+  // (baseline_high), e.g. { nibp_sys = 140, nibp_dia = 90 }. Each parameter is in `parameters`.
+  std::map<core::Parameter, double> above;
 };
 
 struct Protocol {
   std::string name;  // "ketamine-iv"
   std::string description;
   std::string file;          // where it was loaded from (for messages)
+  std::string sha256;        // hex SHA-256 of the file's bytes as loaded (set by the loader)
   double max_pause_s = 300;  // the longest pause a nurse may set on one alert
   // The longest total paused time of one alert (all its pauses); past it a pause is refused.
   std::optional<double> max_paused_total_s;

@@ -206,6 +206,8 @@ int main(int argc, char** argv) {
                          {"monitors", config->monitors.size()},
                          {"protocols", protocol_names}}};
     journal->record(std::move(loaded), store::Durability::urgent);
+    store::journal_protocols_applied(*journal, config->protocols,
+                                     store::AppliedBecause::config_loaded, now);
   } catch (const std::exception& e) {
     spdlog::critical("start-up failed: {}", e.what());
     return kExitStartup;

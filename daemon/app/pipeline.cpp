@@ -39,11 +39,20 @@ void Pipeline::persist(const sessions::Change& change) {
     alarms::Snapshot snap;
     if (const auto* engine = sessions_.engine(e.session.id))
       snap = engine->snapshot();
+    else if (e.last_state)  // ended: the engine is gone; keep what it knew (the baseline)
+      snap = *e.last_state;
     else
       snap.phase = e.session.phase;
     journal_.record(store::session_event(e), store::Durability::urgent,
                     store::save_session(e.session, snap));
     saved.insert(e.session.id);
+    // The record says which rules watched this session, exactly as they were applied.
+    if (e.type == "started")
+      if (const auto* engine = sessions_.engine(e.session.id))
+        journal_.record(
+            store::protocol_applied(engine->protocol(), store::AppliedBecause::session_started,
+                                    e.at, e.session.monitor, e.session.id),
+            store::Durability::urgent);
   }
   for (const auto& t : change.transitions) {
     const auto* session = sessions_.find(t.session);
@@ -130,6 +139,23 @@ void Pipeline::clock_skew(const std::string& monitor, core::Duration skew, core:
   journal_.record(
       store::Event{"monitor.clock_skew", at, monitor, std::nullopt, {{"skew_ms", skew.count()}}},
       store::Durability::batched);
+}
+
+void Pipeline::parameter_unmapped(const std::string& monitor, const drivers::UnmappedCode& code,
+                                  core::Timestamp at) {
+  spdlog::warn("monitor {}: code {} ({}) has values but maps to no parameter; not stored", monitor,
+               code.code, code.name.empty() ? "no name" : code.name);
+  journal_.record(store::Event{"monitor.parameter_unmapped",
+                               at,
+                               monitor,
+                               std::nullopt,
+                               {{"code", code.code},
+                                {"name", code.name},
+                                {"stored", false},
+                                {"detail",
+                                 "values under this code map to no vitalsd parameter and are "
+                                 "not stored (journaled once per monitor and code)"}}},
+                  store::Durability::batched);
 }
 
 void Pipeline::log_status() {

@@ -33,6 +33,8 @@ class Pipeline final : public acquisition::Sink, public api::Actions {
   void monitor_state(const std::string& monitor, core::MonitorState state,
                      const std::string& detail, core::Timestamp at) override;
   void clock_skew(const std::string& monitor, core::Duration skew, core::Timestamp at) override;
+  void parameter_unmapped(const std::string& monitor, const drivers::UnmappedCode& code,
+                          core::Timestamp at) override;
 
   // api::Actions
   void start_session(const std::string& monitor, const std::string& patient,

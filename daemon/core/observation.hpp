@@ -15,7 +15,14 @@ enum class Validity : std::uint8_t {
   valid,         // a measured value the device vouches for
   questionable,  // the device flagged it (artifact, calibration) but gave a number
   invalid,       // no usable value: sentinel, out of physiological range, sensor off
+  // Not a patient's value at all: stored for the record, never seen by alarms or baselines.
+  demo,  // the monitor is in demo mode (HL7 OBX-8 DEMO / demo-data): simulated values
+  test,  // test or training data (HL7 MSH-11 processing id T or D, OBX-8 test-data)
 };
+// demo or test: data that must never drive an alarm or a baseline.
+inline bool not_patient_data(Validity v) {
+  return v == Validity::demo || v == Validity::test;
+}
 
 std::string_view to_string(Validity v);
 std::optional<Validity> validity_from_name(std::string_view name);

@@ -134,6 +134,34 @@ std::string clip(std::string_view s) {
   return std::string{s.substr(0, kMaxCopied)};
 }
 
+// A field in the sender's delimiters rewritten in ours, its structure intact: repetitions,
+// components and subcomponents stay separate (MSH-3 "BEDMON-7^0012345678ABCDEF^EUI-64" stays
+// three components), and only the text inside each piece is unescaped and escaped again.
+std::string recode(std::string_view field, const Encoding& theirs, const Encoding& ours) {
+  std::string out;
+  auto split = [](std::string_view s, char sep, auto&& each) {
+    std::size_t start = 0;
+    for (bool first = true;; first = false) {
+      const auto end = s.find(sep, start);
+      each(s.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start),
+           first);
+      if (end == std::string_view::npos) break;
+      start = end + 1;
+    }
+  };
+  split(field, theirs.repetition, [&](std::string_view rep, bool first_rep) {
+    if (!first_rep) out += ours.repetition;
+    split(rep, theirs.component, [&](std::string_view comp, bool first_comp) {
+      if (!first_comp) out += ours.component;
+      split(comp, theirs.subcomponent, [&](std::string_view sub, bool first_sub) {
+        if (!first_sub) out += ours.subcomponent;
+        escape_into(out, unescape(sub, theirs), ours);
+      });
+    });
+  });
+  return out;
+}
+
 }  // namespace
 
 std::string build_ack(const Message& original, AckCode code, const AckOptions& opt,
@@ -174,7 +202,7 @@ std::string build_reject(std::string_view raw, const ParseError& why, const AckO
     }
     // Piece k of the line is MSH-k for k >= 2 (MSH-1 is the separator itself).
     auto decode = [&](std::size_t n) {
-      return escape(unescape(clip(nth_piece(line, theirs.field, n)), theirs), ours);
+      return recode(clip(nth_piece(line, theirs.field, n)), theirs, ours);
     };
     h.app = decode(3);
     h.facility = decode(4);

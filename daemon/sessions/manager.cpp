@@ -1,6 +1,7 @@
 #include "sessions/manager.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace vitalsd::sessions {
 namespace {
@@ -106,6 +107,32 @@ Manager::Manager(Protocols protocols, std::set<std::string> monitors, std::int64
       next_session_id_(next_session_id),
       next_alert_id_(std::make_shared<std::int64_t>(next_alert_id)) {}
 
+bool Manager::track_extremes(Session& session, const core::Observation& o) {
+  if (o.validity != core::Validity::valid || o.implausible || !std::isfinite(o.value)) return false;
+  auto [it, fresh] = session.extremes.try_emplace(o.parameter);
+  auto& e = it->second;
+  const auto at =
+      o.device_time && core::info(o.parameter).intermittent ? *o.device_time : o.received_at;
+  if (fresh) {
+    e.min = e.max = o.value;
+    e.min_at = e.max_at = at;
+    e.unit = o.unit;
+    return true;
+  }
+  bool changed = false;
+  if (o.value > e.max) {
+    e.max = o.value;
+    e.max_at = at;
+    changed = true;
+  }
+  if (o.value < e.min) {
+    e.min = o.value;
+    e.min_at = at;
+    changed = true;
+  }
+  return changed;
+}
+
 void Manager::restore(Session session, alarms::Snapshot snapshot) {
   auto p = protocols_.find(session.protocol);
   if (p == protocols_.end()) return;  // the app checks this before calling; see store/records
@@ -144,7 +171,7 @@ Outcome Manager::start(const std::string& monitor, const std::string& patient,
       p->second, s.id, [counter] { return (*counter)++; }, now);
   Outcome out;
   out.session = s.id;
-  out.change.session_events.push_back({"started", s, actor, now, "", "", {}});
+  out.change.session_events.push_back({"started", s, actor, now, "", "", {}, std::nullopt});
   out.change.touched.insert(s.id);
   by_monitor_[monitor] = s.id;
   live_.emplace(s.id, Live{std::move(s), std::move(engine)});
@@ -174,13 +201,15 @@ Outcome Manager::set_phase(std::int64_t id, const std::string& phase_name,
   out.session = id;
   const std::string from_phase(alarms::to_string(live.session.phase));
   if (gate.blocked && live.session.phase == alarms::Phase::baseline && !override_reason.empty()) {
-    SessionEvent ev{"gate_override", live.session, actor, now, from_phase, override_reason, {}};
+    SessionEvent ev{"gate_override", live.session,    actor, now,
+                    from_phase,      override_reason, {},    std::nullopt};
     for (const auto& r : gate.reasons) ev.gate_reasons.push_back(r.message);
     out.change.session_events.push_back(std::move(ev));
   }
   live.session.phase = *to;
   live.session.phase_since = now;
-  out.change.session_events.push_back({"phase", live.session, actor, now, from_phase, "", {}});
+  out.change.session_events.push_back(
+      {"phase", live.session, actor, now, from_phase, "", {}, std::nullopt});
   out.change.touched.insert(id);
   append(out.change.transitions, std::move(result.transitions), out.change.touched);
   return out;
@@ -209,10 +238,12 @@ Outcome Manager::end(std::int64_t id, const std::string& actor, core::Timestamp 
                     now,
                     std::string(alarms::to_string(live.session.phase)),
                     override_reason,
-                    reasons};
+                    reasons,
+                    std::nullopt};
     out.change.session_events.push_back(std::move(ev));
   }
   finish(live, std::move(result), actor, now, out.change);
+  out.change.session_events.back().last_state = live.engine.snapshot();
   by_monitor_.erase(live.session.monitor);
   live_.erase(it);
   return out;
@@ -226,7 +257,8 @@ void Manager::finish(Live& live, alarms::ActionResult result, const std::string&
   live.session.phase_since = now;
   live.session.ended_at = now;
   live.session.ended_by = actor;
-  change.session_events.push_back({"ended", live.session, actor, now, from_phase, "", {}});
+  change.session_events.push_back(
+      {"ended", live.session, actor, now, from_phase, "", {}, std::nullopt});
   change.touched.insert(live.session.id);
 }
 
@@ -272,8 +304,12 @@ Change Manager::observe(std::vector<core::Observation>& observations) {
     auto it = by_monitor_.find(o.monitor);
     if (it == by_monitor_.end()) continue;
     o.session = it->second;
+    // Demo and test data are kept in the record with the session, and never reach the rules
+    // or the baseline: to the engine the parameter delivered nothing.
+    if (core::not_patient_data(o.validity)) continue;
     auto& live = live_.at(it->second);
     const bool in_baseline = live.session.phase == alarms::Phase::baseline;
+    if (track_extremes(live.session, o)) change.touched.insert(it->second);
     append(change.transitions, live.engine.observe(o), change.touched);
     // The baseline grows with each reading taken in `baseline`: save it with the session.
     if (in_baseline && o.validity == core::Validity::valid) change.touched.insert(it->second);

@@ -19,6 +19,14 @@
 
 namespace vitalsd::sessions {
 
+// The highest and lowest valid value of one parameter in a session (its peak and trough), with
+// when each was seen. Kept with the session after it ends.
+struct Extreme {
+  double min = 0, max = 0;
+  core::Timestamp min_at{}, max_at{};
+  std::string unit;
+};
+
 struct Session {
   std::int64_t id = 0;
   std::string monitor;
@@ -30,6 +38,9 @@ struct Session {
   std::string started_by;
   std::optional<core::Timestamp> ended_at;
   std::string ended_by;
+  // Peak and trough per parameter over the whole session (valid readings only: never
+  // questionable, invalid, implausible, demo or test values).
+  std::map<core::Parameter, Extreme> extremes;
 };
 
 // A session transition, journaled as "session.<type>".
@@ -41,6 +52,9 @@ struct SessionEvent {
   std::string from_phase;                 // phase: the phase left
   std::string override_reason;            // gate_override, discharge_override: the nurse's reason
   std::vector<std::string> gate_reasons;  // what the override overrode
+  // ended: the engine's last state (its baseline above all), which the session row keeps
+  // after the engine is gone.
+  std::optional<alarms::Snapshot> last_state;
 };
 
 struct Change {
@@ -83,6 +97,10 @@ class Manager {
 
   Manager(Protocols protocols, std::set<std::string> monitors, std::int64_t next_session_id,
           std::int64_t next_alert_id);
+
+  // Counts one observation into the session's peaks and troughs (valid readings only; an NIBP
+  // cuff reading seen again is the same value and changes nothing). True when it changed them.
+  static bool track_extremes(Session& session, const core::Observation& o);
 
   // Restart: an active session with the engine state it had (see store/records.hpp).
   void restore(Session session, alarms::Snapshot snapshot);

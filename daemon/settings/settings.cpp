@@ -1,5 +1,7 @@
 #include "settings/settings.hpp"
 
+#include <openssl/evp.h>
+
 #include <algorithm>
 #include <charconv>
 #include <fstream>
@@ -326,6 +328,19 @@ std::string read_file(const std::filesystem::path& path, bool& ok) {
   return text.str();
 }
 
+std::string sha256_hex(std::string_view bytes) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), md, &n, EVP_sha256(), nullptr) != 1) return {};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < n; ++i) {
+    out += kHex[md[i] >> 4];
+    out += kHex[md[i] & 15];
+  }
+  return out;
+}
+
 // Every protocols_dir/*.toml, parsed by the alarm core; each problem names its file and line.
 void load_protocols(Settings& s, const toml::table* daemon, const std::string& config_file,
                     core::Diagnostics& out) {
@@ -352,6 +367,7 @@ void load_protocols(Settings& s, const toml::table* daemon, const std::string& c
     }
     auto p = alarms::parse_protocol(table, f.string(), out);
     if (!p) continue;
+    p->sha256 = sha256_hex(text);  // of the bytes parsed: what the journal records as applied
     if (auto prev = s.protocols.find(p->name); prev != s.protocols.end()) {
       out.push_back({{f.string(), 0, 0},
                      "protocol '" + p->name + "' is also defined in " + prev->second->file});

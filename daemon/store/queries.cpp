@@ -68,7 +68,7 @@ json alert_row(const store::Stmt& s) {
 
 constexpr std::string_view kSessionColumns =
     "id, monitor, patient, protocol, phase, phase_since, started_at, started_by, ended_at, "
-    "ended_by, baseline";
+    "ended_by, baseline, extremes";
 
 json session_row(const store::Stmt& s) {
   return json{{"id", s.int64(0)},
@@ -81,7 +81,8 @@ json session_row(const store::Stmt& s) {
               {"started_by", s.text(7)},
               {"ended_at", text_or_null(s, 8)},
               {"ended_by", text_or_null(s, 9)},
-              {"baseline", json_or_text(s.text(10))}};
+              {"baseline", json_or_text(s.text(10))},
+              {"extremes", json_or_text(s.text(11))}};
 }
 
 struct Binder {

@@ -84,6 +84,36 @@ json baseline_from_events(const std::vector<json>& events) {
   return baseline_json(alarms::compute_baseline(readings, spec));
 }
 
+json extremes_json(const std::map<core::Parameter, sessions::Extreme>& extremes) {
+  json out = json::object();
+  for (const auto& [p, e] : extremes)
+    out[std::string(core::to_string(p))] = {{"max", e.max},
+                                            {"max_at", core::format_iso8601(e.max_at)},
+                                            {"min", e.min},
+                                            {"min_at", core::format_iso8601(e.min_at)},
+                                            {"unit", e.unit}};
+  return out;
+}
+
+std::map<core::Parameter, sessions::Extreme> extremes_from_json(const json& j) {
+  std::map<core::Parameter, sessions::Extreme> out;
+  if (!j.is_object()) return out;
+  for (const auto& [name, v] : j.items()) {
+    auto p = core::parameter_from_name(name);
+    if (!p || !v.is_object() || !v.contains("max") || !v["max"].is_number() || !v.contains("min") ||
+        !v["min"].is_number())
+      continue;
+    sessions::Extreme e;
+    e.max = v["max"].get<double>();
+    e.min = v["min"].get<double>();
+    e.max_at = ts_from(v.value("max_at", json())).value_or(core::Timestamp{});
+    e.min_at = ts_from(v.value("min_at", json())).value_or(core::Timestamp{});
+    e.unit = v.value("unit", "");
+    out[*p] = e;
+  }
+  return out;
+}
+
 json session_json(const sessions::Session& s) {
   return {{"id", s.id},
           {"monitor", s.monitor},
@@ -94,7 +124,8 @@ json session_json(const sessions::Session& s) {
           {"started_at", core::format_iso8601(s.started_at)},
           {"started_by", s.started_by},
           {"ended_at", ts(s.ended_at)},
-          {"ended_by", s.ended_by.empty() ? json() : json(s.ended_by)}};
+          {"ended_by", s.ended_by.empty() ? json() : json(s.ended_by)},
+          {"extremes", extremes_json(s.extremes)}};
 }
 
 json alert_json(const alarms::Transition& t, const std::string& monitor) {
@@ -118,20 +149,21 @@ json alert_json(const alarms::Transition& t, const std::string& monitor) {
 }
 
 Apply save_session(const sessions::Session& s, const alarms::Snapshot& snap) {
-  return [s, baseline = baseline_json(snap.baseline).dump(),
-          state = state_json(snap).dump()](Db& db) -> std::optional<std::string> {
+  return [s, baseline = baseline_json(snap.baseline).dump(), state = state_json(snap).dump(),
+          extremes = extremes_json(s.extremes).dump()](Db& db) -> std::optional<std::string> {
     Stmt up(db,
             "INSERT INTO sessions (id, monitor, patient, protocol, phase, phase_since, started_at, "
-            "started_by, ended_at, ended_by, baseline, state) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+            "started_by, ended_at, ended_by, baseline, state, extremes) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
             "ON CONFLICT(id) DO UPDATE SET phase = excluded.phase, phase_since = "
             "excluded.phase_since, ended_at = excluded.ended_at, ended_by = excluded.ended_by, "
-            "baseline = excluded.baseline, state = excluded.state");
+            "baseline = excluded.baseline, state = excluded.state, extremes = excluded.extremes");
     up.bind(1, s.id).bind(2, s.monitor).bind(3, s.patient).bind(4, s.protocol);
     up.bind(5, alarms::to_string(s.phase)).bind(6, core::format_iso8601(s.phase_since));
     up.bind(7, core::format_iso8601(s.started_at)).bind(8, s.started_by);
     up.bind(9, s.ended_at ? std::optional(core::format_iso8601(*s.ended_at)) : std::nullopt);
     up.bind(10, s.ended_by.empty() ? std::nullopt : std::optional(s.ended_by));
-    up.bind(11, baseline).bind(12, state);
+    up.bind(11, baseline).bind(12, state).bind(13, extremes);
     return run(up, db, "save session");
   };
 }
@@ -198,6 +230,8 @@ Event session_event(const sessions::SessionEvent& e) {
   json payload = session_json(e.session);
   payload["by"] = e.actor;
   if (!e.from_phase.empty()) payload["from_phase"] = e.from_phase;
+  // The end keeps what the session measured: its baseline (and, in session_json, its peaks).
+  if (e.last_state) payload["baseline"] = baseline_json(e.last_state->baseline);
   if (e.type == "gate_override") {
     payload["override_reason"] = e.override_reason;
     payload["gate_reasons"] = e.gate_reasons;
@@ -220,13 +254,107 @@ Event alert_event(const alarms::Transition& t, const std::string& monitor) {
                std::move(payload)};
 }
 
+json protocol_json(const alarms::Protocol& p) {
+  using alarms::Phase;
+  auto phases = [](const alarms::Rule& r) {
+    json a = json::array();
+    for (auto ph : {Phase::baseline, Phase::infusing, Phase::recovery})
+      if (r.applies_in(ph)) a.push_back(alarms::to_string(ph));
+    return a;
+  };
+  json rules = json::array();
+  for (const auto& r : p.rules) {
+    json j{{"id", r.id},
+           {"name", r.name},
+           {"kind", alarms::to_string(r.kind)},
+           {"priority", alarms::to_string(r.priority)},
+           {"phases", phases(r)},
+           {"latching", r.latching},
+           {"blocks_start", r.blocks_start},
+           {"escalate_after_s", r.escalate_after_s}};
+    if (r.parameter) {
+      j["parameter"] = core::to_string(*r.parameter);
+      j["unit"] = core::info(*r.parameter).ucum;
+    }
+    if (r.kind == alarms::RuleKind::physiological) {
+      j["condition"] = alarms::to_string(r.condition.kind);
+      j["amount"] = r.condition.amount;
+      j["clear_hysteresis"] = r.clear_hysteresis;
+    }
+    if (r.delay_area) {
+      j["delay_area"] = *r.delay_area;
+      j["reset_after_s"] = r.reset_after_s;
+    } else if (r.delay_in_readings) {
+      j["delay_readings"] = r.delay_readings;
+    } else if (r.kind != alarms::RuleKind::nibp_overdue) {
+      j["delay_s"] = r.delay_s;
+    }
+    if (r.reactivate_after_s) j["reactivate_after_s"] = *r.reactivate_after_s;
+    if (r.worsen_by) j["worsen_by"] = *r.worsen_by;
+    if (r.kind == alarms::RuleKind::nibp_overdue) {
+      json iv = json::object();
+      for (auto ph : {Phase::baseline, Phase::infusing, Phase::recovery})
+        if (const auto& v = r.interval_s[static_cast<int>(ph)])
+          iv[std::string(alarms::to_string(ph))] = *v;
+      j["interval_s"] = iv;
+      j["grace_s"] = r.grace_s;
+    }
+    rules.push_back(std::move(j));
+  }
+  json baseline_params = json::array();
+  for (auto bp : p.baseline.parameters) baseline_params.push_back(core::to_string(bp));
+  json above = json::object();
+  for (const auto& [bp, v] : p.baseline.above) above[std::string(core::to_string(bp))] = v;
+  return {{"protocol", p.name},
+          {"description", p.description},
+          {"file", p.file},
+          {"sha256", p.sha256},
+          {"max_pause_s", p.max_pause_s},
+          {"max_paused_total_s", opt(p.max_paused_total_s)},
+          {"min_recovery_s", opt(p.min_recovery_s)},
+          {"baseline",
+           {{"parameters", baseline_params},
+            {"readings", p.baseline.readings},
+            {"gate", alarms::to_string(p.baseline.gate)},
+            {"above", above}}},
+          {"rules", rules}};
+}
+
+std::string_view to_string(AppliedBecause why) {
+  switch (why) {
+    case AppliedBecause::config_loaded:
+      return "config_loaded";
+    case AppliedBecause::config_reloaded:
+      return "config_reloaded";
+    case AppliedBecause::session_started:
+      return "session_started";
+  }
+  return "config_loaded";
+}
+
+Event protocol_applied(const alarms::Protocol& p, AppliedBecause why, core::Timestamp at,
+                       const std::string& monitor, std::optional<std::int64_t> session) {
+  json payload = protocol_json(p);
+  payload["reason"] = to_string(why);
+  return Event{"protocol.applied", at, monitor, session, std::move(payload)};
+}
+
+void journal_protocols_applied(
+    Journal& journal,
+    const std::map<std::string, std::shared_ptr<const alarms::Protocol>>& protocols,
+    AppliedBecause why, core::Timestamp at) {
+  for (const auto& [name, p] : protocols)
+    if (p) journal.record(protocol_applied(*p, why, at), Durability::urgent);
+}
+
 Restored restore(Db& db) {
   Restored out;
   out.next_session_id = db.scalar_int("SELECT coalesce(max(id), 0) + 1 FROM sessions");
   out.next_alert_id = db.scalar_int("SELECT coalesce(max(id), 0) + 1 FROM alerts");
-  Stmt s(db,
-         "SELECT id, monitor, patient, protocol, phase, phase_since, started_at, started_by, state "
-         "FROM sessions WHERE phase != 'ended' ORDER BY id");
+  Stmt s(
+      db,
+      "SELECT id, monitor, patient, protocol, phase, phase_since, started_at, started_by, state, "
+      "extremes FROM sessions WHERE phase != 'ended' ORDER BY id");
   Stmt a(db,
          "SELECT id, rule, kind, parameter, priority, state, escalated, value, limit_value, unit, "
          "raised_at, active_since, paused_until, acknowledged_by, acknowledged_at, "
@@ -245,6 +373,7 @@ Restored restore(Db& db) {
     session.phase_since = time(s.text(5));
     session.started_at = time(s.text(6));
     session.started_by = s.text(7);
+    session.extremes = extremes_from_json(json::parse(s.text(9), nullptr, false));
     alarms::Snapshot snap;
     snap.phase = session.phase;
     snap.phase_since = session.phase_since;

@@ -3,6 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -24,6 +28,8 @@ Event session_event(const sessions::SessionEvent& e);
 Event alert_event(const alarms::Transition& t, const std::string& monitor);
 
 nlohmann::json session_json(const sessions::Session& s);
+// A session's peaks and troughs: parameter -> {max, max_at, min, min_at, unit}.
+nlohmann::json extremes_json(const std::map<core::Parameter, sessions::Extreme>& extremes);
 nlohmann::json alert_json(const alarms::Transition& t, const std::string& monitor);
 nlohmann::json baseline_json(const alarms::Baseline& b);
 // A session's baseline as the alarm engine computes it (alarms::compute_baseline: the median of
@@ -31,6 +37,25 @@ nlohmann::json baseline_json(const alarms::Baseline& b);
 // API's event shape: observation and session.* events). For reports of sessions whose record
 // no longer holds one; same shape as baseline_json.
 nlohmann::json baseline_from_events(const std::vector<nlohmann::json>& events);
+
+// The protocol exactly as applied: name, file, the SHA-256 of the file's bytes as loaded,
+// [protocol] and [baseline] settings, and every rule with its condition, limits, delays,
+// priority, phases and escalation (docs/events.md, "protocol.applied").
+nlohmann::json protocol_json(const alarms::Protocol& p);
+// Why a protocol is journaled as applied.
+enum class AppliedBecause { config_loaded, config_reloaded, session_started };
+std::string_view to_string(AppliedBecause why);
+// The "protocol.applied" journal event for `p`. With a session (session_started) it names the
+// session and its monitor.
+Event protocol_applied(const alarms::Protocol& p, AppliedBecause why, core::Timestamp at,
+                       const std::string& monitor = {},
+                       std::optional<std::int64_t> session = std::nullopt);
+// Journals "protocol.applied" for every protocol in `protocols` (by name order): what the
+// daemon start and a reload call once the config is loaded.
+void journal_protocols_applied(
+    Journal& journal,
+    const std::map<std::string, std::shared_ptr<const alarms::Protocol>>& protocols,
+    AppliedBecause why, core::Timestamp at);
 
 struct Restored {
   std::vector<std::pair<sessions::Session, alarms::Snapshot>> sessions;  // not ended

@@ -6,7 +6,7 @@
 namespace vitalsd::store {
 namespace {
 
-constexpr std::array<std::string_view, 5> kMigrations{
+constexpr std::array<std::string_view, 6> kMigrations{
     // 1: monitors, observations and the append-only, hash-chained event journal.
     R"sql(
 CREATE TABLE monitors (
@@ -125,6 +125,10 @@ ALTER TABLE alerts ADD COLUMN escalation_level INTEGER NOT NULL DEFAULT 0;  -- l
 ALTER TABLE alerts ADD COLUMN superseded_by INTEGER;  -- the open alert announced instead, or NULL
 ALTER TABLE alerts ADD COLUMN paused_total_s REAL NOT NULL DEFAULT 0;  -- pause time granted so far
 ALTER TABLE alerts ADD COLUMN silenced_value REAL;  -- value when acknowledged/paused (worsen_by)
+)sql",
+    // 6: a session keeps its peak and trough per parameter, also after it ends (issue 13).
+    R"sql(
+ALTER TABLE sessions ADD COLUMN extremes TEXT NOT NULL DEFAULT '{}';  -- JSON: parameter -> {max, max_at, min, min_at, unit}
 )sql",
 };
 

@@ -26,6 +26,15 @@ constexpr std::array kAliases{
     Alias{150302, Parameter::nibp_dia},   // MDC_PRESS_CUFF_DIA
     Alias{150303, Parameter::nibp_mean},  // MDC_PRESS_CUFF_MEAN
     Alias{149546, Parameter::pr},         // MDC_PULS_RATE_NON_INV
+    // Respiratory rate by method: transthoracic impedance, capnography.
+    Alias{151578, Parameter::rr},  // MDC_TTHOR_RESP_RATE
+    Alias{151594, Parameter::rr},  // MDC_CO2_RESP_RATE
+    // Body temperature at another site is the same parameter (`temp`, Cel).
+    Alias{188420, Parameter::temp},  // MDC_TEMP_RECT
+    Alias{188424, Parameter::temp},  // MDC_TEMP_ORAL
+    Alias{188428, Parameter::temp},  // MDC_TEMP_EAR
+    Alias{188452, Parameter::temp},  // MDC_TEMP_AXILLA
+    Alias{188496, Parameter::temp},  // MDC_TEMP_AXIL, as Mindray monitors send it
 };
 
 std::string_view trim(std::string_view s) {
@@ -223,23 +232,28 @@ std::optional<core::Validity> validity(std::string_view obx11, std::string_view 
   } else if (!obx11.empty()) {
     v = Validity::questionable;
   }
-  // IHE PCD measurement status (OBX-8 repetitions after the abnormal flag).
+  // IHE PCD measurement status (OBX-8 repetitions after the abnormal flag). Demo and test
+  // data win over everything: they are not the patient's values at all.
+  std::optional<Validity> not_patient;
   std::size_t pos = 0;
   while (pos <= obx8.size()) {
     auto end = obx8.find(repetition, pos);
     if (end == std::string_view::npos) end = obx8.size();
     const auto flag = trim(obx8.substr(pos, end - pos));
     pos = end + 1;
-    if (iequals(flag, "invalid") || iequals(flag, "not-available") ||
-        iequals(flag, "msmt-state-not-avail"))
+    if (iequals(flag, "demo-data") || iequals(flag, "demo"))  // "DEMO": Mindray in demo mode
+      not_patient = Validity::demo;
+    else if ((iequals(flag, "test-data") || iequals(flag, "test")) && !not_patient)
+      not_patient = Validity::test;
+    else if (iequals(flag, "invalid") || iequals(flag, "not-available") ||
+             iequals(flag, "msmt-state-not-avail"))
       v = Validity::invalid;
     else if (v == Validity::valid &&
              (iequals(flag, "questionable") || iequals(flag, "calibration-ongoing") ||
-              iequals(flag, "test-data") || iequals(flag, "demo-data") ||
               iequals(flag, "early-indication")))
       v = Validity::questionable;
   }
-  return v;
+  return not_patient ? *not_patient : v;
 }
 
 std::uint64_t nibp_measurement_id(core::Timestamp device_time, double value) {
@@ -262,12 +276,16 @@ Conversion convert(const h::Message& m, const SourceLookup& lookup, const CodeMa
                               "^" + std::string(type.trigger)});
     return out;
   }
+  // MSH-11: P production; T training and D debugging are stored as `test` data (never
+  // alarmed on); anything else is refused.
   const auto pid = h::processing_id(m);
-  if (!pid.empty() && pid != "P") {
+  const bool test_message = pid == "T" || pid == "D";
+  if (!pid.empty() && pid != "P" && !test_message) {
     out.reject = true;
-    out.errors.push_back(
-        {"MSH", 1, 11, h::err::unsupported_processing_id,
-         "processing id " + std::string(pid) + ": only production (P) messages are stored"});
+    out.errors.push_back({"MSH", 1, 11, h::err::unsupported_processing_id,
+                          "processing id " + std::string(pid) +
+                              ": only production (P), training (T) and debugging (D) messages "
+                              "are accepted"});
     return out;
   }
 
@@ -307,7 +325,21 @@ Conversion convert(const h::Message& m, const SourceLookup& lookup, const CodeMa
     // Which parameter: OBX-3.1, else the alternate identifier OBX-3.4.
     auto param = codes.find(seg.value(3, 1, 1));
     if (!param) param = codes.find(seg.value(3, 1, 4));
-    if (!param) continue;  // containment rows, settings, metrics we do not track: skipped
+    if (!param) {
+      // Containment rows and text rows carry no number; a numeric value under a code we do
+      // not track is reported (journaled once per monitor and code), not silently dropped.
+      const bool alt = trim(seg.get(3, 1, 1)).empty();
+      const std::string code(trim(seg.value(3, 1, alt ? 4 : 1)));
+      if (dest && seg.get(2) == "NM" && !trim(seg.get(5)).empty() && !code.empty()) {
+        const bool seen = std::any_of(out.unmapped.begin(), out.unmapped.end(), [&](const auto& u) {
+          return u.monitor == *dest && u.code == code;
+        });
+        if (!seen)
+          out.unmapped.push_back({*dest, code.substr(0, 64),
+                                  std::string(trim(seg.value(3, 1, alt ? 5 : 2))).substr(0, 64)});
+      }
+      continue;
+    }
     const auto raw_value = seg.value(5);
     if (trim(raw_value).empty()) continue;  // no value: nothing measured
     if (!dest) {
@@ -338,7 +370,7 @@ Conversion convert(const h::Message& m, const SourceLookup& lookup, const CodeMa
     o.value = unit->apply(*value);
     o.unit = std::string(core::info(*param).ucum);
     o.received_at = received_at;
-    o.validity = *valid;
+    o.validity = test_message && !core::not_patient_data(*valid) ? core::Validity::test : *valid;
     const auto obx14 = seg.get(14);
     o.device_time = obx14.empty() ? obr_time : h::parse_dtm(obx14);
     if (!o.device_time && !obx14.empty()) o.device_time = obr_time;

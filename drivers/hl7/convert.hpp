@@ -66,6 +66,12 @@ struct Routed {
   core::Observation observation;
 };
 
+struct Unmapped {
+  std::size_t monitor = 0;  // index returned by the source lookup
+  std::string code;         // OBX-3.1 (else OBX-3.4)
+  std::string name;         // OBX-3.2 (else OBX-3.5)
+};
+
 struct Conversion {
   // AA when errors is empty, else AE (AR when `reject`).
   bool reject = false;
@@ -74,6 +80,9 @@ struct Conversion {
   // Monitors (lookup indices) the message was routed to, even when it carried no observation:
   // each counts as having heard from its device.
   std::vector<std::size_t> heard;
+  // Numeric OBX with a value whose code maps to no parameter (once per monitor and code in
+  // this message): not stored, and reported so that they are journaled, never silently lost.
+  std::vector<Unmapped> unmapped;
 };
 
 // Source lookup: the index of the monitor whose `source` is `s`, or nullopt.

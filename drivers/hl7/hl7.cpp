@@ -26,6 +26,7 @@ class Hl7Driver final : public Driver {
       const auto now = std::chrono::steady_clock::now();
       r.observations = std::move(d.observations);
       r.receipts = std::move(d.receipts);
+      r.unmapped = std::move(d.unmapped);
       if (!r.observations.empty()) {
         if (d.dropped)
           r.detail = std::to_string(d.dropped) + " observations dropped: polled too rarely";

@@ -3,6 +3,7 @@
 #include <array>
 #include <deque>
 #include <mutex>
+#include <set>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -58,6 +59,8 @@ struct Source {
   std::size_t messages = 0;
   std::string problem;
   std::size_t dropped = 0;
+  std::set<std::string, std::less<>> reported_codes;  // unmapped codes already reported
+  std::vector<UnmappedCode> unmapped;                 // reported, not yet taken
 };
 
 }  // namespace
@@ -428,6 +431,11 @@ void Listener::Server::handle(std::string_view payload, const std::shared_ptr<Cl
       ++s.messages;
       if (!c.errors.empty()) s.problem = c.errors.back().text;
     }
+    for (auto& u : c.unmapped) {
+      auto& s = *sources[u.monitor];
+      if (s.reported_codes.size() < 256 && s.reported_codes.insert(u.code).second)
+        s.unmapped.push_back({std::move(u.code), std::move(u.name)});
+    }
     const auto code = c.reject           ? h::AckCode::AR
                       : c.errors.empty() ? h::AckCode::AA
                                          : h::AckCode::AE;
@@ -556,6 +564,7 @@ Delivery Listener::take(const std::string& source) {
   d.messages = std::exchange(s.messages, 0);
   d.problem = std::exchange(s.problem, {});
   d.dropped = std::exchange(s.dropped, 0);
+  d.unmapped = std::exchange(s.unmapped, {});
   return d;
 }
 

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "core/observation.hpp"
+#include "drivers/driver.hpp"
 #include "net/asio.hpp"
 
 namespace vitalsd::drivers::hl7 {
@@ -68,6 +69,9 @@ struct Delivery {
   // One per message taken: settle with true once its observations are committed, false when
   // they will not be; the sender is answered AA or AE then. Thread-safe, exactly once each.
   std::vector<std::function<void(bool committed)>> receipts;
+  // Codes with values that map to no parameter, new since the last take(); each code is
+  // reported once per source for the life of the listener.
+  std::vector<UnmappedCode> unmapped;
 };
 
 class Listener {

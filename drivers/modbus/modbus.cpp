@@ -102,7 +102,7 @@ void read_next(const std::shared_ptr<State>& s, const std::shared_ptr<Poll>& p) 
       req, [s, p, b](std::error_code ec, std::string detail, std::vector<std::uint16_t> words) {
         if (p->finished) return;
         if (ec) {
-          finish(p, PollResult{ec, std::move(detail), {}, {}});
+          finish(p, PollResult{ec, std::move(detail), {}, {}, {}});
           if (s->current == p) s->current.reset();
           return;
         }
@@ -122,11 +122,11 @@ class ModbusDriver final : public Driver {
   void poll(core::Timestamp, PollHandler done) override {
     asio::dispatch(s_->link->executor(), [s = s_, done = std::move(done)]() mutable {
       if (s->stopped) {
-        done(PollResult{aborted_error(), "stopped", {}, {}});
+        done(PollResult{aborted_error(), "stopped", {}, {}, {}});
         return;
       }
       if (s->current) {
-        done(PollResult{errc::timeout, "the previous poll has not finished", {}, {}});
+        done(PollResult{errc::timeout, "the previous poll has not finished", {}, {}, {}});
         return;
       }
       auto p = std::make_shared<Poll>();
@@ -143,7 +143,7 @@ class ModbusDriver final : public Driver {
     asio::dispatch(s_->link->executor(), [s = s_] {
       s->stopped = true;
       if (auto p = std::exchange(s->current, nullptr))
-        finish(p, PollResult{aborted_error(), "stopped", {}, {}});
+        finish(p, PollResult{aborted_error(), "stopped", {}, {}, {}});
     });
     s_->link->detach();
   }

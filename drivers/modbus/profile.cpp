@@ -544,16 +544,21 @@ std::vector<core::Observation> decode(const Profile& p, const RegisterImage& img
     o.unit = std::string(info.ucum);
     o.received_at = received_at;
     o.value = (*raw * f.scale + f.offset) * f.unit_factor;
+    // A register that holds no number (NaN) or a device sentinel ("no value", e.g. 0xFFFF) is
+    // not a measurement: invalid, and no value (stored as NULL, never as 0 or 65535 mm[Hg]).
     if (!std::isfinite(*raw) ||
-        std::find(f.sentinels.begin(), f.sentinels.end(), *raw) != f.sentinels.end())
+        std::find(f.sentinels.begin(), f.sentinels.end(), *raw) != f.sentinels.end()) {
       o.validity = core::Validity::invalid;
+      o.value = std::numeric_limits<double>::quiet_NaN();
+    }
     if (f.status) {
       auto w = img.word(f.status->table, f.status->address);
       const bool bit = w && ((*w >> f.status->bit) & 1U) != 0;
       if (!w || bit != f.status->valid_when) o.validity = core::Validity::invalid;
     }
     core::invalidate_if_implausible(o);
-    if (!std::isfinite(o.value)) o.value = 0;  // never store NaN/inf; it is marked invalid
+    if (!std::isfinite(o.value))  // inf after scaling: no number either (NULL in the database)
+      o.value = std::numeric_limits<double>::quiet_NaN();
     if (info.intermittent) {
       o.measurement_id = nibp_id;
       o.device_time = nibp_time;

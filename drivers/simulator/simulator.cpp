@@ -22,6 +22,10 @@ constexpr std::array kScenarios{
                  "heart and pulse rate fall to ~42/min over 10 s, for event_duration_s", 1800, 300},
     ScenarioInfo{"desaturation", "SpO2 falls to ~84 % over 20 s, for event_duration_s", 1500, 180},
     ScenarioInfo{"dropout", "the monitor stops answering for event_duration_s", 600, 60},
+    ScenarioInfo{"respiratory-depression",
+                 "respiratory rate falls to ~6/min and EtCO2 rises to ~58 mm[Hg] over 60 s, SpO2 "
+                 "falls to ~86 % over 120 s, for event_duration_s; back over 60 s",
+                 1200, 300},
 };
 
 // splitmix64: a small, well-mixed, portable hash; the noise must not depend on the platform.
@@ -36,7 +40,7 @@ double unit_interval(std::uint64_t h) {
   return static_cast<double>(h >> 11) * 0x1.0p-53;
 }
 
-enum NoiseKey : std::uint64_t { kSys = 1, kDia, kHr, kPr, kSpo2, kPatient };
+enum NoiseKey : std::uint64_t { kSys = 1, kDia, kHr, kPr, kSpo2, kPatient, kRr = 16, kEtco2 };
 
 core::Observation obs(const std::string& monitor, core::Parameter p, double value,
                       core::Timestamp received) {
@@ -76,6 +80,8 @@ Model::Model(const core::SimulatorConfig& config)
   base_dia_ = 74 + 8 * unit_interval(mix(config.seed ^ ((kPatient + 1) << 56)));
   base_hr_ = 66 + 12 * unit_interval(mix(config.seed ^ ((kPatient + 2) << 56)));
   base_spo2_ = 97 + 2 * unit_interval(mix(config.seed ^ ((kPatient + 3) << 56)));
+  base_rr_ = 13 + 4 * unit_interval(mix(config.seed ^ ((kPatient + 4) << 56)));
+  base_etco2_ = 36 + 4 * unit_interval(mix(config.seed ^ ((kPatient + 5) << 56)));
 }
 
 double Model::effect(double t, double ramp_s, double fall_s) const {
@@ -102,7 +108,19 @@ double Model::heart_rate(double t) const {
 }
 double Model::spo2(double t) const {
   if (scenario_->name == "desaturation") return base_spo2_ - (base_spo2_ - 84) * effect(t, 20, 60);
+  if (scenario_->name == "respiratory-depression")
+    return base_spo2_ - (base_spo2_ - 86) * effect(t, 120, 60);
   return base_spo2_;
+}
+double Model::respiratory_rate(double t) const {
+  if (scenario_->name == "respiratory-depression")
+    return base_rr_ - (base_rr_ - 6) * effect(t, 60, 60);
+  return base_rr_;
+}
+double Model::etco2(double t) const {
+  if (scenario_->name == "respiratory-depression")
+    return base_etco2_ + (58 - base_etco2_) * effect(t, 60, 60);
+  return base_etco2_;
 }
 
 bool Model::answering(double t) const {
@@ -127,6 +145,8 @@ std::vector<core::Observation> Model::sample(const std::string& monitor, core::T
   add(core::Parameter::hr, heart_rate(t) + noise(tick << 8 | kHr, 2));
   add(core::Parameter::pr, heart_rate(t) + noise(tick << 8 | kPr, 2));
   add(core::Parameter::spo2, std::min(100.0, spo2(t) + noise(tick << 8 | kSpo2, 1)));
+  add(core::Parameter::rr, std::max(0.0, respiratory_rate(t) + noise(tick << 8 | kRr, 1)));
+  add(core::Parameter::etco2, std::max(0.0, etco2(t) + noise(tick << 8 | kEtco2, 1)));
 
   // The latest completed cuff cycle: measurement k is taken at k * interval.
   const double interval = config_.nibp_interval_s;

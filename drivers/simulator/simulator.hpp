@@ -35,8 +35,9 @@ class Model {
 
   // Whether the device answers at `t_s` seconds after start (false during a dropout).
   bool answering(double t_s) const;
-  // Observations a poll at `t_s` sees: HR, PR and SpO2 measured now; the latest completed NIBP
-  // cuff measurement (systolic, diastolic, mean) with its measurement id and device time.
+  // Observations a poll at `t_s` sees: HR, PR, SpO2, RR and EtCO2 measured now; the latest
+  // completed NIBP cuff measurement (systolic, diastolic, mean) with its measurement id and device
+  // time.
   std::vector<core::Observation> sample(const std::string& monitor, core::Timestamp start,
                                         double t_s) const;
 
@@ -45,6 +46,8 @@ class Model {
   double diastolic(double t_s) const;
   double heart_rate(double t_s) const;
   double spo2(double t_s) const;
+  double respiratory_rate(double t_s) const;
+  double etco2(double t_s) const;
 
   double event_at_s() const { return event_at_s_; }
   double event_end_s() const { return event_at_s_ + event_duration_s_; }
@@ -57,7 +60,7 @@ class Model {
   core::SimulatorConfig config_;
   double event_at_s_;
   double event_duration_s_;
-  double base_sys_, base_dia_, base_hr_, base_spo2_;
+  double base_sys_, base_dia_, base_hr_, base_spo2_, base_rr_, base_etco2_;
 };
 
 void check(const core::MonitorConfig& monitor, core::Diagnostics& out);

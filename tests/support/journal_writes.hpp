@@ -33,6 +33,8 @@ inline void persist(store::Journal& j, sessions::Manager& m, const sessions::Cha
     alarms::Snapshot snap;
     if (const auto* engine = m.engine(e.session.id))
       snap = engine->snapshot();
+    else if (e.last_state)  // ended: what the engine knew, its baseline above all
+      snap = *e.last_state;
     else
       snap.phase = e.session.phase;
     j.record(store::session_event(e), durability, store::save_session(e.session, snap));

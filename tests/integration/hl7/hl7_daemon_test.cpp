@@ -1,12 +1,15 @@
 // The real vitalsd with an hl7 monitor: an ORU^R01 sent over MLLP is ACKed AA and its values are
 // in the observations table after SIGTERM.
 #include <arpa/inet.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <openssl/evp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "integration/hl7/hl7_messages.hpp"
@@ -97,6 +100,102 @@ TEST(Hl7Daemon, AnOruR01IsAckedAndStored) {
   EXPECT_EQ(db.scalar_int("SELECT count(*) FROM observations WHERE monitor = 'bed-7'"), 7);
   EXPECT_EQ(db.scalar_int("SELECT count(*) FROM monitors WHERE id = 'bed-7' AND state = 'online'"),
             1);
+}
+
+// Issue 13, through the real daemon: a monitor in demo mode (OBX-8 DEMO, as Mindray sends it)
+// and a training message (MSH-11 T) are accepted and stored with validity demo / test; a value
+// under a code vitalsd does not map is journaled once per monitor and code (sent twice); a v2.2
+// message is rejected with MSH-3/4 back in MSH-5/6 with their components intact; and the
+// journal records the shipped protocol as applied, with its file's SHA-256.
+TEST(Hl7Daemon, DemoTestAndUnmappedDataAreRecordedForWhatTheyAre) {
+  test::TempDir dir;
+  const auto port = free_port();
+  std::ofstream(dir / "c.toml") << "[daemon]\nstate_dir = \"" << (dir / "state").string()
+                                << "\"\nsite = \"test\"\n\n[api]\nlisten = \"127.0.0.1:"
+                                << free_port() << "\"\n\n[hl7]\nlisten = \"127.0.0.1:" << port
+                                << "\"\n\n[[monitors]]\nid = \"bed-7\"\ndriver = \"hl7\"\n"
+                                   "source = \"BEDMON-7\"\npoll_ms = 200\n";
+  test::Process daemon({kVitalsd, "--config", (dir / "c.toml").string()}, dir / "log");
+  ASSERT_TRUE(daemon.started());
+  const int fd = connect_retrying(port, 10s);
+  ASSERT_GE(fd, 0) << daemon.output();
+  auto message = [](const std::string& control, const std::string& processing,
+                    const std::string& version, const std::vector<std::string>& obx) {
+    std::vector<std::string> segs{
+        "MSH|^~\\&|BEDMON-7^0012345678ABCDEF^EUI-64|CLINIC^1.2.3^ISO|VITALSD|CLINIC|"
+        "20261127143000+0000||ORU^R01^ORU_R01|" +
+            control + "|" + processing + "|" + version,
+        "OBR|1|" + control + "|" + control + "|182777000^monitoring of patient^SCT"};
+    segs.insert(segs.end(), obx.begin(), obx.end());
+    return test::hl7msg::join(segs);
+  };
+  const std::string hr = "OBX|1|NM|147842^MDC_ECG_HEART_RATE^MDC|1.1.1.1|";
+  const std::string unit = "|264864^MDC_DIM_BEAT_PER_MIN^MDC||";
+  const std::string axil =
+      "OBX|2|NM|188496^MDC_TEMP_AXIL^MDC|1.4.1.1|36.6|268192^MDC_DIM_DEGC^MDC|||||R";
+  const std::string odd =
+      "OBX|3|NM|188500^MDC_TEMP_ELSEWHERE^MDC|1.4.1.2|36.9|268192^MDC_DIM_DEGC^MDC|||||R";
+  EXPECT_NE(mllp_exchange(fd, message("D1", "P", "2.6", {hr + "61" + unit + "DEMO|||R"}))
+                .find("MSA|AA|D1"),
+            std::string::npos);
+  EXPECT_NE(
+      mllp_exchange(fd, message("D2", "T", "2.6", {hr + "62" + unit + "|||R"})).find("MSA|AA|D2"),
+      std::string::npos);
+  EXPECT_NE(mllp_exchange(fd, message("D3", "P", "2.6", {hr + "63" + unit + "|||R", axil, odd}))
+                .find("MSA|AA|D3"),
+            std::string::npos);
+  EXPECT_NE(mllp_exchange(fd, message("D4", "P", "2.6", {hr + "64" + unit + "|||R", odd}))
+                .find("MSA|AA|D4"),
+            std::string::npos);
+  const auto reject = mllp_exchange(fd, message("D5", "P", "2.2", {hr + "65" + unit + "|||R"}));
+  ::close(fd);
+  EXPECT_NE(reject.find("MSA|AR|D5"), std::string::npos) << reject;
+  EXPECT_NE(reject.find("|VITALSD|CLINIC|BEDMON-7^0012345678ABCDEF^EUI-64|CLINIC^1.2.3^ISO|"),
+            std::string::npos)
+      << reject;
+
+  std::this_thread::sleep_for(800ms);  // a few polls
+  daemon.signal(SIGTERM);
+  auto rc = daemon.wait(10s);
+  ASSERT_TRUE(rc.has_value());
+  EXPECT_EQ(*rc, 0) << daemon.output();
+
+  store::Db db(dir / "state/vitals.db", store::Db::Mode::read_only);
+  auto validity = [&](int value) {
+    store::Stmt s(db,
+                  "SELECT group_concat(validity) FROM observations WHERE parameter = 'hr' "
+                  "AND value = ?");
+    s.bind(1, std::int64_t{value});
+    return s.step() && !s.is_null(0) ? std::string(s.text(0)) : std::string("none");
+  };
+  EXPECT_EQ(validity(61), "demo");
+  EXPECT_EQ(validity(62), "test");
+  EXPECT_EQ(validity(63), "valid");
+  EXPECT_EQ(validity(65), "none");
+  EXPECT_EQ(db.scalar_int("SELECT count(*) FROM observations WHERE parameter = 'temp' AND "
+                          "value = 36.6 AND unit = 'Cel'"),
+            1);
+  EXPECT_EQ(db.scalar_int("SELECT count(*) FROM events WHERE type = "
+                          "'monitor.parameter_unmapped' AND monitor = 'bed-7' AND "
+                          "json_extract(payload, '$.code') = '188500'"),
+            1);
+  // The protocol as applied at start: the SHA-256 of the shipped file, and its rules.
+  std::ifstream in(std::string(VITALSD_SOURCE_DIR) + "/config/protocols/ketamine-iv.toml",
+                   std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  store::Stmt applied(db,
+                      "SELECT json_extract(payload, '$.sha256'), "
+                      "json_array_length(payload, '$.rules') FROM events WHERE type = "
+                      "'protocol.applied' AND json_extract(payload, '$.reason') = "
+                      "'config_loaded' AND json_extract(payload, '$.protocol') = 'ketamine-iv'");
+  ASSERT_TRUE(applied.step());
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  ASSERT_EQ(EVP_Digest(bytes.data(), bytes.size(), md, &n, EVP_sha256(), nullptr), 1);
+  std::string hex;
+  for (unsigned int i = 0; i < n; ++i) hex += fmt::format("{:02x}", md[i]);
+  EXPECT_EQ(applied.text(0), hex);
+  EXPECT_GE(applied.int64(1), 20);
 }
 
 TEST(Hl7Daemon, APortInUseIsAStartUpFailureWithAOneLineReason) {

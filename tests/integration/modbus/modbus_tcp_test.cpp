@@ -125,7 +125,8 @@ TEST(ModbusTcp, EachTypeWordOrderScaleAndOffsetOverTheWire) {
   }
   EXPECT_EQ(server->requests(), 2U);  // one request per planned block
 
-  // Sentinel and NaN arrive as invalid, never as numbers.
+  // Sentinel, NaN and infinity arrive as invalid with no value (NULL when stored), never as
+  // numbers (issue 13: before, 0 or the scaled sentinel).
   server->set_raw(1, reg(Table::holding, 8, ValueType::i32, WordOrder::low_first), -1);
   server->set_raw(1, reg(Table::input, 20, ValueType::f32), std::nan(""));
   server->set_raw(1, reg(Table::input, 22, ValueType::f32, WordOrder::low_first), INFINITY);
@@ -134,7 +135,9 @@ TEST(ModbusTcp, EachTypeWordOrderScaleAndOffsetOverTheWire) {
   EXPECT_EQ(find(r, Parameter::spo2)->validity, Validity::invalid);
   EXPECT_EQ(find(r, Parameter::rr)->validity, Validity::invalid);
   EXPECT_EQ(find(r, Parameter::etco2)->validity, Validity::invalid);
-  EXPECT_TRUE(std::isfinite(find(r, Parameter::etco2)->value));
+  EXPECT_TRUE(std::isnan(find(r, Parameter::spo2)->value));
+  EXPECT_TRUE(std::isnan(find(r, Parameter::rr)->value));
+  EXPECT_TRUE(std::isnan(find(r, Parameter::etco2)->value));
   d->stop();
 }
 

@@ -73,6 +73,7 @@ struct Bedside {
   }
   void cuff(double sys, int t) {
     ++cuff_id;
+    last_cuff_s = t;
     for (auto [p, v] :
          {std::pair{Parameter::nibp_sys, sys}, std::pair{Parameter::nibp_dia, 80.0}}) {
       auto o = reading(p, v, t);
@@ -84,11 +85,16 @@ struct Bedside {
               core::Validity spo2_validity = core::Validity::valid) {
     if (hr) add(e.observe(reading(Parameter::hr, *hr, t)));
     if (spo2) add(e.observe(reading(Parameter::spo2, *spo2, t, spo2_validity)));
+    // The monitor has capnography: normal breathing unless a case says otherwise.
+    add(e.observe(reading(Parameter::rr, breathing_rr, t)));
+    add(e.observe(reading(Parameter::etco2, breathing_etco2, t)));
   }
   // Every second from `from` to `to`: `each(t)` feeds readings and acts, then the clock ticks.
   void run(int from, int to, const std::function<void(int)>& each) {
     for (int t = from; t <= to; ++t) {
       now_s = t;
+      // A normal cuff on the protocol's 5-minute cycle, for cases that are not about BP.
+      if (routine_cuffs && t > 0 && t % 300 == 0 && t - last_cuff_s >= 300) cuff(120, t);
       each(t);
       add(e.tick(at(t)));
     }
@@ -105,6 +111,9 @@ struct Bedside {
     return v;
   }
   int now_s = 0;
+  int last_cuff_s = -300;
+  bool routine_cuffs = false;
+  double breathing_rr = 14, breathing_etco2 = 38;
 };
 
 std::string dump(const std::vector<std::string>& v) {
@@ -177,6 +186,7 @@ TEST(Bedside, PausesAreBoundedAndNeverRestartEscalation) {
 // 2: 50 at 48 s.
 TEST(Bedside, AlternatingSpo2IntegratesToAnAlert) {
   Bedside b;
+  b.routine_cuffs = true;
   b.run(0, 600, [&](int t) { b.vitals(t, 70, t % 2 == 0 ? 88 : 91); });
   const std::vector<std::string> want{"48 raised spo2-low", "108 escalated spo2-low level 1",
                                       "228 escalated spo2-low level 2"};
@@ -189,6 +199,7 @@ TEST(Bedside, AlternatingSpo2IntegratesToAnAlert) {
 // superseded by the deep tier: one announcement. Nobody acknowledges: 30 s, 90 s.
 TEST(Bedside, DeepSpo2RaisesAtOnceDespiteSingleNormalReadings) {
   Bedside b;
+  b.routine_cuffs = true;
   b.run(0, 600, [&](int t) { b.vitals(t, 70, t % 14 == 13 ? 90 : 84); });
   const std::vector<std::string> want{
       "0 raised spo2-critical",
@@ -279,7 +290,7 @@ TEST(Bedside, DischargeGuardHoldsTheSessionInRecovery) {
   Bedside quiet;
   quiet.run(0, 2400, [&](int t) {
     quiet.vitals(t, 70, 97);
-    if (t % 600 == 0) quiet.cuff(120, t);
+    if (t % 300 == 0) quiet.cuff(120, t);  // the protocol's 5-minute cycle
   });
   quiet.add(quiet.e.set_phase(Phase::recovery, at(2400)));
   quiet.run(2401, 5999, [&](int t) {

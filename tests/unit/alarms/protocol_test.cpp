@@ -2,12 +2,17 @@
 // the line the diagnostic must point at.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <regex>
+#include <set>
 #include <string>
 
 #include "alarms/protocol.hpp"
 
 namespace vitalsd::alarms {
 namespace {
+
+using core::Parameter;
 
 std::optional<Protocol> parse(const std::string& text, core::Diagnostics& diags) {
   const auto table = toml::parse(std::string_view{text}, std::string_view{"p.toml"});
@@ -53,7 +58,7 @@ TEST(Protocol, ShippedKetamineIvParses) {
   const Rule* overdue = p->find_rule("nibp-overdue");
   ASSERT_NE(overdue, nullptr);
   EXPECT_EQ(overdue->kind, RuleKind::nibp_overdue);
-  EXPECT_EQ(overdue->interval_s[static_cast<int>(Phase::infusing)], 600);
+  EXPECT_EQ(overdue->interval_s[static_cast<int>(Phase::infusing)], 300);
   EXPECT_EQ(overdue->interval_s[static_cast<int>(Phase::recovery)], 900);
   EXPECT_FALSE(overdue->interval_s[static_cast<int>(Phase::baseline)]);
 
@@ -79,6 +84,103 @@ TEST(Protocol, ShippedKetamineIvParses) {
   EXPECT_EQ(sbp->escalate_after_s, (std::vector<double>{60, 180}));
   EXPECT_EQ(sbp->reactivate_after_s, 600);
   EXPECT_EQ(sbp->worsen_by, 20);
+}
+
+// Issue 13: the breathing rules, the diastolic rise and the pre-dose baseline check are in the
+// shipped protocol with the numbers its sources give.
+TEST(Protocol, ShippedKetamineIvWatchesBreathingAndTheDiastolicRise) {
+  const std::string path = VITALSD_SOURCE_DIR "/config/protocols/ketamine-iv.toml";
+  core::Diagnostics diags;
+  const auto p = parse_protocol(toml::parse_file(path), path, diags);
+  ASSERT_TRUE(p) << all(diags);
+  struct Want {
+    const char* id;
+    Parameter parameter;
+    ConditionKind kind;
+    double amount;
+    Priority priority;
+  };
+  for (const auto& w :
+       {Want{"rr-low", Parameter::rr, ConditionKind::below, 9, Priority::high},
+        Want{"rr-high", Parameter::rr, ConditionKind::above, 24, Priority::medium},
+        Want{"etco2-high", Parameter::etco2, ConditionKind::above, 49, Priority::high},
+        Want{"etco2-low", Parameter::etco2, ConditionKind::below, 30, Priority::low},
+        Want{"etco2-no-breath", Parameter::etco2, ConditionKind::below, 5, Priority::high},
+        Want{"dbp-rise", Parameter::nibp_dia, ConditionKind::rise_by, 25, Priority::medium},
+        Want{"sbp-rise", Parameter::nibp_sys, ConditionKind::rise_by, 40, Priority::medium}}) {
+    const Rule* r = p->find_rule(w.id);
+    ASSERT_NE(r, nullptr) << w.id;
+    EXPECT_EQ(r->parameter, w.parameter) << w.id;
+    EXPECT_EQ(r->condition.kind, w.kind) << w.id;
+    EXPECT_EQ(r->condition.amount, w.amount) << w.id;
+    EXPECT_EQ(r->priority, w.priority) << w.id;
+    EXPECT_TRUE(r->applies_in(Phase::infusing) && r->applies_in(Phase::recovery)) << w.id;
+  }
+  EXPECT_EQ(p->find_rule("etco2-no-breath")->delay_s, 15);  // loss of waveform > 15 s [Deitch]
+  for (const auto* id : {"rr-invalid", "etco2-invalid"}) {
+    const Rule* r = p->find_rule(id);
+    ASSERT_NE(r, nullptr) << id;
+    EXPECT_EQ(r->kind, RuleKind::sensor_invalid) << id;
+  }
+  EXPECT_EQ(p->find_rule("rr-invalid")->parameter, Parameter::rr);
+  EXPECT_EQ(p->find_rule("etco2-invalid")->parameter, Parameter::etco2);
+  EXPECT_EQ(p->baseline.above.at(Parameter::nibp_sys), 140);
+  EXPECT_EQ(p->baseline.above.at(Parameter::nibp_dia), 90);
+}
+
+// Every number in the shipped file is tied to a source ("[Name]" defined in the header) or
+// marked "vitalsd default", and every source named is defined.
+TEST(Protocol, EveryShippedNumberIsCitedOrMarkedAsADefault) {
+  std::ifstream in(VITALSD_SOURCE_DIR "/config/protocols/ketamine-iv.toml");
+  std::string line;
+  std::set<std::string> defined, used;
+  int n = 0;
+  const std::regex number_line(R"(^[a-z_]+ = (-?[0-9]|\[ ?[0-9]|\{).*)");
+  const std::regex source_def(R"(^#   \[([A-Za-z0-9]+)\])");
+  const std::regex source_use(R"((^|[^a-z])\[([A-Z][A-Za-z0-9]+)\])");  // not mm[Hg]
+  while (std::getline(in, line)) {
+    ++n;
+    std::smatch m;
+    if (std::regex_search(line, m, source_def)) defined.insert(m[1]);
+    if (line.rfind('#', 0) == 0 || !std::regex_match(line, number_line)) continue;
+    const auto hash = line.find(" # ");
+    ASSERT_NE(hash, std::string::npos) << "line " << n << " has a number and no comment: " << line;
+    const auto comment = line.substr(hash);
+    bool cited = comment.find("vitalsd default") != std::string::npos;
+    for (std::sregex_iterator it(comment.begin(), comment.end(), source_use), end; it != end;
+         ++it) {
+      used.insert((*it)[2]);
+      cited = true;
+    }
+    EXPECT_TRUE(cited) << "line " << n << " cites nothing: " << line;
+  }
+  for (const auto& u : used) EXPECT_TRUE(defined.count(u)) << "[" << u << "] is not defined";
+}
+
+// docs/alarms.md's summary table and the README's protocol summary list exactly the shipped
+// rules.
+TEST(Protocol, TheDocsListEveryShippedRule) {
+  const std::string path = VITALSD_SOURCE_DIR "/config/protocols/ketamine-iv.toml";
+  core::Diagnostics diags;
+  const auto p = parse_protocol(toml::parse_file(path), path, diags);
+  ASSERT_TRUE(p) << all(diags);
+  std::set<std::string> ids;
+  for (const auto& r : p->rules) ids.insert(r.id);
+  for (const char* doc : {"/docs/alarms.md", "/README.md"}) {
+    std::ifstream in(std::string(VITALSD_SOURCE_DIR) + doc);
+    std::string line;
+    bool in_summary = false;
+    std::set<std::string> listed;
+    const std::regex row(R"(^\| `([a-z0-9-]+)` \|)");
+    while (std::getline(in, line)) {
+      if (line.find("ketamine-iv") != std::string::npos && line.rfind('#', 0) == 0)
+        in_summary =
+            line.find("summar") != std::string::npos || line.find("protocol") != std::string::npos;
+      std::smatch m;
+      if (in_summary && std::regex_search(line, m, row) && ids.count(m[1])) listed.insert(m[1]);
+    }
+    EXPECT_EQ(listed, ids) << doc;
+  }
 }
 
 TEST(Protocol, MinimalRuleDefaults) {
@@ -129,6 +231,19 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         BadCase{"unknown parameter", "[[rules]]\nid = \"a\"\nparameter = \"bp\"\nabove = 1\n" + kOk,
                 7, "unknown parameter 'bp'"},
+        BadCase{
+            "baseline check on a parameter without a baseline",
+            "above = { spo2 = 90 }\n[[rules]]\nid = \"a\"\nparameter = \"hr\"\nabove = 150\n" + kOk,
+            5, "spo2 is not in [baseline] parameters"},
+        BadCase{
+            "baseline check outside the plausible range",
+            "above = { nibp_sys = 900 }\n[[rules]]\nid = \"a\"\nparameter = \"hr\"\nabove = 150\n" +
+                kOk,
+            5, "outside the plausible range"},
+        BadCase{
+            "baseline check on an unknown parameter",
+            "above = { bp = 140 }\n[[rules]]\nid = \"a\"\nparameter = \"hr\"\nabove = 150\n" + kOk,
+            5, "baseline.above: unknown parameter 'bp'"},
         BadCase{"inverted limits",
                 "[[rules]]\nid = \"hi\"\nparameter = \"hr\"\nabove = 100\n" + kOk +
                     "[[rules]]\nid = \"lo\"\nparameter = \"hr\"\nbelow = 120\n" + kOk,

@@ -33,7 +33,7 @@ std::shared_ptr<const Protocol> shipped() {
 }
 
 // Cuff times: every 60 s in baseline (a nurse takes a few readings before starting), then the
-// protocol's nibp_overdue intervals: every 10 min infusing, every 15 min in recovery.
+// protocol's nibp_overdue intervals: every 5 min infusing, every 15 min in recovery.
 std::set<int> cuff_schedule(const Protocol& p) {
   const Rule* overdue = p.find_rule("nibp-overdue");
   const int infusing = static_cast<int>(*overdue->interval_s[static_cast<int>(Phase::infusing)]);
@@ -138,25 +138,28 @@ TEST_P(Replay, ExactAlertTimeline) {
 
 // Simulator defaults (seed 1): spike at 2400 s (SBP ~200 after a 10 s ramp, held 30 min, back
 // over 10 min), bradycardia at 1800 s for 5 min, desaturation at 1500 s for 3 min, dropout at
-// 600 s for 60 s. Infusing runs 300-2700 s, recovery 2700-6300 s.
+// 600 s for 60 s, respiratory depression at 1200 s for 5 min. Infusing runs 300-2700 s, recovery
+// 2700-6300 s.
 INSTANTIATE_TEST_SUITE_P(
     Scenarios, Replay,
     ::testing::Values(
         ReplayCase{"steady", {}},
-        // The spike starts 5 min after the 2100 s cuff; the next cuff (2700 s, 10 min later)
-        // raises both BP rules: one announcement, sbp-rise is superseded by sbp-severe-high.
-        // Nobody acknowledges: levels 1 and 2 at 60 s and 180 s. SBP ~160 at the 4500 s cuff:
-        // the latching severe alert latches and the rise, still present, stands on its own
-        // (overdue since 3000 s: escalated at once); back under baseline + 30 at 5400 s. The
-        // latched high alert holds the discharge: the session end needs an override.
-        ReplayCase{
-            "hypertensive-spike",
-            {"2700 raised sbp-severe-high high", "2700 raised sbp-rise medium (superseded)",
-             "2760 escalated sbp-severe-high high level 1",
-             "2880 escalated sbp-severe-high high level 2", "4500 latched sbp-severe-high high",
-             "4500 superseded sbp-rise medium no_longer_superseded",
-             "4500 escalated sbp-rise medium level 1", "5400 cleared sbp-rise medium",
-             "6300 cleared sbp-severe-high high"}},
+        // The spike starts with the 2400 s cuff (still at baseline); the next cuff (2700 s, 5
+        // min later) raises the three BP rules: one announcement for SBP, sbp-rise superseded
+        // by sbp-severe-high; DBP ~112 is 25 above its baseline but under 120, so dbp-rise
+        // stands on its own (issue 13). Nobody acknowledges: levels at 60 s and 180 s, dbp-rise
+        // at 300 s. SBP ~160 at the 4500 s cuff: the latching severe alert latches, the rise,
+        // still present, stands on its own (overdue since 3000 s: escalated at once), DBP is
+        // back under baseline + 20; SBP under baseline + 30 at 5400 s. The latched high alert
+        // holds the discharge: the session end needs an override.
+        ReplayCase{"hypertensive-spike",
+                   {"2700 raised sbp-severe-high high", "2700 raised sbp-rise medium (superseded)",
+                    "2700 raised dbp-rise medium", "2760 escalated sbp-severe-high high level 1",
+                    "2880 escalated sbp-severe-high high level 2",
+                    "3000 escalated dbp-rise medium level 1", "4500 latched sbp-severe-high high",
+                    "4500 superseded sbp-rise medium no_longer_superseded",
+                    "4500 escalated sbp-rise medium level 1", "4500 cleared dbp-rise medium",
+                    "5400 cleared sbp-rise medium", "6300 cleared sbp-severe-high high"}},
         // HR below 50 from ~1808 s, 15 s condition delay; >= 55 again as it recovers.
         ReplayCase{"bradycardia",
                    {"1823 raised hr-low medium", "1943 escalated hr-low medium level 1",
@@ -171,8 +174,24 @@ INSTANTIATE_TEST_SUITE_P(
                     "1609 escalated spo2-critical high level 2",
                     "1713 cleared spo2-low high (superseded)", "1713 cleared spo2-critical high"}},
         // No answer from 600 s; acquisition reports offline after 3 s (602 s), comm-lost
-        // raises 10 s later, clears at the first answer.
-        ReplayCase{"dropout", {"612 raised comm-lost medium", "660 cleared comm-lost medium"}}),
+        // raises 10 s later, clears at the first answer. The 600 s cuff was lost in the
+        // dropout: 5 min + 2 min after the 300 s cuff the measurement is overdue (720 s), until
+        // the 900 s cuff.
+        ReplayCase{"dropout",
+                   {"612 raised comm-lost medium", "660 cleared comm-lost medium",
+                    "720 raised nibp-overdue medium", "900 cleared nibp-overdue medium"}},
+        // Issue 13: from 1200 s RR falls to ~6/min and EtCO2 rises to ~58 mm[Hg] over 60 s,
+        // SpO2 falls to ~86 % over 120 s. The breathing rules speak first: EtCO2 >= 50 from
+        // ~1232 s + 30 s delay (1262 s), RR <= 8 from ~1245 s + 30 s (1275 s); SpO2's saturation
+        // seconds reach 50 only at 1308 s, 46 s after EtCO2. Nobody acknowledges: levels at 60 s
+        // and 180 s. Back to normal over 60 s from 1500 s: each clears past its band.
+        ReplayCase{"respiratory-depression",
+                   {"1262 raised etco2-high high", "1275 raised rr-low high",
+                    "1308 raised spo2-low high", "1322 escalated etco2-high high level 1",
+                    "1335 escalated rr-low high level 1", "1368 escalated spo2-low high level 1",
+                    "1442 escalated etco2-high high level 2", "1455 escalated rr-low high level 2",
+                    "1488 escalated spo2-low high level 2", "1526 cleared rr-low high",
+                    "1528 cleared spo2-low high", "1541 cleared etco2-high high"}}),
     [](const auto& param_info) {
       std::string n = param_info.param.scenario;
       for (auto& ch : n)

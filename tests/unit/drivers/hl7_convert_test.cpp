@@ -158,6 +158,68 @@ TEST(Hl7Convert, UnknownCodesAndContainmentRowsAreSkippedWithoutError) {
   EXPECT_TRUE(c.errors.empty());
   EXPECT_TRUE(c.observations.empty());
   EXPECT_EQ(c.heard, std::vector<std::size_t>{0});  // the device is alive all the same
+  // The numeric value under an unknown code is not dropped silently: it is reported (and
+  // journaled by the daemon as monitor.parameter_unmapped); containment and text rows are not.
+  ASSERT_EQ(c.unmapped.size(), 1u);
+  EXPECT_EQ(c.unmapped[0].monitor, 0u);
+  EXPECT_EQ(c.unmapped[0].code, "999999");
+  EXPECT_EQ(c.unmapped[0].name, "MDC_SOMETHING_ELSE");
+}
+
+// Issue 13: an MDC code for the same parameter at another site maps to it; an unknown one is
+// reported once per message and code.
+TEST(Hl7Convert, TemperatureAtAnotherSiteAndRespiratoryRateByMethodMap) {
+  auto c = run(msg::join({
+      "MSH|^~\\&|BEDMON-7||||||ORU^R01|X20|P|2.6",
+      "OBX|1|NM|188496^MDC_TEMP_AXIL^MDC|1.4.1.1|36.6|268192^MDC_DIM_DEGC^MDC|||||R",
+      "OBX|2|NM|151594^MDC_CO2_RESP_RATE^MDC|1.5.1.1|12|264928^MDC_DIM_RESP_PER_MIN^MDC|||||R",
+      "OBX|3|NM|151578^MDC_TTHOR_RESP_RATE^MDC|1.1.1.3|13|264928^MDC_DIM_RESP_PER_MIN^MDC|||||R",
+      "OBX|4|NM|188500^MDC_TEMP_UNKNOWN_SITE^MDC|1.4.1.2|36.9|268192^MDC_DIM_DEGC^MDC|||||R",
+      "OBX|5|NM|188500^MDC_TEMP_UNKNOWN_SITE^MDC|1.4.1.3|37.0|268192^MDC_DIM_DEGC^MDC|||||R",
+  }));
+  EXPECT_TRUE(c.errors.empty());
+  ASSERT_EQ(c.observations.size(), 3u);
+  EXPECT_EQ(c.observations[0].observation.parameter, Parameter::temp);
+  EXPECT_DOUBLE_EQ(c.observations[0].observation.value, 36.6);
+  EXPECT_EQ(c.observations[1].observation.parameter, Parameter::rr);
+  EXPECT_EQ(c.observations[2].observation.parameter, Parameter::rr);
+  ASSERT_EQ(c.unmapped.size(), 1u);  // the second 188500 is the same code
+  EXPECT_EQ(c.unmapped[0].code, "188500");
+}
+
+// Issue 13: values a monitor marks as demo (OBX-8 "DEMO", as Mindray sends in demo mode) or
+// test data, and every value of a training/debugging message (MSH-11 T or D), are stored with
+// a validity that says so; they are accepted (AA), never alarmed on.
+TEST(Hl7Convert, DemoAndTestDataAreStoredAsSuch) {
+  EXPECT_EQ(validity("R", "DEMO", '~'), Validity::demo);
+  EXPECT_EQ(validity("R", "N~demo-data", '~'), Validity::demo);
+  EXPECT_EQ(validity("X", "DEMO", '~'), Validity::demo);  // demo wins over everything
+  EXPECT_EQ(validity("R", "test-data", '~'), Validity::test);
+  EXPECT_EQ(validity("R", "test-data~DEMO", '~'), Validity::demo);
+  EXPECT_EQ(validity("D", "DEMO", '~'), std::nullopt);  // a deleted result stays deleted
+
+  auto demo = run(msg::join({
+      "MSH|^~\\&|BEDMON-7||||||ORU^R01|X21|P|2.6",
+      "OBX|1|NM|147842^MDC_ECG_HEART_RATE^MDC|1.1.1.1|61|264864^MDC_DIM_BEAT_PER_MIN^MDC||DEMO|||R",
+      "OBX|2|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.2.1.1|97|262688^MDC_DIM_PERCENT^MDC|||||R",
+  }));
+  EXPECT_FALSE(demo.reject);
+  EXPECT_TRUE(demo.errors.empty());
+  ASSERT_EQ(demo.observations.size(), 2u);
+  EXPECT_EQ(demo.observations[0].observation.validity, Validity::demo);
+  EXPECT_EQ(demo.observations[1].observation.validity, Validity::valid);
+
+  for (const char* pid : {"T", "D"}) {
+    auto test = run(msg::join({
+        std::string("MSH|^~\\&|BEDMON-7||||||ORU^R01|X22|") + pid + "|2.6",
+        "OBX|1|NM|147842^MDC_ECG_HEART_RATE^MDC|1.1.1.1|62|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||R",
+        "OBX|2|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.2.1.1|96|262688^MDC_DIM_PERCENT^MDC||DEMO|||R",
+    }));
+    EXPECT_FALSE(test.reject) << pid;
+    ASSERT_EQ(test.observations.size(), 2u) << pid;
+    EXPECT_EQ(test.observations[0].observation.validity, Validity::test) << pid;
+    EXPECT_EQ(test.observations[1].observation.validity, Validity::demo) << pid;
+  }
 }
 
 TEST(Hl7Convert, VendorCodesFromConfigAndCuffCodesMap) {
@@ -255,8 +317,10 @@ TEST(Hl7Convert, OnlyProductionOruR01IsAccepted) {
   ASSERT_EQ(adt.errors.size(), 1u);
   EXPECT_EQ(adt.errors[0].code, vitalsd::hl7::err::unsupported_message_type);
   auto training = run("MSH|^~\\&|BEDMON-7||||||ORU^R01|X7|T|2.6\r");
-  EXPECT_TRUE(training.reject);
-  EXPECT_EQ(training.errors[0].code, vitalsd::hl7::err::unsupported_processing_id);
+  EXPECT_FALSE(training.reject);  // stored as test data (DemoAndTestDataAreStoredAsSuch)
+  auto other = run("MSH|^~\\&|BEDMON-7||||||ORU^R01|X7|Q|2.6\r");
+  EXPECT_TRUE(other.reject);
+  EXPECT_EQ(other.errors[0].code, vitalsd::hl7::err::unsupported_processing_id);
 }
 
 TEST(Hl7Convert, NumbersAreHl7Nm) {

@@ -7,6 +7,8 @@
 #include "drivers/modbus/link.hpp"
 #include "drivers/modbus/modbus.hpp"
 #include "drivers/modbus/profile.hpp"
+#include "store/journal.hpp"
+#include "support/temp_dir.hpp"
 
 namespace vitalsd::drivers::modbus {
 namespace {
@@ -241,10 +243,55 @@ status = { address = 9, bit = 3, valid_when = 0 }
   EXPECT_EQ(find(v, Parameter::spo2)->validity, Validity::invalid);
   EXPECT_EQ(find(v, Parameter::temp)->validity, Validity::invalid);  // 6520 Cel
   EXPECT_EQ(find(v, Parameter::hr)->validity, Validity::invalid);
-  EXPECT_EQ(find(v, Parameter::hr)->value, 0);  // never NaN
+  // No number is no value: NaN (stored as NULL), never 0; a sentinel is not 65535 either.
+  EXPECT_TRUE(std::isnan(find(v, Parameter::hr)->value));
+  EXPECT_TRUE(std::isnan(find(v, Parameter::spo2)->value));
   EXPECT_EQ(find(v, Parameter::pr)->validity, Validity::invalid);
   v = run({975, 165, f72[0], f72[1], kpa[0], kpa[1], 70, 0, 0, 0});  // spo2 status bit clear
   EXPECT_EQ(find(v, Parameter::spo2)->validity, Validity::invalid);
+}
+
+// Issue 13: what a sentinel or a NaN register becomes in the database: value NULL with
+// validity invalid (before, 0 or 6553.5 %), beside a real reading stored as its number.
+TEST(ModbusProfile, SentinelAndNanReadingsAreStoredWithoutAValue) {
+  core::Diagnostics d;
+  auto p = parse(R"([parameters.spo2]
+address = 0
+type = "u16"
+scale = 0.1
+sentinels = [0xFFFF]
+[parameters.hr]
+address = 1
+type = "f32"
+[parameters.pr]
+address = 3
+type = "u16"
+)",
+                 d);
+  ASSERT_TRUE(p) << dump(d);
+  const core::Timestamp at{std::chrono::milliseconds{1'700'000'000'000}};
+  auto nan = encode_raw({Table::holding, 1, ValueType::f32, WordOrder::high_first}, std::nan(""));
+  RegisterImage img;
+  img.add({Table::holding, 0, 4}, {0xFFFF, nan[0], nan[1], 71});
+  auto v = decode(*p, img, "chair-1", at);
+  ASSERT_EQ(v.size(), 3u);
+  test::TempDir dir;
+  {
+    store::Journal j({dir.path()});
+    j.start(store::JournalHooks{});
+    j.record(std::move(v));
+    j.stop();
+  }
+  store::Db db(dir / "vitals.db", store::Db::Mode::read_only);
+  EXPECT_EQ(db.scalar_int("SELECT count(*) FROM observations WHERE parameter IN ('spo2', 'hr') "
+                          "AND value IS NULL AND validity = 'invalid'"),
+            2);
+  EXPECT_EQ(db.scalar_int("SELECT count(*) FROM observations WHERE parameter = 'pr' AND "
+                          "value = 71 AND validity = 'valid'"),
+            1);
+  EXPECT_EQ(db.scalar_int("SELECT count(*) FROM events WHERE type = 'observation' AND "
+                          "json_extract(payload, '$.value') IS NULL"),
+            2);
 }
 
 TEST(ModbusProfile, NibpCarriesMeasurementIdAndDeviceTime) {

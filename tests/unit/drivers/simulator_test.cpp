@@ -122,7 +122,7 @@ TEST(Simulator, DriverCompletesOnTheIoContextAndReportsDropoutAsTimeout) {
   io.run();
   ASSERT_EQ(results.size(), 2u);
   EXPECT_FALSE(results[0].error);
-  EXPECT_EQ(results[0].observations.size(), 6u);
+  EXPECT_EQ(results[0].observations.size(), 8u);  // HR, PR, SpO2, RR, EtCO2 and one cuff (3)
   EXPECT_EQ(results[1].error, errc::timeout);
 }
 

@@ -139,6 +139,35 @@ TEST(Hl7Ack, RejectForUnparseableInput) {
   }
 }
 
+// Issue 13: a reject copies MSH-3/4 into MSH-5/6 with their components intact (an EUI-64
+// device id stays three components), in our delimiters when the sender used others.
+TEST(Hl7Ack, ARejectKeepsTheSendersComponentsInMsh5And6) {
+  const std::string raw =
+      "MSH|^~\\&|BEDMON-7^0012345678ABCDEF^EUI-64|CLINIC^1.2.3^ISO|VITALSD|C|1||ORU^R01|V22|P|"
+      "2.2\rPID|1";
+  const auto r = parse(raw);
+  ASSERT_FALSE(r.ok());
+  const Message ack = parsed(build_reject(raw, r.error(), opts()), /*any_version=*/true);
+  EXPECT_EQ(ack.value("MSH", 0, 5, 1, 1), "BEDMON-7");
+  EXPECT_EQ(ack.value("MSH", 0, 5, 1, 2), "0012345678ABCDEF");
+  EXPECT_EQ(ack.value("MSH", 0, 5, 1, 3), "EUI-64");
+  EXPECT_EQ(ack.value("MSH", 0, 6, 1, 1), "CLINIC");
+  EXPECT_EQ(ack.value("MSH", 0, 6, 1, 3), "ISO");
+  EXPECT_EQ(ack.field("MSH", 0, 5), "BEDMON-7^0012345678ABCDEF^EUI-64");
+  EXPECT_EQ(ack.get("MSA", 0, 1), "AR");
+
+  // Other delimiters: '$' components, '!' escape, '@' subcomponents; an escaped '$' in the text
+  // stays text (escaped in ours), a real '$' stays a component separator.
+  const std::string odd = "MSH#$*!@#A!S!B$DEV@X#FAC###1##ORU$R01#V23#P#2.2\rPID#1";
+  const auto r2 = parse(odd);
+  ASSERT_FALSE(r2.ok());
+  const Message ack2 = parsed(build_reject(odd, r2.error(), opts()), /*any_version=*/true);
+  EXPECT_EQ(ack2.value("MSH", 0, 5, 1, 1), "A$B");
+  EXPECT_EQ(ack2.value("MSH", 0, 5, 1, 2, 1), "DEV");
+  EXPECT_EQ(ack2.value("MSH", 0, 5, 1, 2, 2), "X");
+  EXPECT_EQ(ack2.value("MSH", 0, 6), "FAC");
+}
+
 TEST(Hl7Ack, ReadAckEnhancedCodesAndGarbage) {
   EXPECT_EQ(read_ack(parsed("MSH|^~\\&|||||||ACK|1|P|2.6\rMSA|CA|9"))->code, AckCode::AA);
   EXPECT_EQ(read_ack(parsed("MSH|^~\\&|||||||ACK|1|P|2.6\rMSA|CE|9"))->code, AckCode::AE);

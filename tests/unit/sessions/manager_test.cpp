@@ -166,5 +166,59 @@ TEST_F(ManagerTest, AlertIdsAreUniqueAcrossSessions) {
   EXPECT_GE(ids.size(), 4u);  // SBP and DBP on each chair
 }
 
+// Issue 13: the esketamine label's pre-dose check. A baseline above 140/90 is a gate reason
+// the nurse sees and may override with a reason, as every other gate reason.
+TEST_F(ManagerTest, ABaselineAbove140Over90IsAGateReasonTheNurseMayOverride) {
+  auto out = m.start("chair-1", "P-1", "ketamine-iv", "nurse-a", T0);
+  for (std::uint64_t i = 1; i <= 3; ++i) {
+    auto obs = vitals("chair-1", 150, 95, T0 + std::chrono::seconds{10 * i}, i);
+    m.observe(obs);
+  }
+  auto blocked = m.set_phase(out.session, "infusing", "", "nurse-a", T0 + 60s);
+  ASSERT_EQ(blocked.error, Errc::gate_blocked);
+  ASSERT_EQ(blocked.reasons.size(), 2u);
+  EXPECT_EQ(blocked.reasons[0], "nibp_sys: baseline 150 mm[Hg] is above 140 (pre-dose check)");
+  EXPECT_EQ(blocked.reasons[1], "nibp_dia: baseline 95 mm[Hg] is above 90 (pre-dose check)");
+  auto forced = m.set_phase(out.session, "infusing", "usual BP for this patient, physician agreed",
+                            "nurse-a", T0 + 61s);
+  ASSERT_TRUE(forced.ok()) << forced.message;
+  EXPECT_EQ(forced.change.session_events[0].type, "gate_override");
+  EXPECT_EQ(forced.change.session_events[0].gate_reasons, blocked.reasons);
+}
+
+// Issue 13: an ended session keeps its baseline (the engine's last state rides on the `ended`
+// event) and its peaks and troughs; demo and test values count for neither.
+TEST_F(ManagerTest, AnEndedSessionKeepsItsBaselineAndPeaks) {
+  const auto id = start_with_baseline();
+  ASSERT_TRUE(m.set_phase(id, "infusing", "", "nurse-a", T0 + 60s).ok());
+  auto spike = vitals("chair-1", 165, 99, T0 + 600s, 10);
+  m.observe(spike);
+  auto demo = vitals("chair-1", 250, 140, T0 + 700s, 11);
+  for (auto& o : demo) o.validity = core::Validity::demo;
+  auto c = m.observe(demo);
+  EXPECT_TRUE(c.transitions.empty());  // a demo 250 raises nothing
+  EXPECT_EQ(demo[0].session, id);      // but is kept with the session
+  auto test_low = reading("chair-1", core::Parameter::hr, 20, T0 + 710s);
+  test_low.validity = core::Validity::test;
+  std::vector<core::Observation> t{test_low};
+  EXPECT_TRUE(m.observe(t).transitions.empty());
+  ASSERT_TRUE(m.set_phase(id, "recovery", "", "nurse-a", T0 + 900s).ok());
+  auto end = m.end(id, "nurse-a", T0 + 1000s, "test: end early");
+  ASSERT_TRUE(end.ok()) << end.message;
+  const auto& ended = end.change.session_events.back();
+  EXPECT_EQ(ended.type, "ended");
+  ASSERT_TRUE(ended.last_state);
+  auto sys = ended.last_state->baseline.values().find(core::Parameter::nibp_sys);
+  ASSERT_NE(sys, ended.last_state->baseline.values().end());
+  EXPECT_EQ(sys->second.value(), 121);  // median of 120, 121, 122
+  const auto& x = ended.session.extremes;
+  ASSERT_TRUE(x.count(core::Parameter::nibp_sys));
+  EXPECT_EQ(x.at(core::Parameter::nibp_sys).max, 165);
+  EXPECT_EQ(x.at(core::Parameter::nibp_sys).max_at, T0 + 600s);
+  EXPECT_EQ(x.at(core::Parameter::nibp_sys).min, 120);
+  EXPECT_EQ(x.at(core::Parameter::nibp_dia).max, 99);
+  EXPECT_EQ(x.at(core::Parameter::hr).min, 72);  // the test-data 20 is not a trough
+}
+
 }  // namespace
 }  // namespace vitalsd::sessions

@@ -1,9 +1,11 @@
 #include "settings/settings.hpp"
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "core/version.hpp"
 #include "drivers/registry.hpp"
@@ -47,6 +49,11 @@ core::Diagnostics check(const std::string& text) {
   if (r.settings)
     for (const auto& m : r.settings->monitors) drivers::check_monitor(m, r.diagnostics);
   return r.diagnostics;
+}
+
+std::string fmt_hex(unsigned char c) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  return {kHex[c >> 4], kHex[c & 15]};
 }
 
 std::string first(const core::Diagnostics& d) {
@@ -232,6 +239,24 @@ TEST(Settings, TheShippedConfigIsValid) {
   EXPECT_TRUE(diags.empty()) << first(diags);
   ASSERT_TRUE(r.settings);
   EXPECT_GE(r.settings->monitors.size(), 2u);
+}
+
+// Issue 13: each protocol carries the SHA-256 of the exact bytes it was parsed from (what the
+// journal's protocol.applied records), the same digest sha256sum gives for the file.
+TEST(Settings, EachProtocolCarriesTheSha256OfItsFile) {
+  const std::string path = VITALSD_SOURCE_DIR "/config/vitalsd.toml";
+  auto r = load(path);
+  ASSERT_TRUE(r.settings) << first(r.diagnostics);
+  const auto p = r.settings->protocols.at("ketamine-iv");
+  std::ifstream in(p->file, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  ASSERT_EQ(EVP_Digest(bytes.data(), bytes.size(), md, &n, EVP_sha256(), nullptr), 1);
+  std::string hex;
+  for (unsigned int i = 0; i < n; ++i) hex += fmt_hex(md[i]);
+  EXPECT_EQ(p->sha256, hex);
+  EXPECT_EQ(p->sha256.size(), 64u);
 }
 
 TEST(Settings, TheConfigDirectorysOwnProtocolsWinAndTheirErrorsNameTheirFile) {

@@ -91,7 +91,7 @@ TEST(Records, ARestartRestoresSessionsAndAlertsAndRaisesNothingTwice) {
   sessions::Manager m(protocols, {"chair-1"}, restored.next_session_id, restored.next_alert_id);
   m.restore(s, snap);
   // The same high reading again (the next cuff cycle): the open alert carries on, no new one.
-  std::vector<core::Observation> again{cuff(core::Parameter::nibp_sys, 199, T0 + 1200s, 5)};
+  std::vector<core::Observation> again{cuff(core::Parameter::nibp_sys, 199, T0 + 900s, 5)};
   for (const auto& t : m.observe(again).transitions)
     EXPECT_NE(t.type, alarms::EventType::raised) << t.rule;
   EXPECT_NE(m.engine(session)->find(alert), nullptr);
@@ -157,6 +157,100 @@ TEST(Records, LevelsAndPausesSurviveARestart) {
   m.restore(restored.sessions[0].first, snap);
   EXPECT_EQ(m.pause(alert, 120, "nurse-b", T0 + 400s).error, sessions::Errc::none);
   EXPECT_EQ(m.pause(alert, 120, "nurse-b", T0 + 600s).error, sessions::Errc::pause_limit);
+}
+
+// Issue 13: after the end the session row still has the baseline it had (it used to become
+// {}) and its peaks and troughs; the session.ended event carries the baseline too.
+TEST(Records, AnEndedSessionKeepsItsBaselineAndPeaksInItsRow) {
+  test::TempDir dir;
+  const sessions::Manager::Protocols protocols{
+      {"ketamine-iv", test::shipped_protocol("ketamine-iv")}};
+  {
+    Journal j({dir.path()});
+    j.start(JournalHooks{});
+    sessions::Manager m(protocols, {"chair-1"}, 1, 1);
+    auto started = m.start("chair-1", "P-8", "ketamine-iv", "nurse-a", T0);
+    persist(j, m, started.change);
+    for (std::uint64_t i = 1; i <= 3; ++i) {
+      const auto at = T0 + std::chrono::seconds{10 * i};
+      std::vector<core::Observation> obs{
+          cuff(core::Parameter::nibp_sys, 118 + 2.0 * static_cast<double>(i), at, i),
+          cuff(core::Parameter::nibp_dia, 76, at, i),
+          cont(core::Parameter::hr, 70 + static_cast<double>(i), at),
+          cont(core::Parameter::spo2, 98, at)};
+      test::observe(j, m, std::move(obs));
+    }
+    persist(j, m, m.set_phase(started.session, "infusing", "", "nurse-a", T0 + 60s).change);
+    test::observe(j, m, {cuff(core::Parameter::nibp_sys, 158, T0 + 400s, 4)});
+    persist(j, m, m.set_phase(started.session, "recovery", "", "nurse-a", T0 + 2500s).change);
+    persist(j, m, m.end(started.session, "nurse-a", T0 + 2600s, "test: end early").change);
+    j.stop();
+  }
+  Db db(dir / "vitals.db", Db::Mode::read_only);
+  Stmt s(db, "SELECT phase, baseline, extremes FROM sessions");
+  ASSERT_TRUE(s.step());
+  EXPECT_EQ(s.text(0), "ended");
+  const auto baseline = nlohmann::json::parse(s.text(1));
+  ASSERT_TRUE(baseline.contains("nibp_sys")) << s.text(1);
+  EXPECT_EQ(baseline["nibp_sys"]["value"], 122);  // median of 120, 122, 124
+  EXPECT_EQ(baseline["hr"]["value"], 72);
+  const auto extremes = nlohmann::json::parse(s.text(2));
+  EXPECT_EQ(extremes["nibp_sys"]["max"], 158);
+  EXPECT_EQ(extremes["nibp_sys"]["min"], 120);
+  EXPECT_EQ(extremes["nibp_sys"]["max_at"], core::format_iso8601(T0 + 400s));
+  EXPECT_EQ(extremes["hr"]["max"], 73);
+  Stmt ev(db, "SELECT payload FROM events WHERE type = 'session.ended'");
+  ASSERT_TRUE(ev.step());
+  const auto payload = nlohmann::json::parse(ev.text(0));
+  EXPECT_EQ(payload["baseline"]["nibp_sys"]["value"], 122);
+  EXPECT_EQ(payload["extremes"]["nibp_sys"]["max"], 158);
+}
+
+// Issue 13: "protocol.applied" carries the protocol exactly as applied: the file's SHA-256 as
+// loaded and every rule with its limits.
+TEST(Records, TheProtocolAppliedEventCarriesTheHashAndEveryRule) {
+  auto p = *test::shipped_protocol("ketamine-iv");
+  p.sha256 = std::string(64, 'a');  // the loader sets it (settings_test checks the real one)
+  const auto e = protocol_applied(p, AppliedBecause::session_started, T0, "chair-1", 7);
+  EXPECT_EQ(e.type, "protocol.applied");
+  EXPECT_EQ(e.monitor, "chair-1");
+  EXPECT_EQ(e.session, std::optional<std::int64_t>(7));
+  EXPECT_EQ(e.payload["reason"], "session_started");
+  EXPECT_EQ(e.payload["sha256"], p.sha256);
+  EXPECT_EQ(e.payload["protocol"], "ketamine-iv");
+  ASSERT_EQ(e.payload["rules"].size(), p.rules.size());
+  bool dbp_rise = false;
+  for (const auto& r : e.payload["rules"]) {
+    EXPECT_TRUE(r.contains("priority") && r.contains("phases")) << r.dump();
+    if (r["id"] == "dbp-rise") {
+      dbp_rise = true;
+      EXPECT_EQ(r["parameter"], "nibp_dia");
+      EXPECT_EQ(r["condition"], "rise_by");
+      EXPECT_EQ(r["amount"], 25);
+      EXPECT_EQ(r["delay_readings"], 1);
+    }
+    if (r["id"] == "nibp-overdue") {
+      EXPECT_EQ(r["interval_s"]["infusing"], 300);
+    }
+  }
+  EXPECT_TRUE(dbp_rise);
+  EXPECT_EQ(e.payload["baseline"]["above"]["nibp_sys"], 140);
+  EXPECT_EQ(e.payload["baseline"]["above"]["nibp_dia"], 90);
+
+  test::TempDir dir;
+  {
+    Journal j({dir.path()});
+    j.start(JournalHooks{});
+    journal_protocols_applied(j, {{p.name, std::make_shared<const alarms::Protocol>(p)}},
+                              AppliedBecause::config_loaded, T0);
+    j.stop();
+  }
+  Db db(dir / "vitals.db", Db::Mode::read_only);
+  EXPECT_EQ(db.scalar_int("SELECT count(*) FROM events WHERE type = 'protocol.applied' AND "
+                          "json_extract(payload, '$.reason') = 'config_loaded' AND "
+                          "payload LIKE '%" +
+                          p.sha256 + "%'"),
+            1);
 }
 
 }  // namespace

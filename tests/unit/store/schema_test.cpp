@@ -35,6 +35,30 @@ TEST(Schema, MigratesForwardFromEveryOlderVersion) {
   }
 }
 
+// Issue 13: version 6 adds sessions.extremes; a v5 database's sessions keep everything they
+// had and get an empty set of peaks.
+TEST(Schema, Version6KeepsAVersion5DatabasesSessions) {
+  test::TempDir dir;
+  {
+    Db db(dir / "v.db", Db::Mode::read_write_create);
+    for (std::size_t v = 0; v < 5; ++v) ASSERT_FALSE(db.exec(migrations()[v]));
+    ASSERT_FALSE(db.exec("PRAGMA user_version = 5"));
+    ASSERT_FALSE(db.exec(
+        "INSERT INTO sessions (id, monitor, patient, protocol, phase, phase_since, started_at, "
+        "started_by, ended_at, ended_by, baseline, state) VALUES (1, 'chair-1', 'P-1', "
+        "'ketamine-iv', 'ended', '2026-11-27T10:00:00.000Z', '2026-11-27T09:00:00.000Z', 'n', "
+        "'2026-11-27T10:00:00.000Z', 'n', '{\"hr\":{\"value\":70}}', '{}')"));
+  }
+  Db db(dir / "v.db", Db::Mode::read_write);
+  migrate(db);
+  EXPECT_EQ(db.scalar_int("PRAGMA user_version"), 6);
+  Stmt s(db, "SELECT patient, baseline, extremes FROM sessions WHERE id = 1");
+  ASSERT_TRUE(s.step());
+  EXPECT_EQ(s.text(0), "P-1");
+  EXPECT_EQ(s.text(1), R"({"hr":{"value":70}})");
+  EXPECT_EQ(s.text(2), "{}");
+}
+
 TEST(Schema, RefusesANewerSchema) {
   test::TempDir dir;
   {
