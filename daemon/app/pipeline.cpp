@@ -276,50 +276,13 @@ void Pipeline::access(const api::Access& a) {
   journal_.record(std::move(e), store::Durability::batched);
 }
 
-namespace {
-
-nlohmann::json rule_json(const alarms::Rule& r) {
-  nlohmann::json phases = nlohmann::json::array();
-  for (int p = 0; p < alarms::kPhaseCount; ++p)
-    if (r.applies[p]) phases.push_back(alarms::to_string(static_cast<alarms::Phase>(p)));
-  nlohmann::json j = {
-      {"id", r.id},
-      {"name", r.name},
-      {"kind", r.kind == alarms::RuleKind::physiological ? std::string("physiological")
-                                                         : std::string(alarms::to_string(r.kind))},
-      {"priority", alarms::to_string(r.priority)},
-      {"phases", phases},
-      {"latching", r.latching}};
-  if (r.parameter) j["parameter"] = core::to_string(*r.parameter);
-  if (r.kind == alarms::RuleKind::physiological) {
-    j["condition"] = alarms::to_string(r.condition.kind);
-    j["amount"] = r.condition.amount;
-    j["direction"] = r.direction();
-    j["relative"] = r.condition.relative();
-  }
-  return j;
-}
-
-}  // namespace
-
 nlohmann::json Pipeline::protocols() {
+  // Each protocol exactly as the protocol.applied event records it, with its name as `name`.
   nlohmann::json list = nlohmann::json::array();
   for (const auto& [name, p] : sessions_.protocols()) {
     if (!p) continue;
-    nlohmann::json rules = nlohmann::json::array();
-    for (const auto& r : p->rules) rules.push_back(rule_json(r));
-    nlohmann::json baseline_parameters = nlohmann::json::array();
-    for (auto param : p->baseline.parameters) baseline_parameters.push_back(core::to_string(param));
-    nlohmann::json j = {{"name", p->name},
-                        {"description", p->description},
-                        {"max_pause_s", p->max_pause_s},
-                        {"baseline",
-                         {{"parameters", baseline_parameters},
-                          {"readings", p->baseline.readings},
-                          {"gate", alarms::to_string(p->baseline.gate)}}},
-                        {"rules", rules}};
-    if (p->max_paused_total_s) j["max_paused_total_s"] = *p->max_paused_total_s;
-    if (p->min_recovery_s) j["min_recovery_s"] = *p->min_recovery_s;
+    auto j = store::protocol_json(*p);
+    j["name"] = p->name;
     list.push_back(std::move(j));
   }
   return {{"protocols", list}};

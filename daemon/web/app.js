@@ -189,7 +189,14 @@ async function loadSnapshot() {
   st.alerts.clear();
   for (const a of al.alerts) st.alerts.set(a.id, a);
   st.protocols.clear();
-  for (const p of pro.protocols) st.protocols.set(p.name, p);
+  for (const p of pro.protocols) {
+    // The side of each rule's limit, and whether it is relative to the baseline.
+    for (const r of p.rules || []) {
+      r.relative = /^(rise|fall)_by/.test(r.condition || '');
+      r.direction = /^(above|rise)/.test(r.condition || '') ? 'above' : /^(below|fall)/.test(r.condition || '') ? 'below' : '';
+    }
+    st.protocols.set(p.name, p);
+  }
   st.technical.clear();
   for (const a of health.alerts || []) st.technical.set(a.rule, a);
   if (st.lastSeq === 0) st.lastSeq = page.last;
