@@ -51,6 +51,10 @@ std::string text(const json& e, const char* key) {
 json observation(const json& e, const std::map<std::int64_t, std::string>& patients) {
   const auto p = core::parameter_from_name(text(e, "parameter"));
   if (!p) return json();
+  // A monitor in demo mode or a test message never measured this patient: it stays in the
+  // journal and the CSV/JSON exports, and never reaches an EHR as a vital sign.
+  const auto kind = text(e, "validity");
+  if (kind == "demo" || kind == "test") return json();
   const auto& info = core::info(*p);
   json codings = json::array();
   if (auto l = loinc(*p))

@@ -10,6 +10,8 @@
 
 #include <fstream>
 #include <iterator>
+#include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "integration/hl7/hl7_messages.hpp"
@@ -196,6 +198,26 @@ TEST(Hl7Daemon, DemoTestAndUnmappedDataAreRecordedForWhatTheyAre) {
   for (unsigned int i = 0; i < n; ++i) hex += fmt::format("{:02x}", md[i]);
   EXPECT_EQ(applied.text(0), hex);
   EXPECT_GE(applied.int64(1), 20);
+
+  // The FHIR export for an EHR leaves the demo and test readings out (they never measured the
+  // patient); the valid one is there.
+  const auto fhir = dir / "all.fhir.json";
+  auto [ctl_rc, ctl_out] =
+      test::run({VITALSD_BIN_DIR "/vitalsctl", "export", "--db", (dir / "state/vitals.db").string(),
+                 "--from", "2000-01-01T00:00:00Z", "--until", "2100-01-01T00:00:00Z", "--format",
+                 "fhir", "--out", fhir.string()},
+                dir / "ctl.out");
+  ASSERT_EQ(ctl_rc, 0) << ctl_out;
+  std::ifstream fin(fhir);
+  const auto bundle = nlohmann::json::parse(fin);
+  std::multiset<double> hr_values;
+  for (const auto& e : bundle["entry"])
+    if (e["resource"]["code"]["coding"][0]["code"] == "8867-4" &&
+        e["resource"].contains("valueQuantity"))
+      hr_values.insert(e["resource"]["valueQuantity"]["value"].get<double>());
+  EXPECT_EQ(hr_values.count(61), 0u);
+  EXPECT_EQ(hr_values.count(62), 0u);
+  EXPECT_EQ(hr_values.count(63), 1u);
 }
 
 TEST(Hl7Daemon, APortInUseIsAStartUpFailureWithAOneLineReason) {
