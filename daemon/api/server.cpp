@@ -95,6 +95,15 @@ void Server::publish_uncommitted(const std::vector<store::Event>& events) {
   deliver(std::move(frames));
 }
 
+void Server::set_tokens(const std::vector<settings::Token>& tokens) {
+  Auth check(tokens);  // throws on a bad table, before anything changes
+  asio::post(state_->strand, [state = state_, tokens] {
+    state->auth.replace(tokens);
+    state->settings.tokens = tokens;
+    spdlog::info("api: token table reloaded ({} tokens)", state->auth.size());
+  });
+}
+
 ServerStats Server::stats() const {
   ServerStats s;
   s.requests = state_->requests;
