@@ -39,7 +39,7 @@ auto feed_fields(const core::FeedConfig& f) {
   return std::tie(f.name, f.type, f.endpoint, f.undelivered_after, f.event_types,
                   f.sending_application, f.receiving_application, f.receiving_facility,
                   f.ack_timeout, f.retry_window, f.topic_prefix, f.client_id, f.username,
-                  f.password, f.keepalive_s);
+                  f.password, f.keepalive_s, f.tls.enabled, f.tls.ca, f.tls.cert, f.tls.key);
 }
 
 auto token_fields(const settings::Token& t) {

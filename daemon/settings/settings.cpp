@@ -261,7 +261,29 @@ void read_hl7(const toml::table& t, core::Hl7MonitorConfig& hl7, const std::stri
   r.finish();
 }
 
-void read_feed(const toml::table& t, Settings& s, const std::string& file, core::Diagnostics& out) {
+// tls, tls_ca, tls_cert, tls_key of one link: paths relative to the config's directory; each
+// file is loaded with OpenSSL here, so a bad path or a bad PEM is a --check-config error on
+// its own line.
+void read_tls(TomlReader& r, core::TlsConfig& tls, const std::filesystem::path& base) {
+  if (auto v = r.boolean("tls")) tls.enabled = *v;
+  for (auto [key, field] : {std::pair{"tls_ca", &tls.ca}, std::pair{"tls_cert", &tls.cert},
+                            std::pair{"tls_key", &tls.key}})
+    if (auto v = r.string(key)) {
+      *field = (base / *v).string();
+      if (!tls.enabled) r.error(key, "is set but tls is not true");
+    }
+  if (!tls.enabled) return;
+  if (tls.cert.empty() != tls.key.empty())
+    r.error(tls.cert.empty() ? "tls_key" : "tls_cert", "tls_cert and tls_key go together");
+  if (auto problem = check_tls_file(tls.ca, TlsFile::ca)) r.error("tls_ca", *problem);
+  if (auto problem = check_tls_file(tls.cert, TlsFile::cert)) r.error("tls_cert", *problem);
+  if (auto problem = check_tls_file(tls.key, TlsFile::key)) r.error("tls_key", *problem);
+  if (!tls.cert.empty() && !tls.key.empty())
+    if (auto problem = check_tls_pair(tls.cert, tls.key)) r.error("tls_key", *problem);
+}
+
+void read_feed(const toml::table& t, Settings& s, const std::string& file, core::Diagnostics& out,
+               const std::filesystem::path& base) {
   core::FeedConfig f;
   f.table = core::position(t, file);
   for (const auto& [k, v] : t) f.where[std::string(k.str())] = core::position(v, file);
@@ -312,6 +334,7 @@ void read_feed(const toml::table& t, Settings& s, const std::string& file, core:
     if (auto v = r.string("password")) f.password = *v;
     if (auto v = r.integer("keepalive_s", 5, 3600)) f.keepalive_s = static_cast<int>(*v);
   }
+  read_tls(r, f.tls, base);
   r.finish();
   s.feeds.push_back(std::move(f));
 }
@@ -435,7 +458,7 @@ LoadResult parse(const std::string& text, const std::filesystem::path& path) {
         out.push_back({core::position(node, file), "feeds: each entry must be a [[feeds]] table"});
         continue;
       }
-      read_feed(*t, s, file, out);
+      read_feed(*t, s, file, out, base);
     }
     for (const auto& f : s.feeds) {
       if (f.name.empty()) continue;

@@ -83,6 +83,13 @@ struct LoadResult {
   core::Diagnostics diagnostics;
 };
 
+// TLS files of a link (docs/tls.md), loaded with OpenSSL as the link will load them: nullopt
+// when `path` is empty or loads, else why not ("cannot read ...: No such file or directory",
+// "not a PEM certificate", "certificate expired on ...", "key does not match the certificate").
+enum class TlsFile { ca, cert, key };
+std::optional<std::string> check_tls_file(const std::string& path, TlsFile what);
+std::optional<std::string> check_tls_pair(const std::string& cert, const std::string& key);
+
 // Reads and validates the file. Never throws; every problem is a diagnostic.
 LoadResult load(const std::filesystem::path& file);
 // The same from text already in memory (`file` names it in diagnostics).

@@ -51,13 +51,30 @@ class Mosquitto {
     // Non-empty: anonymous logins are refused and this user/password is the only account.
     std::string username;
     std::string password;
+    // Non-empty: a second listener, TLS (1.2 minimum) with this certificate and key, on
+    // tls_port(); with tls_cafile set, clients must present a certificate signed by it.
+    std::string tls_certfile;
+    std::string tls_keyfile;
+    std::string tls_cafile;
   };
   Mosquitto() : Mosquitto(Options{}) {}
   explicit Mosquitto(Options options) : port_(free_port()) {
     std::ofstream conf(dir_ / "mosquitto.conf");
-    conf << "listener " << port_ << " 127.0.0.1\n"
+    conf << "per_listener_settings false\n"
          << "persistence false\n"
-         << "log_dest stdout\n";
+         << "log_dest stdout\n"
+         << "listener " << port_ << " 127.0.0.1\n";
+    if (!options.tls_certfile.empty()) {
+      tls_port_ = free_port();
+      // The keys are the test's own (mode 0600 in its temp folder): a broker started as root
+      // stays root to read them, instead of switching to the mosquitto user.
+      if (::geteuid() == 0) conf << "user root\n";
+      conf << "listener " << tls_port_ << " 127.0.0.1\n"
+           << "certfile " << options.tls_certfile << "\nkeyfile " << options.tls_keyfile << "\n"
+           << "tls_version tlsv1.2\n";
+      if (!options.tls_cafile.empty())
+        conf << "cafile " << options.tls_cafile << "\nrequire_certificate true\n";
+    }
     if (options.username.empty()) {
       conf << "allow_anonymous true\n";
     } else {
@@ -73,6 +90,7 @@ class Mosquitto {
   Mosquitto& operator=(const Mosquitto&) = delete;
 
   unsigned short port() const { return port_; }
+  unsigned short tls_port() const { return tls_port_; }
   std::string endpoint() const { return "127.0.0.1:" + std::to_string(port_); }
 
   // Starts the broker (again, on the same port); true once it accepts connections.
@@ -83,7 +101,7 @@ class Mosquitto {
         dir_ / ("broker-" + std::to_string(++starts_) + ".log"));
     const auto until = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < until) {
-      if (port_accepts(port_)) return true;
+      if (port_accepts(port_) && (tls_port_ == 0 || port_accepts(tls_port_))) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds{20});
     }
     return false;
@@ -102,6 +120,7 @@ class Mosquitto {
  private:
   TempDir dir_;
   unsigned short port_;
+  unsigned short tls_port_ = 0;
   int starts_ = 0;
   std::unique_ptr<Process> proc_;
 };
