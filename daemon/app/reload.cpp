@@ -27,12 +27,22 @@ namespace {
 auto monitor_fields(const core::MonitorConfig& m) {
   const auto& s = m.simulator;
   const auto& b = m.modbus;
-  const auto& h = m.hl7;
   return std::tie(m.id, m.driver, m.location, m.poll, m.comm_timeout, m.max_skew, s.scenario,
                   s.seed, s.nibp_interval_s, s.event_at_s, s.event_duration_s, s.clock_offset_s,
                   b.endpoint, b.device, b.baud, b.parity, b.data_bits, b.stop_bits, b.unit,
-                  b.profile, b.profile_path, h.source, h.listen, h.max_message_bytes, h.codes,
-                  h.max_clients, h.max_clients_per_address, h.idle_timeout);
+                  b.profile, b.profile_path, m.hl7.source);
+}
+
+// The [hl7] listener's settings (one listener, shared by every hl7 monitor).
+auto listener_fields(const core::Hl7MonitorConfig& h) {
+  return std::tie(h.listen, h.max_message_bytes, h.codes, h.max_clients, h.max_clients_per_address,
+                  h.idle_timeout, h.tls.enabled, h.tls.ca, h.tls.cert, h.tls.key);
+}
+
+const core::Hl7MonitorConfig* first_hl7(const settings::Settings& s) {
+  for (const auto& m : s.monitors)
+    if (m.driver == "hl7") return &m.hl7;
+  return nullptr;
 }
 
 auto feed_fields(const core::FeedConfig& f) {
@@ -104,6 +114,10 @@ ConfigDiff diff(const settings::Settings& before,
     d.needs_restart.push_back("daemon.storage_backlog_observations");
   if (b.storage_stop_timeout_s != a.storage_stop_timeout_s)
     d.needs_restart.push_back("daemon.storage_stop_timeout_s");
+  const auto* bh = first_hl7(before);
+  const auto* ah = first_hl7(after);
+  if (bh && ah && listener_fields(*bh) != listener_fields(*ah))
+    d.needs_restart.push_back("hl7 (the listener: listen, limits, codes, TLS)");
   const auto& ba = before.api;
   const auto& aa = after.api;
   if (ba.listen.host != aa.listen.host || ba.listen.port != aa.listen.port)

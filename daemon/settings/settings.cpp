@@ -231,8 +231,10 @@ void read_monitor(const toml::table& t, Settings& s, const std::string& file,
 }
 
 // [hl7]: the PCD-01 listener shared by every `driver = "hl7"` monitor.
+void read_tls(TomlReader& r, core::TlsConfig& tls, const std::filesystem::path& base);
+
 void read_hl7(const toml::table& t, core::Hl7MonitorConfig& hl7, const std::string& file,
-              core::Diagnostics& out) {
+              core::Diagnostics& out, const std::filesystem::path& base) {
   TomlReader r(t, "hl7", file, out);
   if (auto v = r.string("listen")) {
     if (!parse_endpoint(*v))
@@ -258,6 +260,9 @@ void read_hl7(const toml::table& t, core::Hl7MonitorConfig& hl7, const std::stri
       hl7.codes[code] = name->get();
     }
   }
+  read_tls(r, hl7.tls, base);
+  if (hl7.tls.enabled && hl7.tls.cert.empty())
+    r.error("tls", "the listener needs tls_cert and tls_key (its certificate)");
   r.finish();
 }
 
@@ -449,7 +454,7 @@ LoadResult parse(const std::string& text, const std::filesystem::path& path) {
     out.push_back({core::position(*daemon, file), "daemon.state_dir: required key missing"});
   if (const auto* api = r.table("api")) read_api(*api, s, file, out);
   core::Hl7MonitorConfig hl7;
-  if (const auto* t = r.table("hl7")) read_hl7(*t, hl7, file, out);
+  if (const auto* t = r.table("hl7")) read_hl7(*t, hl7, file, out, base);
   if (const auto* feeds = r.array("feeds")) {
     std::map<std::string, int> names;
     for (const auto& node : *feeds) {

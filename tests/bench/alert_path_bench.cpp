@@ -7,6 +7,13 @@
 // plus VITALSD_BENCH_SUBSCRIBERS (default 50) other subscribers reading the same stream.
 // Each round is one cuff reading: 170 mm[Hg] raises sbp-rise (baseline 120), 120 clears it.
 // VITALSD_BENCH_ROUNDS (default 400). Prints p50/p99/max of each segment in microseconds.
+//
+// TLS on the feeds (issue 16): the same alert events also go through two MQTT feeds to a real
+// mosquitto, one on its plain listener and one on its TLS listener (TLS 1.2+, client
+// certificate), read by one subscriber on the plain listener; and through two HL7 feeds, one to
+// a plain MLLP receiver and one to an MLLP-over-TLS receiver (python3 ssl). Certificates are
+// made in the temp folder. Plain and TLS run side by side on the same events: the difference
+// is the cost of TLS. VITALSD_BENCH_TLS=0 leaves the feeds out.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -32,8 +39,14 @@
 #include "api/auth.hpp"
 #include "api/server.hpp"
 #include "app/pipeline.hpp"
+#include "feeds/feed.hpp"
 #include "sessions/manager.hpp"
 #include "store/journal.hpp"
+#include "support/certs.hpp"
+#include "support/mllp_receiver.hpp"
+#include "support/mosquitto.hpp"
+#include "support/mqtt_subscriber.hpp"
+#include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
 namespace {
@@ -197,11 +210,83 @@ int main() {
   server.start();
   const auto port = server.local_endpoint().port();
 
+  // TLS on the feeds: plain and TLS side by side (see the top of the file).
+  const bool tls_feeds = env_int("VITALSD_BENCH_TLS", 1) != 0;
+  std::optional<test::TestCerts> certs;
+  std::optional<test::Mosquitto> broker;
+  std::optional<test::MllpReceiver> mllp;
+  std::unique_ptr<test::Process> mllp_tls;
+  std::map<std::string, Times> mqtt_seen;  // topic prefix -> when each seq was read
+  std::optional<test::MqttSubscriber> subscriber;
+  std::map<std::string, Times> sent;  // feed name -> when each seq was written to its socket
+  std::vector<std::unique_ptr<feeds::Feed>> feed_list;
+  if (tls_feeds) {
+    certs.emplace(dir / "certs");
+    broker.emplace(
+        test::Mosquitto::Options::tls(certs->server_cert(), certs->server_key(), certs->ca()));
+    if (!broker->start()) {
+      std::fprintf(stderr, "mosquitto did not start: %s\n", broker->log().c_str());
+      return 1;
+    }
+    mllp.emplace();
+    mllp->up();
+    const auto tls_port = test::free_port();
+    mllp_tls = std::make_unique<test::Process>(
+        std::vector<std::string>{
+            "/usr/bin/python3", VITALSD_SOURCE_DIR "/tests/support/mllp_tls_receiver.py", "--port",
+            std::to_string(tls_port), "--cert", certs->server_cert(), "--key", certs->server_key(),
+            "--ca", certs->ca(), "--out", (dir / "received.txt").string()},
+        dir / "mllp-tls.log");
+    while (!test::port_accepts(tls_port))
+      std::this_thread::sleep_for(std::chrono::milliseconds{20});
+    const core::TlsConfig client_tls{true, certs->ca(), certs->client_cert(), certs->client_key()};
+    std::vector<core::FeedConfig> configs(4);
+    configs[0].name = "mqtt-plain";
+    configs[0].type = "mqtt";
+    configs[0].endpoint = broker->endpoint();
+    configs[0].topic_prefix = "plain";
+    configs[1] = configs[0];
+    configs[1].name = "mqtt-tls";
+    configs[1].endpoint = "127.0.0.1:" + std::to_string(broker->tls_port());
+    configs[1].topic_prefix = "tls";
+    configs[1].tls = client_tls;
+    configs[2].name = "hl7-plain";
+    configs[2].type = "hl7";
+    configs[2].endpoint = mllp->endpoint();
+    configs[3] = configs[2];
+    configs[3].name = "hl7-tls";
+    configs[3].endpoint = "127.0.0.1:" + std::to_string(tls_port);
+    configs[3].tls = client_tls;
+    for (const auto& c : configs) sent[c.name];
+    mqtt_seen["plain"];
+    mqtt_seen["tls"];
+    subscriber.emplace("127.0.0.1", broker->port(), "+/bench/events/#",
+                       test::MqttSubscriber::Options{
+                           "", [&mqtt_seen](const test::MqttSubscriber::Message& m) {
+                             const auto j = nlohmann::json::parse(m.payload, nullptr, false);
+                             if (!j.is_object() || !j["seq"].is_number_integer()) return;
+                             auto it = mqtt_seen.find(m.topic.substr(0, m.topic.find('/')));
+                             const auto seq = j["seq"].get<std::int64_t>();
+                             if (it != mqtt_seen.end() && !it->second.get(seq))
+                               it->second.mark(seq, m.at);
+                           }});
+    while (!subscriber->subscribed()) std::this_thread::sleep_for(std::chrono::milliseconds{10});
+    feeds::Tuning tuning;
+    tuning.on_sent = [&sent](const std::string& feed, std::int64_t seq) {
+      sent.at(feed).mark(seq, Clock::now());
+    };
+    feed_list = feeds::make_feeds(io, configs, "bench", journal, journal.database(), tuning);
+    for (auto& f : feed_list) f->start();
+  }
+
   Times committed;
   journal.start([&](const std::vector<store::CommittedEventPtr>& events) {
     const auto now = Clock::now();
     for (const auto& e : events) committed.mark(e->seq, now);
-    asio::post(io, [&server, events] { server.publish(events); });
+    asio::post(io, [&server, &feed_list, events] {
+      server.publish(events);
+      for (auto& f : feed_list) f->notify(events);
+    });
   });
   std::thread io_thread([&] { io.run(); });
 
@@ -239,6 +324,7 @@ int main() {
     std::this_thread::sleep_for(std::chrono::milliseconds{10});
 
   std::vector<double> to_commit, commit_to_sse, commit_to_ws, obs_to_sse, obs_to_ws;
+  std::map<std::string, std::vector<double>> feed_us;  // segment name -> samples
   auto us = [](Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); };
   for (int round = 0; round < rounds; ++round) {
     const auto before = journal.stats().last_seq;
@@ -267,6 +353,26 @@ int main() {
     commit_to_ws.push_back(us(*w - *c));
     obs_to_sse.push_back(us(*s - t0));
     obs_to_ws.push_back(us(*w - t0));
+    if (tls_feeds) {
+      for (const auto* prefix : {"plain", "tls"}) {
+        auto& seen = mqtt_seen.at(prefix);
+        if (!seen.wait(seq, std::chrono::seconds{5})) {
+          std::fprintf(stderr, "round %d: seq %lld not read from MQTT (%s)\n", round,
+                       static_cast<long long>(seq), prefix);
+          return 1;
+        }
+        feed_us[std::string("alert committed -> MQTT message read, ") + prefix].push_back(
+            us(*seen.get(seq) - *c));
+      }
+      for (auto& [name, times] : sent) {
+        if (!times.wait(seq, std::chrono::seconds{5})) {
+          std::fprintf(stderr, "round %d: seq %lld not sent by feed %s\n", round,
+                       static_cast<long long>(seq), name.c_str());
+          return 1;
+        }
+        feed_us["alert committed -> written by feed " + name].push_back(us(*times.get(seq) - *c));
+      }
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds{2});
   }
   std::printf("alert path, %d rounds (sbp-rise raised / cleared), %d other subscribers:\n", rounds,
@@ -276,8 +382,10 @@ int main() {
   report("alert committed -> WebSocket message read", commit_to_ws);
   report("observation received -> SSE frame read", obs_to_sse);
   report("observation received -> WebSocket message read", obs_to_ws);
+  for (const auto& [what, samples] : feed_us) report(what.c_str(), samples);
 
   stop = true;
+  for (auto& f : feed_list) f->stop();
   asio::post(io, [&] { server.stop(); });
   for (auto& t : clients) t.join();
   journal.stop();

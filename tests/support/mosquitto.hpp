@@ -56,12 +56,31 @@ class Mosquitto {
     std::string tls_certfile;
     std::string tls_keyfile;
     std::string tls_cafile;
+    // Keeps retained messages and persistent sessions (with what is queued for them) across a
+    // stop() and start(), in its temp folder.
+    bool persistence = false;
+    std::string extra;  // more configuration, appended (e.g. a bridge)
+
+    static Options login(std::string user, std::string pass) {
+      Options o;
+      o.username = std::move(user);
+      o.password = std::move(pass);
+      return o;
+    }
+    static Options tls(std::string cert, std::string key, std::string ca) {
+      Options o;
+      o.tls_certfile = std::move(cert);
+      o.tls_keyfile = std::move(key);
+      o.tls_cafile = std::move(ca);
+      return o;
+    }
   };
   Mosquitto() : Mosquitto(Options{}) {}
   explicit Mosquitto(Options options) : port_(free_port()) {
     std::ofstream conf(dir_ / "mosquitto.conf");
     conf << "per_listener_settings false\n"
-         << "persistence false\n"
+         << "persistence " << (options.persistence ? "true" : "false") << "\n"
+         << "persistence_location " << dir_.path().string() << "/\n"
          << "log_dest stdout\n"
          << "listener " << port_ << " 127.0.0.1\n";
     if (!options.tls_certfile.empty()) {
@@ -84,6 +103,7 @@ class Mosquitto {
           dir_ / "passwd.log");
       conf << "allow_anonymous false\npassword_file " << pw.string() << "\n";
     }
+    conf << options.extra;
   }
   ~Mosquitto() { stop(); }
   Mosquitto(const Mosquitto&) = delete;

@@ -143,7 +143,7 @@ TEST(MqttFeed, BrokerRestartResumesFromTheCursor) {
 }
 
 TEST(MqttFeed, RefusedLoginIsRetriedAndReportedUndelivered) {
-  Mosquitto broker(Mosquitto::Options{"vitalsd", "right", "", "", ""});
+  Mosquitto broker(Mosquitto::Options::login("vitalsd", "right"));
   ASSERT_TRUE(broker.start());
   FeedHarness h;
   auto cfg = mqtt_config(broker.endpoint());
@@ -225,7 +225,7 @@ TEST(MqttFeed, UncommittedEventsArePublishedOnceMarkedNotPersisted) {
 TEST(MqttFeedTls, DeliversOverTlsWithAClientCertificate) {
   TempDir dir;
   TestCerts certs(dir / "certs");
-  Mosquitto broker(Mosquitto::Options{"", "", certs.server_cert(), certs.server_key(), certs.ca()});
+  Mosquitto broker(Mosquitto::Options::tls(certs.server_cert(), certs.server_key(), certs.ca()));
   ASSERT_TRUE(broker.start()) << broker.log();
   MqttSubscriber sub("127.0.0.1", broker.port(), "vitalsd/#");
   ASSERT_TRUE(eventually([&] { return sub.subscribed(); }));
@@ -246,7 +246,7 @@ TEST(MqttFeedTls, DeliversOverTlsWithAClientCertificate) {
 TEST(MqttFeedTls, AWrongCaNoClientCertificateAndPlainTextAreRefusedClearly) {
   TempDir dir;
   TestCerts certs(dir / "certs");
-  Mosquitto broker(Mosquitto::Options{"", "", certs.server_cert(), certs.server_key(), certs.ca()});
+  Mosquitto broker(Mosquitto::Options::tls(certs.server_cert(), certs.server_key(), certs.ca()));
   ASSERT_TRUE(broker.start()) << broker.log();
   const auto endpoint = "127.0.0.1:" + std::to_string(broker.tls_port());
   FeedHarness h;
