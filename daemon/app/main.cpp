@@ -238,7 +238,7 @@ int main(int argc, char** argv) {
   // SIGHUP (systemd's ExecReload): re-read and check the config; when valid, apply what changed
   // without a restart (docs/config.md "Reload"); when not, keep running on the old config.
   // Either way the outcome is journaled (config.reloaded / config.reload_failed).
-  auto digests = app::protocol_digests(*config);
+  auto files = app::digests(*config);
   auto reload = [&] {
     sd_notify(0, "RELOADING=1");
     const auto now = app::Pipeline::now();
@@ -264,8 +264,8 @@ int main(int argc, char** argv) {
       return;
     }
     auto& next = *result.settings;
-    const auto next_digests = app::protocol_digests(next);
-    const auto d = app::diff(*config, digests, next, next_digests);
+    const auto next_files = app::digests(next);
+    const auto d = app::diff(*config, files, next, next_files);
     if (d.tokens_changed) {
       try {
         api_server->set_tokens(next.api.tokens);
@@ -324,7 +324,7 @@ int main(int argc, char** argv) {
     nlohmann::json payload{
         {"file", config_path},
         {"sha256", config_sha},
-        {"protocol_sha256", digests_json(next_digests)},
+        {"protocol_sha256", digests_json(next_files.protocols)},
         {"monitors", next.monitors.size()},
         {"monitors_added", d.monitors_added},
         {"monitors_removed", d.monitors_removed},
@@ -355,7 +355,7 @@ int main(int argc, char** argv) {
           return std::nullopt;
         });
     *config = std::move(next);
-    digests = next_digests;
+    files = next_files;
     sd_notify(0, "READY=1");
   };
   std::function<void()> wait_hangup = [&] {

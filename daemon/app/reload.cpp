@@ -22,6 +22,18 @@ std::map<std::string, std::string> protocol_digests(const settings::Settings& s)
   return out;
 }
 
+std::map<std::string, std::string> tls_digests(const settings::Settings& s) {
+  std::map<std::string, std::string> out;
+  for (const auto& f : s.feeds)
+    for (const auto* file : {&f.tls.ca, &f.tls.cert, &f.tls.key})
+      if (f.tls.enabled && !file->empty()) out[*file] = sha256_file(*file);
+  return out;
+}
+
+Digests digests(const settings::Settings& s) {
+  return {protocol_digests(s), tls_digests(s)};
+}
+
 namespace {
 
 auto monitor_fields(const core::MonitorConfig& m) {
@@ -66,10 +78,10 @@ bool same_feed(const core::FeedConfig& a, const core::FeedConfig& b) {
   return feed_fields(a) == feed_fields(b);
 }
 
-ConfigDiff diff(const settings::Settings& before,
-                const std::map<std::string, std::string>& before_protocols,
-                const settings::Settings& after,
-                const std::map<std::string, std::string>& after_protocols) {
+ConfigDiff diff(const settings::Settings& before, const Digests& before_files,
+                const settings::Settings& after, const Digests& after_files) {
+  const auto& before_protocols = before_files.protocols;
+  const auto& after_protocols = after_files.protocols;
   ConfigDiff d;
   std::map<std::string, const core::MonitorConfig*> old_monitors;
   for (const auto& m : before.monitors) old_monitors[m.id] = &m;
@@ -104,6 +116,7 @@ ConfigDiff diff(const settings::Settings& before,
   d.feeds_changed = before.feeds.size() != after.feeds.size();
   for (std::size_t i = 0; !d.feeds_changed && i < before.feeds.size(); ++i)
     d.feeds_changed = !same_feed(before.feeds[i], after.feeds[i]);
+  if (before_files.tls != after_files.tls) d.feeds_changed = true;  // a certificate renewed
 
   const auto& b = before.daemon;
   const auto& a = after.daemon;

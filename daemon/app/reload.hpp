@@ -17,6 +17,9 @@ namespace vitalsd::app {
 std::string sha256_file(const std::filesystem::path& file);
 // Every loaded protocol's name -> the SHA-256 of the file it came from.
 std::map<std::string, std::string> protocol_digests(const settings::Settings& s);
+// Every feed's TLS file (tls_ca, tls_cert, tls_key) -> its SHA-256: a certificate renewed in
+// place (same path, new contents) restarts the feeds on reload.
+std::map<std::string, std::string> tls_digests(const settings::Settings& s);
 
 struct ConfigDiff {
   std::vector<std::string> monitors_added;    // polled from now on
@@ -35,10 +38,15 @@ struct ConfigDiff {
   }
 };
 
-ConfigDiff diff(const settings::Settings& before,
-                const std::map<std::string, std::string>& before_protocols,
-                const settings::Settings& after,
-                const std::map<std::string, std::string>& after_protocols);
+// What the running config and its files were, as diff() compares them.
+struct Digests {
+  std::map<std::string, std::string> protocols;  // protocol_digests()
+  std::map<std::string, std::string> tls;        // tls_digests()
+};
+Digests digests(const settings::Settings& s);
+
+ConfigDiff diff(const settings::Settings& before, const Digests& before_files,
+                const settings::Settings& after, const Digests& after_files);
 
 // Field by field, positions in the file ignored.
 bool same_monitor(const core::MonitorConfig& a, const core::MonitorConfig& b);
