@@ -35,7 +35,8 @@ void Server::start() {
   listener_ = std::move(listener);
   state_->stopped = false;
   listener_->run();
-  spdlog::info("api: listening on http://{}:{} ({} tokens)", endpoint_.address().to_string(),
+  spdlog::info("api: listening on {}://{}:{} ({} tokens)",
+               state_->settings.tls.enabled ? "https" : "http", endpoint_.address().to_string(),
                endpoint_.port(), state_->auth.size());
 }
 

@@ -140,6 +140,9 @@ ConfigDiff diff(const settings::Settings& before, const Digests& before_files,
       std::tie(aa.body_limit_bytes, aa.header_timeout, aa.idle_timeout, aa.max_connections,
                aa.max_connections_per_address, aa.failure_delay_after, aa.failure_delay_max))
     d.needs_restart.push_back("api (limits and timeouts)");
+  if (std::tie(ba.tls.enabled, ba.tls.ca, ba.tls.cert, ba.tls.key) !=
+      std::tie(aa.tls.enabled, aa.tls.ca, aa.tls.cert, aa.tls.key))
+    d.needs_restart.push_back("api.tls");
   return d;
 }
 

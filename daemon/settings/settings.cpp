@@ -64,8 +64,14 @@ void read_daemon(const toml::table& t, const std::filesystem::path& base, Settin
   r.finish();
 }
 
-void read_api(const toml::table& t, Settings& s, const std::string& file, core::Diagnostics& out) {
+void read_tls(TomlReader& r, core::TlsConfig& tls, const std::filesystem::path& base);
+
+void read_api(const toml::table& t, Settings& s, const std::string& file, core::Diagnostics& out,
+              const std::filesystem::path& base) {
   TomlReader r(t, "api", file, out);
+  read_tls(r, s.api.tls, base);
+  if (s.api.tls.enabled && s.api.tls.cert.empty())
+    r.error("tls", "HTTPS needs tls_cert and tls_key (the API's certificate)");
   if (auto v = r.string("listen")) {
     if (auto ep = parse_endpoint(*v))
       s.api.listen = *ep;
@@ -452,7 +458,7 @@ LoadResult parse(const std::string& text, const std::filesystem::path& path) {
     out.push_back({{file, 0, 0}, "[daemon] table missing: state_dir and site are required"});
   else if (!daemon->get("state_dir"))
     out.push_back({core::position(*daemon, file), "daemon.state_dir: required key missing"});
-  if (const auto* api = r.table("api")) read_api(*api, s, file, out);
+  if (const auto* api = r.table("api")) read_api(*api, s, file, out, base);
   core::Hl7MonitorConfig hl7;
   if (const auto* t = r.table("hl7")) read_hl7(*t, hl7, file, out, base);
   if (const auto* feeds = r.array("feeds")) {

@@ -15,6 +15,7 @@
 #include "core/diagnostic.hpp"
 #include "core/feed.hpp"
 #include "core/monitor.hpp"
+#include "core/tls.hpp"
 
 namespace vitalsd::settings {
 
@@ -62,6 +63,9 @@ struct ApiSettings {
   std::size_t failure_delay_after = 10;
   std::chrono::milliseconds failure_delay_max{1000};
   std::vector<Token> tokens;
+  // HTTPS / WSS (docs/tls.md): tls_cert + tls_key; with tls_ca, clients must present a
+  // certificate signed by it.
+  core::TlsConfig tls;
 };
 
 struct Settings {
