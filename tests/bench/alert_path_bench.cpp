@@ -13,7 +13,9 @@
 // certificate), read by one subscriber on the plain listener; and through two HL7 feeds, one to
 // a plain MLLP receiver and one to an MLLP-over-TLS receiver (python3 ssl). Certificates are
 // made in the temp folder. Plain and TLS run side by side on the same events: the difference
-// is the cost of TLS. VITALSD_BENCH_TLS=0 leaves the feeds out.
+// is the cost of TLS. The API likewise: a second api::Server with [api] tls on the same events,
+// one SSE-over-HTTPS client (Beast's ssl_stream) beside the plain one. VITALSD_BENCH_TLS=0
+// leaves the TLS parts out.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -23,6 +25,7 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <chrono>
 #include <condition_variable>
@@ -122,6 +125,45 @@ void sse_client(std::uint16_t port, std::int64_t after, Times* times, std::atomi
     }
   }
   ::close(fd);
+}
+
+// An SSE client over HTTPS (TLS 1.2+, the server verified against `ca`): the same as above.
+void sse_tls_client(std::uint16_t port, std::string ca, std::int64_t after, Times* times,
+                    std::atomic<bool>& stop) {
+  asio::io_context io;
+  asio::ssl::context ctx(asio::ssl::context::tls_client);
+  ctx.load_verify_file(ca);
+  ctx.set_verify_mode(asio::ssl::verify_peer);
+  boost::beast::ssl_stream<asio::ip::tcp::socket> s(io, ctx);
+  s.next_layer().connect({asio::ip::make_address("127.0.0.1"), port});
+  s.handshake(asio::ssl::stream_base::client);
+  const std::string req = "GET /api/v1/events/stream?type=alert.*&after=" + std::to_string(after) +
+                          " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + kToken + "\r\n\r\n";
+  asio::write(s, asio::buffer(req));
+  timeval tv{0, 100'000};
+  ::setsockopt(s.next_layer().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string buf;
+  char chunk[65536];
+  while (!stop) {
+    boost::system::error_code ec;
+    const auto n = s.read_some(asio::buffer(chunk), ec);
+    if (ec == asio::error::eof) break;
+    if (ec) {
+      if (ec == asio::error::would_block || ec == asio::error::try_again ||
+          ec == asio::error::timed_out)
+        continue;
+      break;
+    }
+    const auto now = Clock::now();
+    buf.append(chunk, n);
+    std::size_t pos;
+    while ((pos = buf.find("\n\n")) != std::string::npos) {
+      const auto frame = buf.substr(0, pos);
+      buf.erase(0, pos + 2);
+      const auto id = frame.find("id: ");
+      if (times && id != std::string::npos) times->mark(std::stoll(frame.substr(id + 4)), now);
+    }
+  }
 }
 
 // A WebSocket client: marks the time each message arrives.
@@ -279,12 +321,22 @@ int main() {
     for (auto& f : feed_list) f->start();
   }
 
+  // The API over HTTPS, on the same events.
+  std::optional<api::Server> tls_server;
+  if (tls_feeds) {
+    auto tls_api = api;
+    tls_api.tls = {true, "", certs->server_cert(), certs->server_key()};
+    tls_server.emplace(io, tls_api, pipeline, journal.database());
+    tls_server->start();
+  }
+
   Times committed;
   journal.start([&](const std::vector<store::CommittedEventPtr>& events) {
     const auto now = Clock::now();
     for (const auto& e : events) committed.mark(e->seq, now);
-    asio::post(io, [&server, &feed_list, events] {
+    asio::post(io, [&server, &tls_server, &feed_list, events] {
       server.publish(events);
+      if (tls_server) tls_server->publish(events);
       for (auto& f : feed_list) f->notify(events);
     });
   });
@@ -320,6 +372,13 @@ int main() {
   clients.emplace_back(ws_client, port, now_seq, &ws_seen, std::ref(stop));
   for (int i = 0; i < others; ++i)
     clients.emplace_back(i % 2 ? sse_client : ws_client, port, now_seq, nullptr, std::ref(stop));
+  Times sse_tls_seen;
+  if (tls_server) {
+    clients.emplace_back(sse_tls_client, tls_server->local_endpoint().port(), certs->ca(), now_seq,
+                         &sse_tls_seen, std::ref(stop));
+    while (tls_server->stats().live_subscribers < 1)
+      std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  }
   while (server.stats().live_subscribers < static_cast<std::size_t>(others) + 2)
     std::this_thread::sleep_for(std::chrono::milliseconds{10});
 
@@ -353,6 +412,15 @@ int main() {
     commit_to_ws.push_back(us(*w - *c));
     obs_to_sse.push_back(us(*s - t0));
     obs_to_ws.push_back(us(*w - t0));
+    if (tls_server) {
+      if (!sse_tls_seen.wait(seq, std::chrono::seconds{5})) {
+        std::fprintf(stderr, "round %d: seq %lld not read over HTTPS\n", round,
+                     static_cast<long long>(seq));
+        return 1;
+      }
+      feed_us["alert committed -> SSE frame read, HTTPS"].push_back(
+          us(*sse_tls_seen.get(seq) - *c));
+    }
     if (tls_feeds) {
       for (const auto* prefix : {"plain", "tls"}) {
         auto& seen = mqtt_seen.at(prefix);
@@ -386,7 +454,10 @@ int main() {
 
   stop = true;
   for (auto& f : feed_list) f->stop();
-  asio::post(io, [&] { server.stop(); });
+  asio::post(io, [&] {
+    server.stop();
+    if (tls_server) tls_server->stop();
+  });
   for (auto& t : clients) t.join();
   journal.stop();
   work.reset();
