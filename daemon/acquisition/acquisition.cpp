@@ -1,5 +1,7 @@
 #include "acquisition/acquisition.hpp"
 
+#include <algorithm>
+
 #include "drivers/errors.hpp"
 
 namespace vitalsd::acquisition {
@@ -21,6 +23,8 @@ struct Acquisition::Monitor {
   std::map<core::Parameter, core::Timestamp> last_measurement_time;
   MonitorStatus status;
   bool skewed = false;  // a clock_skew was reported and the clocks have not agreed since
+  // False once acquisition stops or this monitor is removed (reload): its callbacks then end.
+  std::shared_ptr<bool> alive = std::make_shared<bool>(true);
 
   Monitor(asio::io_context& io, const core::MonitorConfig& c, std::unique_ptr<drivers::Driver> d)
       : config(c), driver(std::move(d)), timer(io) {
@@ -43,16 +47,36 @@ void Acquisition::add(const core::MonitorConfig& config, std::unique_ptr<drivers
   monitors_.push_back(std::make_unique<Monitor>(io_, config, std::move(driver)));
   auto& m = *monitors_.back();
   // A pushing driver (HL7) is polled as soon as data waits, not at the next poll_ms.
-  m.driver->on_ready([this, &m, alive = alive_] {
+  m.driver->on_ready([this, &m, alive = m.alive] {
     if (!*alive) return;
     if (m.in_flight)
       m.again = true;
     else
       request(m);
   });
+  if (started_ && *alive_) {  // added by a reload: polled at once
+    m.next_poll = SteadyClock::now();
+    m.last_answer_mono = m.next_poll;
+    schedule(m);
+  }
+}
+
+bool Acquisition::remove(const std::string& id) {
+  auto it = std::find_if(monitors_.begin(), monitors_.end(),
+                         [&](const auto& m) { return m->config.id == id; });
+  if (it == monitors_.end()) return false;
+  std::shared_ptr<Monitor> gone(std::move(*it));
+  monitors_.erase(it);
+  *gone->alive = false;
+  gone->timer.cancel();
+  gone->driver->stop();
+  // Destroyed after the completions already queued for it have run (and seen it dead).
+  asio::post(io_, [gone] {});
+  return true;
 }
 
 void Acquisition::start() {
+  started_ = true;
   const auto now = SteadyClock::now();
   for (auto& m : monitors_) {
     m->next_poll = now;
@@ -65,6 +89,7 @@ void Acquisition::stop() {
   if (!*alive_) return;
   *alive_ = false;
   for (auto& m : monitors_) {
+    *m->alive = false;
     m->timer.cancel();
     m->driver->stop();
   }
@@ -78,7 +103,7 @@ std::vector<MonitorStatus> Acquisition::status() const {
 
 void Acquisition::schedule(Monitor& m) {
   m.timer.expires_at(m.next_poll);
-  m.timer.async_wait([this, &m, alive = alive_](const boost::system::error_code& ec) {
+  m.timer.async_wait([this, &m, alive = m.alive](const boost::system::error_code& ec) {
     if (ec || !*alive) return;
     poll(m);
   });
@@ -117,7 +142,7 @@ void Acquisition::request(Monitor& m) {
   m.in_flight = true;
   m.again = false;
   ++m.status.polls;
-  m.driver->poll(clock_(), [this, &m, alive = alive_](drivers::PollResult r) {
+  m.driver->poll(clock_(), [this, &m, alive = m.alive](drivers::PollResult r) {
     if (!*alive) {
       for (auto& receipt : r.receipts) receipt(false);
       return;

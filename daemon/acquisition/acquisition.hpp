@@ -56,7 +56,11 @@ class Acquisition {
   Acquisition(asio::io_context& io, Sink& sink, WallClock clock = system_now);
   ~Acquisition();
 
+  // Before start() or, on a reload, after it (then the monitor is polled at once).
   void add(const core::MonitorConfig& config, std::unique_ptr<drivers::Driver> driver);
+  // Reload: stops polling `id` and stops its driver; nothing of it reaches the sink
+  // afterwards. False when there is no such monitor.
+  bool remove(const std::string& id);
   void start();
   // Stops polling; drivers are stopped; no callback reaches the sink afterwards.
   void stop();
@@ -78,6 +82,7 @@ class Acquisition {
   WallClock clock_;
   std::vector<std::unique_ptr<Monitor>> monitors_;
   std::shared_ptr<bool> alive_;
+  bool started_ = false;
 };
 
 }  // namespace vitalsd::acquisition

@@ -87,6 +87,18 @@ void Auth::load(const std::vector<settings::Token>& tokens) {
   }
 }
 
+void Auth::replace(const std::vector<settings::Token>& tokens) {
+  auto old = std::move(entries_);
+  entries_.clear();
+  try {
+    load(tokens);
+  } catch (...) {
+    entries_ = std::move(old);
+    throw;
+  }
+  retired_.push_back(std::move(old));
+}
+
 Auth::~Auth() {
   EVP_MD_CTX_free(ctx_);
   EVP_MD_free(md_);

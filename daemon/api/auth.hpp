@@ -49,6 +49,11 @@ class Auth {
 
   std::size_t size() const { return entries_.size(); }
 
+  // Reload: the new token table, checked as by the constructor; on a throw the old one stays.
+  // On the strand. The old entries are kept (a few bytes per token and reload), so that an
+  // Identity* a request in flight holds stays valid.
+  void replace(const std::vector<settings::Token>& tokens);
+
  private:
   using Digest = std::array<unsigned char, 32>;
   struct Entry {
@@ -59,6 +64,7 @@ class Auth {
   void load(const std::vector<settings::Token>& tokens);
 
   std::vector<Entry> entries_;
+  std::vector<std::vector<Entry>> retired_;  // earlier tables (reload); see replace()
   evp_md_st* md_ = nullptr;
   evp_md_ctx_st* ctx_ = nullptr;
 };

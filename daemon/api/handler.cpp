@@ -368,9 +368,10 @@ std::string address_text(const asio::ip::address& a) {
 
 // The session cookie's attributes: never readable by script, never sent cross-site, only to the
 // API. `max_age` 0 deletes it.
-std::string session_cookie(std::string_view value, std::int64_t max_age) {
+std::string session_cookie(std::string_view value, std::int64_t max_age, bool secure) {
   return std::string(WebSessions::kCookie) + "=" + std::string(value) +
-         "; Path=/api/; HttpOnly; SameSite=Strict; Max-Age=" + std::to_string(max_age);
+         "; Path=/api/; HttpOnly; SameSite=Strict; Max-Age=" + std::to_string(max_age) +
+         (secure ? "; Secure" : "");
 }
 
 json who_json(const Identity& who, const std::string& csrf, std::int64_t expires) {
@@ -536,7 +537,7 @@ asio::awaitable<Outcome> dispatch(const Ctx& c) {
         st.actions.access(a);
         spdlog::info("api: {} signed out from {}", c.who->name, a.address);
       }
-      r.headers.emplace_back("Set-Cookie", session_cookie("", 0));
+      r.headers.emplace_back("Set-Cookie", session_cookie("", 0, st.settings.tls.enabled));
       co_return Outcome{std::move(r), {}};
     }
     case Endpoint::protocols: {
@@ -809,7 +810,8 @@ asio::awaitable<Outcome> handle(const std::shared_ptr<State>& state, const Reque
       spdlog::info("api: {} signed in from {}", id->name, a.address);
       auto r = json_response(200, who_json(*id, issued.csrf, issued.expires));
       r.headers.emplace_back("Set-Cookie",
-                             session_cookie(issued.cookie, state->web.lifetime().count()));
+                             session_cookie(issued.cookie, state->web.lifetime().count(),
+                                            state->settings.tls.enabled));
       co_return Outcome{std::move(r), {}};
     }
     // Named, not a temporary: g++ 12 destroys temporaries in a co_await expression twice.

@@ -15,9 +15,10 @@ using asio::redirect_error;
 using asio::use_awaitable;
 
 HttpSession::HttpSession(std::shared_ptr<State> state, asio::ip::tcp::socket socket,
-                         const asio::ip::address& address)
+                         const asio::ip::address& address, std::shared_ptr<TlsServer> tls)
     : state_(std::move(state)),
-      stream_(std::move(socket)),
+      tls_(std::move(tls)),
+      stream_(std::make_unique<Stream>(std::move(socket), tls_)),
       buffer_(Limits::kHeaderBytes + state_->settings.body_limit_bytes + 64 * 1024),
       address_(address),
       accepted_(std::chrono::steady_clock::now()) {
@@ -36,8 +37,8 @@ void HttpSession::run() {
 void HttpSession::close() {
   if (moved_) return;
   boost::system::error_code ec;
-  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-  stream_.socket().close(ec);
+  stream_->socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  stream_->socket().close(ec);
 }
 
 asio::awaitable<void> HttpSession::refuse(unsigned status, std::string_view code,
@@ -49,8 +50,8 @@ asio::awaitable<void> HttpSession::refuse(unsigned status, std::string_view code
   res.body() = std::move(r.body);
   res.prepare_payload();
   boost::system::error_code ec;
-  stream_.expires_after(state_->settings.idle_timeout);
-  co_await http::async_write(stream_, res, redirect_error(use_awaitable, ec));
+  stream_->expires_after(state_->settings.idle_timeout);
+  co_await http::async_write(*stream_, res, redirect_error(use_awaitable, ec));
 }
 
 // After refusing a request whose body we did not read: close our side for writing, then read
@@ -58,14 +59,14 @@ asio::awaitable<void> HttpSession::refuse(unsigned status, std::string_view code
 // a reset.
 asio::awaitable<void> HttpSession::linger() {
   boost::system::error_code ec;
-  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+  stream_->socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
   std::size_t dropped = 0;
   const auto until = std::chrono::steady_clock::now() + Limits::kLinger;
   std::array<char, 16 * 1024> sink;
   while (!ec && dropped < 16 * 1024 * 1024 && std::chrono::steady_clock::now() < until) {
-    stream_.expires_at(until);
+    stream_->expires_at(until);
     dropped +=
-        co_await stream_.async_read_some(asio::buffer(sink), redirect_error(use_awaitable, ec));
+        co_await stream_->async_read_some(asio::buffer(sink), redirect_error(use_awaitable, ec));
   }
 }
 
@@ -79,6 +80,19 @@ asio::awaitable<void> HttpSession::loop() {
   // and sends nothing (or drips) holds its slot no longer than that.
   auto header_due = accepted_ + cfg.header_timeout;
   bool first = true;
+  if (stream_->tls()) {
+    // HTTPS: the handshake first, within the same header timeout. A plain-text client, or one
+    // that refuses our certificate, is closed (logged once per address and reason).
+    boost::system::error_code ec;
+    stream_->expires_at(header_due);
+    co_await stream_->async_handshake(redirect_error(use_awaitable, ec));
+    const std::string failure = ec ? ec.message() : std::string();
+    tls_->result(address_, failure);
+    if (ec) {
+      stream_->socket().close(ec);
+      co_return;
+    }
+  }
   try {
     while (!state_->stopped) {
       boost::system::error_code ec;
@@ -86,9 +100,9 @@ asio::awaitable<void> HttpSession::loop() {
         state_->mark(this, net::Standing::idle);
         // Between requests: the idle timeout. A pipelined request already in the buffer skips it.
         if (buffer_.size() == 0) {
-          stream_.expires_after(cfg.idle_timeout);
-          const auto n = co_await stream_.async_read_some(buffer_.prepare(4096),
-                                                          redirect_error(use_awaitable, ec));
+          stream_->expires_after(cfg.idle_timeout);
+          const auto n = co_await stream_->async_read_some(buffer_.prepare(4096),
+                                                           redirect_error(use_awaitable, ec));
           if (ec) break;
           buffer_.commit(n);
         }
@@ -99,8 +113,9 @@ asio::awaitable<void> HttpSession::loop() {
       http::request_parser<http::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(Limits::kHeaderBytes));
       parser.body_limit(cfg.body_limit_bytes);
-      stream_.expires_at(header_due);
-      co_await http::async_read_header(stream_, buffer_, parser, redirect_error(use_awaitable, ec));
+      stream_->expires_at(header_due);
+      co_await http::async_read_header(*stream_, buffer_, parser,
+                                       redirect_error(use_awaitable, ec));
       if (ec == http::error::body_limit) {
         co_await refuse(413, "payload_too_large", too_large);
         co_await linger();
@@ -129,10 +144,10 @@ asio::awaitable<void> HttpSession::loop() {
       if (!parser.is_done()) {
         if (beast::iequals(head[http::field::expect], "100-continue")) {
           http::response<http::empty_body> cont{http::status::continue_, 11};
-          co_await http::async_write(stream_, cont, redirect_error(use_awaitable, ec));
+          co_await http::async_write(*stream_, cont, redirect_error(use_awaitable, ec));
           if (ec) break;
         }
-        co_await http::async_read(stream_, buffer_, parser, redirect_error(use_awaitable, ec));
+        co_await http::async_read(*stream_, buffer_, parser, redirect_error(use_awaitable, ec));
         if (ec == http::error::body_limit) {
           co_await refuse(413, "payload_too_large", too_large);
           co_await linger();
@@ -147,7 +162,7 @@ asio::awaitable<void> HttpSession::loop() {
           break;
         }
       }
-      stream_.expires_never();
+      stream_->expires_never();
       state_->mark(this, net::Standing::busy);
       Request req = parser.release();
       const bool keep_alive = req.keep_alive();
@@ -177,12 +192,12 @@ asio::awaitable<void> HttpSession::loop() {
       res.body() = std::move(out.response.body);
       res.prepare_payload();
       if (head_only) res.body().clear();
-      stream_.expires_after(cfg.idle_timeout);
+      stream_->expires_after(cfg.idle_timeout);
       if (head_only) {
         http::response_serializer<http::string_body> sr{res};
-        co_await http::async_write_header(stream_, sr, redirect_error(use_awaitable, ec));
+        co_await http::async_write_header(*stream_, sr, redirect_error(use_awaitable, ec));
       } else {
-        co_await http::async_write(stream_, res, redirect_error(use_awaitable, ec));
+        co_await http::async_write(*stream_, res, redirect_error(use_awaitable, ec));
       }
       if (ec || !keep_alive) break;
     }
@@ -190,8 +205,8 @@ asio::awaitable<void> HttpSession::loop() {
     spdlog::error("api: connection failed: {}", e.what());
   }
   boost::system::error_code ignored;
-  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
-  stream_.socket().close(ignored);
+  stream_->socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  stream_->socket().close(ignored);
 }
 
 }  // namespace vitalsd::api::detail

@@ -9,13 +9,15 @@
 #include <memory>
 
 #include "api/state.hpp"
+#include "api/stream.hpp"
 
 namespace vitalsd::api::detail {
 
 class HttpSession : public Connection, public std::enable_shared_from_this<HttpSession> {
  public:
+  // `tls` set: HTTPS (the TLS handshake comes first, within the header timeout).
   HttpSession(std::shared_ptr<State> state, asio::ip::tcp::socket socket,
-              const asio::ip::address& address);
+              const asio::ip::address& address, std::shared_ptr<TlsServer> tls = nullptr);
   ~HttpSession() override;
   void run();
   void close() override;
@@ -26,7 +28,8 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
   asio::awaitable<void> linger();
 
   std::shared_ptr<State> state_;
-  boost::beast::tcp_stream stream_;
+  std::shared_ptr<TlsServer> tls_;
+  std::unique_ptr<Stream> stream_;
   boost::beast::flat_buffer buffer_;
   asio::ip::address address_;
   std::chrono::steady_clock::time_point accepted_;

@@ -9,7 +9,14 @@
 namespace vitalsd::api::detail {
 
 Listener::Listener(std::shared_ptr<State> state)
-    : state_(std::move(state)), acceptor_(state_->strand), backoff_(state_->strand) {}
+    : state_(std::move(state)), acceptor_(state_->strand), backoff_(state_->strand) {
+  if (state_->settings.tls.enabled) {
+    std::string error;
+    auto context = net::make_tls_context(state_->settings.tls, net::TlsRole::server, error);
+    if (!context) throw std::runtime_error("api: TLS: " + error);
+    tls_ = std::make_shared<TlsServer>(TlsServer{std::move(context), {}});
+  }
+}
 
 asio::ip::tcp::endpoint Listener::bind(const asio::ip::tcp::endpoint& endpoint) {
   boost::system::error_code ec;
@@ -82,7 +89,7 @@ void Listener::admit(asio::ip::tcp::socket socket) {
     state.open_connections = state.connections.size();
     report_evictions(room->size());
   }
-  std::make_shared<HttpSession>(state_, std::move(socket), address)->run();
+  std::make_shared<HttpSession>(state_, std::move(socket), address, tls_)->run();
 }
 
 bool Listener::evict_one() {

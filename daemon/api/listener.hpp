@@ -8,11 +8,13 @@
 #include <optional>
 
 #include "api/state.hpp"
+#include "api/stream.hpp"
 
 namespace vitalsd::api::detail {
 
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
+  // Throws std::runtime_error when [api] tls is on and its files cannot be used.
   explicit Listener(std::shared_ptr<State> state);
   // Throws std::runtime_error with a one-line reason.
   asio::ip::tcp::endpoint bind(const asio::ip::tcp::endpoint& endpoint);
@@ -27,6 +29,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   bool evict_one();
   void report_evictions(std::size_t n);
   std::shared_ptr<State> state_;
+  std::shared_ptr<TlsServer> tls_;  // HTTPS / WSS; null: plain HTTP
   asio::ip::tcp::acceptor acceptor_;
   asio::steady_timer backoff_;  // after an accept error (e.g. out of descriptors)
   std::size_t unreported_ = 0;  // evictions not yet logged

@@ -36,7 +36,8 @@ void Server::start() {
   listener_ = std::move(listener);
   state_->stopped = false;
   listener_->run();
-  spdlog::info("api: listening on http://{}:{} ({} tokens)", endpoint_.address().to_string(),
+  spdlog::info("api: listening on {}://{}:{} ({} tokens)",
+               state_->settings.tls.enabled ? "https" : "http", endpoint_.address().to_string(),
                endpoint_.port(), state_->auth.size());
 }
 
@@ -94,6 +95,15 @@ void Server::publish_uncommitted(const std::vector<store::Event>& events) {
     frames.push_back({std::move(c), std::move(text)});
   }
   deliver(std::move(frames));
+}
+
+void Server::set_tokens(const std::vector<settings::Token>& tokens) {
+  Auth check(tokens);  // throws on a bad table, before anything changes
+  asio::post(state_->strand, [state = state_, tokens] {
+    state->auth.replace(tokens);
+    state->settings.tokens = tokens;
+    spdlog::info("api: token table reloaded ({} tokens)", state->auth.size());
+  });
 }
 
 ServerStats Server::stats() const {

@@ -62,6 +62,10 @@ class Server {
   // not move. Each is sent again with its seq once it is committed.
   void publish_uncommitted(const std::vector<store::Event>& events);
 
+  // Reload: the new token table (checked first: on a bad one this throws std::runtime_error
+  // and the old table stays). Requests already authenticated finish as they were.
+  void set_tokens(const std::vector<settings::Token>& tokens);
+
   // Read on the strand; approximate from other threads.
   ServerStats stats() const;
 

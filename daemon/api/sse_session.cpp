@@ -5,22 +5,22 @@ namespace vitalsd::api::detail {
 using asio::redirect_error;
 using asio::use_awaitable;
 
-SseSession::SseSession(std::shared_ptr<State> state, boost::beast::tcp_stream stream,
+SseSession::SseSession(std::shared_ptr<State> state, std::unique_ptr<Stream> stream,
                        StreamRequest request)
-    : EventStream(std::move(state), std::move(request), peer_address(stream.socket())),
+    : EventStream(std::move(state), std::move(request), peer_address(stream->socket())),
       stream_(std::move(stream)) {}
 
 void SseSession::shutdown() {
   boost::system::error_code ec;
-  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-  stream_.socket().close(ec);
+  stream_->socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  stream_->socket().close(ec);
 }
 
 asio::awaitable<bool> SseSession::write(const std::vector<asio::const_buffer>& buffers) {
   boost::system::error_code ec;
   // A client that does not read is cut off by the idle timeout, whatever it is sent.
-  stream_.expires_after(state()->settings.idle_timeout);
-  co_await asio::async_write(stream_, buffers, redirect_error(use_awaitable, ec));
+  stream_->expires_after(state()->settings.idle_timeout);
+  co_await asio::async_write(*stream_, buffers, redirect_error(use_awaitable, ec));
   co_return !ec && !closed();
 }
 

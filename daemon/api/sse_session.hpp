@@ -6,12 +6,13 @@
 #include <boost/beast/core.hpp>
 
 #include "api/event_stream.hpp"
+#include "api/stream.hpp"
 
 namespace vitalsd::api::detail {
 
 class SseSession final : public EventStream {
  public:
-  SseSession(std::shared_ptr<State> state, boost::beast::tcp_stream stream, StreamRequest request);
+  SseSession(std::shared_ptr<State> state, std::unique_ptr<Stream> stream, StreamRequest request);
 
  private:
   asio::awaitable<bool> open() override;
@@ -22,7 +23,7 @@ class SseSession final : public EventStream {
 
   asio::awaitable<bool> write(const std::vector<asio::const_buffer>& buffers);
 
-  boost::beast::tcp_stream stream_;
+  std::unique_ptr<Stream> stream_;
   std::vector<asio::const_buffer> buffers_;
   std::string text_;
 };

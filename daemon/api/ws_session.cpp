@@ -9,10 +9,11 @@ namespace websocket = beast::websocket;
 using asio::redirect_error;
 using asio::use_awaitable;
 
-WsSession::WsSession(std::shared_ptr<State> state, beast::tcp_stream stream, Request upgrade,
+WsSession::WsSession(std::shared_ptr<State> state, std::unique_ptr<Stream> stream, Request upgrade,
                      StreamRequest request)
-    : EventStream(std::move(state), std::move(request), peer_address(stream.socket())),
-      ws_(std::move(stream)),
+    : EventStream(std::move(state), std::move(request), peer_address(stream->socket())),
+      stream_(std::move(stream)),
+      ws_(*stream_),
       upgrade_(std::move(upgrade)) {}
 
 void WsSession::shutdown() {

@@ -13,12 +13,13 @@
 #include <boost/beast/websocket.hpp>
 
 #include "api/event_stream.hpp"
+#include "api/stream.hpp"
 
 namespace vitalsd::api::detail {
 
 class WsSession final : public EventStream {
  public:
-  WsSession(std::shared_ptr<State> state, boost::beast::tcp_stream stream, Request upgrade,
+  WsSession(std::shared_ptr<State> state, std::unique_ptr<Stream> stream, Request upgrade,
             StreamRequest request);
 
   static constexpr std::size_t kMaxClientMessage = 1024;
@@ -37,7 +38,8 @@ class WsSession final : public EventStream {
   asio::awaitable<bool> send(std::string_view json);
   asio::awaitable<void> close_with(boost::beast::websocket::close_code code, std::string reason);
 
-  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  std::unique_ptr<Stream> stream_;  // TCP, or TLS over it (WSS)
+  boost::beast::websocket::stream<Stream&> ws_;
   Request upgrade_;
   bool closing_ = false;  // a close frame is on its way
 };

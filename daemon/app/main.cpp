@@ -6,6 +6,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -15,6 +16,7 @@
 #include "acquisition/acquisition.hpp"
 #include "api/server.hpp"
 #include "app/pipeline.hpp"
+#include "app/reload.hpp"
 #include "core/version.hpp"
 #include "drivers/registry.hpp"
 #include "feeds/feed.hpp"
@@ -22,6 +24,7 @@
 #include "settings/settings.hpp"
 #include "store/journal.hpp"
 #include "store/records.hpp"
+#include "store/sqlite.hpp"
 
 namespace {
 
@@ -50,12 +53,18 @@ void raise_open_files_limit() {
   spdlog::info("open files: limit {} (was {})", lim.rlim_cur, soft);
 }
 
-// Settings plus every driver's own check; prints each problem as file:line:column: message.
-std::optional<settings::Settings> load_config(const std::string& path) {
+// Settings plus every driver's own check; every problem as file:line:column: message.
+settings::LoadResult check_config(const std::string& path) {
   auto result = settings::load(path);
-  core::Diagnostics diags = std::move(result.diagnostics);
   if (result.settings)
-    for (const auto& m : result.settings->monitors) drivers::check_monitor(m, diags);
+    for (const auto& m : result.settings->monitors) drivers::check_monitor(m, result.diagnostics);
+  return result;
+}
+
+// The same, printed to stderr (start-up and --check-config).
+std::optional<settings::Settings> load_config(const std::string& path) {
+  auto result = check_config(path);
+  const auto& diags = result.diagnostics;
   for (const auto& d : diags) std::cerr << core::to_string(d) << '\n';
   if (!diags.empty()) {
     std::cerr << path << ": " << diags.size() << " problem" << (diags.size() == 1 ? "" : "s")
@@ -65,11 +74,10 @@ std::optional<settings::Settings> load_config(const std::string& path) {
   return std::move(result.settings);
 }
 
-std::string file_sha256(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return store::chain_hash("", 0, "", "", "", std::nullopt, s.str());
+nlohmann::json digests_json(const std::map<std::string, std::string>& digests) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [name, sha] : digests) out[name] = sha;
+  return out;
 }
 
 }  // namespace
@@ -200,11 +208,12 @@ int main(int argc, char** argv) {
                         "",
                         std::nullopt,
                         {{"file", config_path},
-                         {"sha256", file_sha256(config_path)},
+                         {"sha256", app::sha256_file(config_path)},
                          {"version", core::kVersion},
                          {"site", config->daemon.site},
                          {"monitors", config->monitors.size()},
-                         {"protocols", protocol_names}}};
+                         {"protocols", protocol_names},
+                         {"protocol_sha256", digests_json(app::protocol_digests(*config))}}};
     journal->record(std::move(loaded), store::Durability::urgent);
     store::journal_protocols_applied(*journal, config->protocols,
                                      store::AppliedBecause::config_loaded, now);
@@ -215,16 +224,154 @@ int main(int argc, char** argv) {
 
   asio::steady_timer status_timer(io);
   asio::signal_set signals(io, SIGINT, SIGTERM);
+  asio::signal_set hangup(io, SIGHUP);
   signals.async_wait([&](const boost::system::error_code& ec, int signo) {
     if (ec) return;
     spdlog::info("signal {}: stopping", signo == SIGTERM ? "SIGTERM" : "SIGINT");
     acquisition->stop();
     pipeline->stop();
     status_timer.cancel();
+    hangup.cancel();
     api_server->stop();
     for (auto& f : feed_list) f->stop();
     io.stop();
   });
+
+  // SIGHUP (systemd's ExecReload): re-read and check the config; when valid, apply what changed
+  // without a restart (docs/config.md "Reload"); when not, keep running on the old config.
+  // Either way the outcome is journaled (config.reloaded / config.reload_failed).
+  auto files = app::digests(*config);
+  auto reload = [&] {
+    sd_notify(0, "RELOADING=1");
+    const auto now = app::Pipeline::now();
+    const auto config_sha = app::sha256_file(config_path);
+    auto fail = [&](std::vector<std::string> problems) {
+      for (const auto& p : problems) spdlog::error("reload: {}", p);
+      spdlog::error("reload: {} has {} problem{}; still running on the config loaded before",
+                    config_path, problems.size(), problems.size() == 1 ? "" : "s");
+      journal->record({"config.reload_failed",
+                       now,
+                       "",
+                       std::nullopt,
+                       {{"file", config_path}, {"sha256", config_sha}, {"problems", problems}}},
+                      store::Durability::urgent);
+      sd_notify(0, "READY=1");
+    };
+    auto result = check_config(config_path);
+    if (!result.diagnostics.empty() || !result.settings) {
+      std::vector<std::string> problems;
+      for (const auto& d : result.diagnostics) problems.push_back(core::to_string(d));
+      if (problems.empty()) problems.push_back(config_path + ": cannot be read");
+      fail(std::move(problems));
+      return;
+    }
+    auto& next = *result.settings;
+    const auto next_files = app::digests(next);
+    const auto d = app::diff(*config, files, next, next_files);
+    if (d.tokens_changed) {
+      try {
+        api_server->set_tokens(next.api.tokens);
+      } catch (const std::exception& e) {
+        fail({e.what()});
+        return;
+      }
+    }
+    std::set<std::string> monitor_ids;
+    for (const auto& m : next.monitors) monitor_ids.insert(m.id);
+    const auto rebuilt = sessions->reconfigure(next.protocols, monitor_ids, d.protocols_changed);
+    std::vector<std::string> failed;
+    for (const auto& id : d.monitors_removed) {
+      acquisition->remove(id);
+      // Fail loud: a session still open on it is no longer monitored (comm_lost).
+      if (sessions->active_on(id))
+        pipeline->monitor_state(id, core::MonitorState::offline,
+                                "removed from the config by a reload", now);
+    }
+    for (const auto& id : d.monitors_changed) acquisition->remove(id);
+    std::vector<core::MonitorConfig> registered;
+    for (const auto& m : next.monitors) {
+      const bool added = std::find(d.monitors_added.begin(), d.monitors_added.end(), m.id) !=
+                         d.monitors_added.end();
+      const bool changed = std::find(d.monitors_changed.begin(), d.monitors_changed.end(), m.id) !=
+                           d.monitors_changed.end();
+      if (!added && !changed) continue;
+      registered.push_back(m);
+      try {
+        acquisition->add(m, drivers::find_driver(m.driver)->make(m, driver_context));
+      } catch (const std::exception& e) {
+        spdlog::error("reload: monitor {}: {}", m.id, e.what());
+        failed.push_back(m.id + ": " + e.what());
+      }
+    }
+    pipeline->set_monitors(next.monitors);
+    if (d.feeds_changed) {
+      for (auto& f : feed_list) f->stop();
+      feed_list.clear();
+      try {
+        feed_list =
+            feeds::make_feeds(io, next.feeds, next.daemon.site, *journal, journal->database());
+        for (auto& f : feed_list) f->start();
+      } catch (const std::exception& e) {
+        spdlog::error("reload: feeds: {}", e.what());
+        failed.push_back(std::string("feeds: ") + e.what());
+      }
+    }
+    for (const auto& key : d.needs_restart)
+      spdlog::warn("reload: {} changed; it applies at the next restart", key);
+    spdlog::info(
+        "reload: {} applied: monitors +{} -{} ~{}, protocols changed {}, tokens {}, feeds {}",
+        config_path, d.monitors_added.size(), d.monitors_removed.size(), d.monitors_changed.size(),
+        d.protocols_changed.size(), d.tokens_changed ? "replaced" : "unchanged",
+        d.feeds_changed ? "restarted" : "unchanged");
+    nlohmann::json payload{
+        {"file", config_path},
+        {"sha256", config_sha},
+        {"protocol_sha256", digests_json(next_files.protocols)},
+        {"monitors", next.monitors.size()},
+        {"monitors_added", d.monitors_added},
+        {"monitors_removed", d.monitors_removed},
+        {"monitors_changed", d.monitors_changed},
+        {"protocols_changed",
+         std::vector<std::string>(d.protocols_changed.begin(), d.protocols_changed.end())},
+        {"protocols_added", d.protocols_added},
+        {"protocols_removed", d.protocols_removed},
+        {"sessions_rules_reloaded", rebuilt},
+        {"tokens_changed", d.tokens_changed},
+        {"feeds_changed", d.feeds_changed},
+        {"needs_restart", d.needs_restart},
+        {"failed", failed}};
+    const auto since = core::format_iso8601(now);
+    journal->record(
+        {"config.reloaded", now, "", std::nullopt, std::move(payload)}, store::Durability::urgent,
+        [registered, since](store::Db& db) -> std::optional<std::string> {
+          store::Stmt up(db,
+                         "INSERT INTO monitors (id, driver, location, configured_at) "
+                         "VALUES (?1, ?2, ?3, ?4) ON CONFLICT(id) DO UPDATE SET driver = ?2, "
+                         "location = ?3, configured_at = ?4");
+          for (const auto& m : registered) {
+            up.reset();
+            up.bind(1, m.id).bind(2, m.driver).bind(3, m.location).bind(4, since);
+            up.step();
+            if (!up.ok()) return "register monitor " + m.id + ": " + db.error_message();
+          }
+          return std::nullopt;
+        });
+    *config = std::move(next);
+    files = next_files;
+    // Each protocol as it now applies (the record of what was decided, issue 13).
+    store::journal_protocols_applied(*journal, config->protocols,
+                                     store::AppliedBecause::config_reloaded, now);
+    sd_notify(0, "READY=1");
+  };
+  std::function<void()> wait_hangup = [&] {
+    hangup.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      spdlog::info("signal SIGHUP: reloading {}", config_path);
+      reload();
+      wait_hangup();
+    });
+  };
+  wait_hangup();
 
   // systemd: READY once the database is open and monitors are starting; WATCHDOG from the
   // io_context itself, so a stalled loop stops the pings.

@@ -17,6 +17,13 @@ core::Timestamp Pipeline::now() {
   return acquisition::Acquisition::system_now();
 }
 
+void Pipeline::set_monitors(const std::vector<core::MonitorConfig>& monitors) {
+  monitors_ = monitors;
+  std::set<std::string> ids;
+  for (const auto& m : monitors_) ids.insert(m.id);
+  std::erase_if(view_, [&](const auto& v) { return !ids.count(v.first); });
+}
+
 void Pipeline::start() {
   tick_.expires_after(std::chrono::seconds{1});
   tick_.async_wait([this](const boost::system::error_code& ec) {

@@ -23,6 +23,8 @@ class Pipeline final : public acquisition::Sink, public api::Actions {
            const std::vector<core::MonitorConfig>& monitors);
 
   void set_acquisition(const acquisition::Acquisition* a) { acquisition_ = a; }
+  // Reload: the monitors listed from now on (a removed one's last view is dropped).
+  void set_monitors(const std::vector<core::MonitorConfig>& monitors);
   // Starts the 1 s tick that drives escalations, pause ends and overdue cuffs.
   void start();
   void stop();

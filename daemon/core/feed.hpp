@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/diagnostic.hpp"
+#include "core/tls.hpp"
 
 namespace vitalsd::core {
 
@@ -32,6 +33,9 @@ struct FeedConfig {
   std::string username;
   std::string password;  // never logged
   int keepalive_s = 30;
+  // TLS to the receiver or broker (tls = true): its certificate verified against tls_ca (or
+  // the system's CAs), tls_cert + tls_key as this end's client certificate when set.
+  TlsConfig tls;
 
   SourcePos table;
   std::map<std::string, SourcePos> where;

@@ -23,6 +23,7 @@ std::optional<MonitorState> monitor_state_from_name(std::string_view name);
 #include <string>
 
 #include "core/diagnostic.hpp"
+#include "core/tls.hpp"
 
 namespace vitalsd::core {
 
@@ -59,6 +60,9 @@ struct Hl7MonitorConfig {
   std::size_t max_clients = 64;              // connections; at the cap the longest idle goes
   std::size_t max_clients_per_address = 16;  // the same, per sender address
   std::chrono::milliseconds idle_timeout{std::chrono::minutes{2}};
+  // MLLP over TLS (docs/tls.md): the listener's certificate and key; with tls_ca, senders must
+  // present a certificate signed by it.
+  TlsConfig tls;
 };
 
 struct MonitorConfig {

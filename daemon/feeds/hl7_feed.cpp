@@ -11,6 +11,7 @@
 #include "hl7/ack.hpp"
 #include "hl7/message.hpp"
 #include "hl7/mllp.hpp"
+#include "net/tls.hpp"
 
 namespace vitalsd::feeds {
 namespace {
@@ -37,7 +38,13 @@ class Hl7Impl final : public detail::FeedBase {
         deadline_(strand_),
         retry_timer_(strand_),
         hold_timer_(strand_),
-        decoder_(1 << 20) {}
+        decoder_(1 << 20) {
+    if (cfg.tls.enabled) {
+      std::string error;
+      tls_ctx_ = net::make_tls_context(cfg.tls, net::TlsRole::client, error);
+      if (!tls_ctx_) tls_error_ = "TLS: " + error;
+    }
+  }
 
  private:
   struct Inflight {
@@ -54,6 +61,7 @@ class Hl7Impl final : public detail::FeedBase {
     error_code ec;
     resolver_.cancel();
     socket_.close(ec);
+    tls_.reset();  // its handlers hold it until they have run
     deadline_.cancel();
     retry_timer_.cancel();
     hold_timer_.cancel();
@@ -64,6 +72,10 @@ class Hl7Impl final : public detail::FeedBase {
     const auto gen = ++gen_;
     if (port_.empty()) {
       problem("endpoint '" + cfg_.endpoint + "' is not host:port; not connecting");
+      return;
+    }
+    if (!tls_error_.empty()) {
+      problem(tls_error_ + "; not connecting");
       return;
     }
     resolver_.async_resolve(
@@ -77,9 +89,30 @@ class Hl7Impl final : public detail::FeedBase {
                                 if (gen != self->gen_ || self->stopped_) return;
                                 self->deadline_.cancel();
                                 if (ec2) return self->fail("cannot connect: " + ec2.message());
+                                if (self->tls_ctx_) return self->handshake(gen);
                                 self->on_connected(gen);
                               });
         });
+  }
+
+  // MLLP over TLS (IHE ATNA secure node): the receiver's certificate is verified against
+  // tls_ca and the endpoint's host name; a new TLS stream per connection.
+  void handshake(std::uint64_t gen) {
+    tls_ = std::make_shared<net::ssl::stream<tcp::socket&>>(socket_, *tls_ctx_);
+    error_code not_ip;
+    asio::ip::make_address(host_, not_ip);
+    if (not_ip)  // SNI names a host, never an address (SSL_set_tlsext_host_name, cast-free)
+      SSL_ctrl(tls_->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+               const_cast<char*>(host_.c_str()));
+    tls_->set_verify_callback(net::ssl::host_name_verification(host_));
+    arm_deadline(gen, cfg_.ack_timeout, "TLS handshake timed out");
+    tls_->async_handshake(net::ssl::stream_base::client,
+                          [self = self<Hl7Impl>(), gen, keep = tls_](error_code ec) {
+                            if (gen != self->gen_ || self->stopped_) return;
+                            self->deadline_.cancel();
+                            if (ec) return self->fail("TLS handshake failed: " + ec.message());
+                            self->on_connected(gen);
+                          });
   }
 
   void on_connected(std::uint64_t gen) {
@@ -112,6 +145,7 @@ class Hl7Impl final : public detail::FeedBase {
                           why));
     error_code ec;
     socket_.close(ec);
+    tls_.reset();  // its handlers hold it until they have run
     deadline_.cancel();
     hold_timer_.cancel();
     holding_ = false;
@@ -129,14 +163,18 @@ class Hl7Impl final : public detail::FeedBase {
   }
 
   void read(std::uint64_t gen) {
-    socket_.async_read_some(
-        asio::buffer(rbuf_), [self = self<Hl7Impl>(), gen](error_code ec, std::size_t n) {
-          if (gen != self->gen_ || self->stopped_) return;
-          if (ec)
-            return self->fail(ec == asio::error::eof ? "the receiver closed the connection"
-                                                     : "read failed: " + ec.message());
-          self->on_bytes(gen, std::string_view(self->rbuf_.data(), n));
-        });
+    auto done = [self = self<Hl7Impl>(), gen, keep = tls_](error_code ec, std::size_t n) {
+      if (gen != self->gen_ || self->stopped_) return;
+      if (ec)
+        return self->fail(ec == asio::error::eof || ec == net::ssl::error::stream_truncated
+                              ? "the receiver closed the connection"
+                              : "read failed: " + ec.message());
+      self->on_bytes(gen, std::string_view(self->rbuf_.data(), n));
+    };
+    if (tls_)
+      tls_->async_read_some(asio::buffer(rbuf_), std::move(done));
+    else
+      socket_.async_read_some(asio::buffer(rbuf_), std::move(done));
   }
 
   void on_bytes(std::uint64_t gen, std::string_view bytes) {
@@ -314,18 +352,25 @@ class Hl7Impl final : public detail::FeedBase {
                  fmt::format("no ACK for {} within {} ms",
                              seq ? "seq " + std::to_string(seq) : "an uncommitted event",
                              cfg_.ack_timeout.count()));
-    asio::async_write(socket_, asio::buffer(wbuf_),
-                      [self = self<Hl7Impl>(), gen, seq](error_code ec, std::size_t) {
-                        if (gen != self->gen_ || self->stopped_) return;
-                        if (ec) return self->fail("write failed: " + ec.message());
-                        self->with_status([](FeedStatus& s) { ++s.sent; });
-                        if (seq != 0 && self->tuning_.on_sent)
-                          self->tuning_.on_sent(self->cfg_.name, seq);
-                      });
+    auto done = [self = self<Hl7Impl>(), gen, seq, keep = tls_](error_code ec, std::size_t) {
+      if (gen != self->gen_ || self->stopped_) return;
+      if (ec) return self->fail("write failed: " + ec.message());
+      self->with_status([](FeedStatus& s) { ++s.sent; });
+      if (seq != 0 && self->tuning_.on_sent) self->tuning_.on_sent(self->cfg_.name, seq);
+    };
+    if (tls_)
+      asio::async_write(*tls_, asio::buffer(wbuf_), std::move(done));
+    else
+      asio::async_write(socket_, asio::buffer(wbuf_), std::move(done));
   }
 
   tcp::resolver resolver_;
   tcp::socket socket_;
+  // TLS (tls = true): the context, and the stream of the current connection over socket_
+  // (kept alive by the handlers of its connection).
+  std::shared_ptr<net::ssl::context> tls_ctx_;
+  std::shared_ptr<net::ssl::stream<tcp::socket&>> tls_;
+  std::string tls_error_;
   asio::steady_timer deadline_;     // connect timeout, ACK timeout
   asio::steady_timer retry_timer_;  // reconnect backoff
   asio::steady_timer hold_timer_;   // resend after AE/AR

@@ -88,7 +88,7 @@ class MqttImpl final : public detail::FeedBase {
   void tick() override {
     if (mosq_ && sd_.is_open()) {
       const int rc = mosquitto_loop_misc(mosq_);
-      if (rc != MOSQ_ERR_SUCCESS) return fail("connection lost: " + rc_text(rc));
+      if (rc != MOSQ_ERR_SUCCESS) return fail(lost(rc));
       maybe_wait_write();
     }
   }
@@ -118,16 +118,33 @@ class MqttImpl final : public detail::FeedBase {
     mosquitto_connect_callback_set(mosq_, &MqttImpl::on_connect_cb);
     mosquitto_disconnect_callback_set(mosq_, &MqttImpl::on_disconnect_cb);
     mosquitto_publish_callback_set(mosq_, &MqttImpl::on_publish_cb);
+    mosquitto_log_callback_set(mosq_, &MqttImpl::on_log_cb);
+    lib_error_.clear();
     mosquitto_int_option(mosq_, MOSQ_OPT_TCP_NODELAY, 1);
     mosquitto_int_option(mosq_, MOSQ_OPT_SEND_MAXIMUM, static_cast<int>(tuning_.mqtt_window));
     if (!cfg_.username.empty())
       mosquitto_username_pw_set(mosq_, cfg_.username.c_str(),
                                 cfg_.password.empty() ? nullptr : cfg_.password.c_str());
-    const std::string ip = ep.address().to_string();
+    if (cfg_.tls.enabled) {
+      // TLS 1.2 minimum, the broker's certificate verified (against tls_ca, else the system's
+      // CAs); tls_cert + tls_key: this end's client certificate.
+      const auto& t = cfg_.tls;
+      int trc = mosquitto_tls_set(mosq_, t.ca.empty() ? nullptr : t.ca.c_str(),
+                                  t.ca.empty() ? "/etc/ssl/certs" : nullptr,
+                                  t.cert.empty() ? nullptr : t.cert.c_str(),
+                                  t.key.empty() ? nullptr : t.key.c_str(), nullptr);
+      if (trc == MOSQ_ERR_SUCCESS) trc = mosquitto_tls_opts_set(mosq_, 1, "tlsv1.2", nullptr);
+      if (trc != MOSQ_ERR_SUCCESS) return fail("TLS settings refused: " + rc_text(trc));
+    }
+    // With TLS the broker's name is what its certificate is checked against: libmosquitto
+    // connects by name (it resolves it itself). Without, the address resolved above.
+    const std::string ip = cfg_.tls.enabled ? host_ : ep.address().to_string();
     int rc = mosquitto_connect_async(mosq_, ip.c_str(), ep.port(), cfg_.keepalive_s);
     if (rc != MOSQ_ERR_SUCCESS)
-      return fail("cannot connect: " +
-                  (rc == MOSQ_ERR_ERRNO ? std::string(std::strerror(errno)) : rc_text(rc)));
+      return fail(rc == MOSQ_ERR_TLS ? lost(rc)
+                                     : "cannot connect: " + (rc == MOSQ_ERR_ERRNO
+                                                                 ? std::string(std::strerror(errno))
+                                                                 : rc_text(rc)));
     const int fd = mosquitto_socket(mosq_);
     if (fd < 0) return fail("cannot connect: no socket");
     error_code ec;
@@ -151,8 +168,7 @@ class MqttImpl final : public detail::FeedBase {
                      if (gen != self->gen_) return;
                      if (!self->pending_fail_.empty())
                        return self->fail(std::exchange(self->pending_fail_, {}));
-                     if (rc != MOSQ_ERR_SUCCESS)
-                       return self->fail("connection lost: " + rc_text(rc));
+                     if (rc != MOSQ_ERR_SUCCESS) return self->fail(self->lost(rc));
                      self->wait_read(gen);
                      self->maybe_wait_write();
                    });
@@ -169,8 +185,7 @@ class MqttImpl final : public detail::FeedBase {
                      if (gen != self->gen_) return;
                      if (!self->pending_fail_.empty())
                        return self->fail(std::exchange(self->pending_fail_, {}));
-                     if (rc != MOSQ_ERR_SUCCESS)
-                       return self->fail("connection lost: " + rc_text(rc));
+                     if (rc != MOSQ_ERR_SUCCESS) return self->fail(self->lost(rc));
                      self->maybe_wait_write();
                    });
   }
@@ -197,7 +212,17 @@ class MqttImpl final : public detail::FeedBase {
   static void on_disconnect_cb(mosquitto*, void* obj, int rc) {
     auto* self = static_cast<MqttImpl*>(obj);
     if (self->pending_fail_.empty())
-      self->pending_fail_ = rc == 0 ? "disconnected" : "connection lost: " + rc_text(rc);
+      self->pending_fail_ = rc == 0 ? "disconnected" : self->lost(rc);
+  }
+  // libmosquitto's own error lines carry OpenSSL's reason for a failed handshake.
+  static void on_log_cb(mosquitto*, void* obj, int level, const char* text) {
+    if ((level & MOSQ_LOG_ERR) && text) static_cast<MqttImpl*>(obj)->lib_error_ = text;
+  }
+  std::string lost(int rc) const {
+    std::string why = "connection lost: " + rc_text(rc);
+    if (rc == MOSQ_ERR_TLS) why = "TLS handshake or session failed";
+    if (!lib_error_.empty()) why += " (" + lib_error_ + ")";
+    return why;
   }
   static void on_publish_cb(mosquitto*, void* obj, int mid) {
     static_cast<MqttImpl*>(obj)->on_puback(mid);
@@ -325,6 +350,7 @@ class MqttImpl final : public detail::FeedBase {
   asio::posix::stream_descriptor sd_;
   asio::steady_timer deadline_;
   asio::steady_timer retry_timer_;
+  std::string lib_error_;  // the last error libmosquitto logged on this connection
   mosquitto* mosq_ = nullptr;
   std::string prefix_;
   std::uint64_t gen_ = 0;

@@ -145,6 +145,22 @@ void Manager::restore(Session session, alarms::Snapshot snapshot) {
   live_.emplace(id, Live{std::move(session), std::move(engine)});
 }
 
+std::vector<std::int64_t> Manager::reconfigure(Protocols protocols, std::set<std::string> monitors,
+                                               const std::set<std::string>& changed) {
+  protocols_ = std::move(protocols);
+  monitors_ = std::move(monitors);
+  std::vector<std::int64_t> rebuilt;
+  for (auto& [id, live] : live_) {
+    auto p = protocols_.find(live.session.protocol);
+    if (p == protocols_.end() || !changed.count(live.session.protocol)) continue;
+    auto counter = next_alert_id_;
+    live.engine = alarms::Engine::restore(
+        p->second, id, [counter] { return (*counter)++; }, live.engine.snapshot());
+    rebuilt.push_back(id);
+  }
+  return rebuilt;
+}
+
 Outcome Manager::start(const std::string& monitor, const std::string& patient,
                        const std::string& protocol, const std::string& actor, core::Timestamp now) {
   if (!monitors_.count(monitor))

@@ -105,6 +105,14 @@ class Manager {
   // Restart: an active session with the engine state it had (see store/records.hpp).
   void restore(Session session, alarms::Snapshot snapshot);
 
+  // Reload: the protocols and monitors of the new config. A running session whose protocol is
+  // in `changed` gets an engine on the new rules, rebuilt from its snapshot (open alerts keep
+  // their ids and states; its pending condition delays restart); every other session keeps
+  // its engine untouched. A session whose protocol or monitor is gone stays open on what it
+  // had. Returns the ids of the sessions whose engine was rebuilt.
+  std::vector<std::int64_t> reconfigure(Protocols protocols, std::set<std::string> monitors,
+                                        const std::set<std::string>& changed);
+
   Outcome start(const std::string& monitor, const std::string& patient, const std::string& protocol,
                 const std::string& actor, core::Timestamp now);
   Outcome set_phase(std::int64_t session, const std::string& phase,

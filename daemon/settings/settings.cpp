@@ -66,8 +66,14 @@ void read_daemon(const toml::table& t, const std::filesystem::path& base, Settin
   r.finish();
 }
 
-void read_api(const toml::table& t, Settings& s, const std::string& file, core::Diagnostics& out) {
+void read_tls(TomlReader& r, core::TlsConfig& tls, const std::filesystem::path& base);
+
+void read_api(const toml::table& t, Settings& s, const std::string& file, core::Diagnostics& out,
+              const std::filesystem::path& base) {
   TomlReader r(t, "api", file, out);
+  read_tls(r, s.api.tls, base);
+  if (s.api.tls.enabled && s.api.tls.cert.empty())
+    r.error("tls", "HTTPS needs tls_cert and tls_key (the API's certificate)");
   if (auto v = r.string("listen")) {
     if (auto ep = parse_endpoint(*v))
       s.api.listen = *ep;
@@ -235,8 +241,10 @@ void read_monitor(const toml::table& t, Settings& s, const std::string& file,
 }
 
 // [hl7]: the PCD-01 listener shared by every `driver = "hl7"` monitor.
+void read_tls(TomlReader& r, core::TlsConfig& tls, const std::filesystem::path& base);
+
 void read_hl7(const toml::table& t, core::Hl7MonitorConfig& hl7, const std::string& file,
-              core::Diagnostics& out) {
+              core::Diagnostics& out, const std::filesystem::path& base) {
   TomlReader r(t, "hl7", file, out);
   if (auto v = r.string("listen")) {
     if (!parse_endpoint(*v))
@@ -262,10 +270,35 @@ void read_hl7(const toml::table& t, core::Hl7MonitorConfig& hl7, const std::stri
       hl7.codes[code] = name->get();
     }
   }
+  read_tls(r, hl7.tls, base);
+  if (hl7.tls.enabled && hl7.tls.cert.empty())
+    r.error("tls", "the listener needs tls_cert and tls_key (its certificate)");
   r.finish();
 }
 
-void read_feed(const toml::table& t, Settings& s, const std::string& file, core::Diagnostics& out) {
+// tls, tls_ca, tls_cert, tls_key of one link: paths relative to the config's directory; each
+// file is loaded with OpenSSL here, so a bad path or a bad PEM is a --check-config error on
+// its own line.
+void read_tls(TomlReader& r, core::TlsConfig& tls, const std::filesystem::path& base) {
+  if (auto v = r.boolean("tls")) tls.enabled = *v;
+  for (auto [key, field] : {std::pair{"tls_ca", &tls.ca}, std::pair{"tls_cert", &tls.cert},
+                            std::pair{"tls_key", &tls.key}})
+    if (auto v = r.string(key)) {
+      *field = (base / *v).string();
+      if (!tls.enabled) r.error(key, "is set but tls is not true");
+    }
+  if (!tls.enabled) return;
+  if (tls.cert.empty() != tls.key.empty())
+    r.error(tls.cert.empty() ? "tls_key" : "tls_cert", "tls_cert and tls_key go together");
+  if (auto problem = check_tls_file(tls.ca, TlsFile::ca)) r.error("tls_ca", *problem);
+  if (auto problem = check_tls_file(tls.cert, TlsFile::cert)) r.error("tls_cert", *problem);
+  if (auto problem = check_tls_file(tls.key, TlsFile::key)) r.error("tls_key", *problem);
+  if (!tls.cert.empty() && !tls.key.empty())
+    if (auto problem = check_tls_pair(tls.cert, tls.key)) r.error("tls_key", *problem);
+}
+
+void read_feed(const toml::table& t, Settings& s, const std::string& file, core::Diagnostics& out,
+               const std::filesystem::path& base) {
   core::FeedConfig f;
   f.table = core::position(t, file);
   for (const auto& [k, v] : t) f.where[std::string(k.str())] = core::position(v, file);
@@ -316,6 +349,7 @@ void read_feed(const toml::table& t, Settings& s, const std::string& file, core:
     if (auto v = r.string("password")) f.password = *v;
     if (auto v = r.integer("keepalive_s", 5, 3600)) f.keepalive_s = static_cast<int>(*v);
   }
+  read_tls(r, f.tls, base);
   r.finish();
   s.feeds.push_back(std::move(f));
 }
@@ -442,9 +476,9 @@ LoadResult parse(const std::string& text, const std::filesystem::path& path) {
     out.push_back({{file, 0, 0}, "[daemon] table missing: state_dir and site are required"});
   else if (!daemon->get("state_dir"))
     out.push_back({core::position(*daemon, file), "daemon.state_dir: required key missing"});
-  if (const auto* api = r.table("api")) read_api(*api, s, file, out);
+  if (const auto* api = r.table("api")) read_api(*api, s, file, out, base);
   core::Hl7MonitorConfig hl7;
-  if (const auto* t = r.table("hl7")) read_hl7(*t, hl7, file, out);
+  if (const auto* t = r.table("hl7")) read_hl7(*t, hl7, file, out, base);
   if (const auto* feeds = r.array("feeds")) {
     std::map<std::string, int> names;
     for (const auto& node : *feeds) {
@@ -453,7 +487,7 @@ LoadResult parse(const std::string& text, const std::filesystem::path& path) {
         out.push_back({core::position(node, file), "feeds: each entry must be a [[feeds]] table"});
         continue;
       }
-      read_feed(*t, s, file, out);
+      read_feed(*t, s, file, out, base);
     }
     for (const auto& f : s.feeds) {
       if (f.name.empty()) continue;

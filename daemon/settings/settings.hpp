@@ -15,6 +15,7 @@
 #include "core/diagnostic.hpp"
 #include "core/feed.hpp"
 #include "core/monitor.hpp"
+#include "core/tls.hpp"
 
 namespace vitalsd::settings {
 
@@ -64,6 +65,9 @@ struct ApiSettings {
   // How long a browser stays signed in (the dashboard's session cookie): one shift by default.
   std::chrono::hours web_session_hours{12};
   std::vector<Token> tokens;
+  // HTTPS / WSS (docs/tls.md): tls_cert + tls_key; with tls_ca, clients must present a
+  // certificate signed by it.
+  core::TlsConfig tls;
 };
 
 struct Settings {
@@ -84,6 +88,13 @@ struct LoadResult {
   std::optional<Settings> settings;
   core::Diagnostics diagnostics;
 };
+
+// TLS files of a link (docs/tls.md), loaded with OpenSSL as the link will load them: nullopt
+// when `path` is empty or loads, else why not ("cannot read ...: No such file or directory",
+// "not a PEM certificate", "certificate expired on ...", "key does not match the certificate").
+enum class TlsFile { ca, cert, key };
+std::optional<std::string> check_tls_file(const std::string& path, TlsFile what);
+std::optional<std::string> check_tls_pair(const std::string& cert, const std::string& key);
 
 // Reads and validates the file. Never throws; every problem is a diagnostic.
 LoadResult load(const std::filesystem::path& file);

@@ -101,6 +101,7 @@ std::unique_ptr<Driver> make(const core::MonitorConfig& m, Context& ctx) {
     o.max_clients = m.hl7.max_clients;
     o.max_clients_per_address = m.hl7.max_clients_per_address;
     o.idle_timeout = m.hl7.idle_timeout;
+    o.tls = m.hl7.tls;
     return std::make_shared<Listener>(ctx.io(), std::move(o));
   });
   return make_on(m, ctx.io(), std::move(listener));

@@ -12,6 +12,9 @@
 #include "hl7/mllp.hpp"
 #include "hl7/msh.hpp"
 #include "net/connection_table.hpp"
+#include "net/tls.hpp"
+
+#include <spdlog/spdlog.h>
 
 namespace vitalsd::drivers::hl7 {
 namespace h = vitalsd::hl7;
@@ -84,6 +87,30 @@ struct Listener::Server : std::enable_shared_from_this<Listener::Server> {
       throw std::runtime_error("hl7 listener: cannot listen on " + options.listen + ": " +
                                ec.message());
     limits.max_bytes = options.max_message_bytes;
+    if (options.tls.enabled) {
+      std::string error;
+      tls = net::make_tls_context(options.tls, net::TlsRole::server, error);
+      if (!tls) throw std::runtime_error("hl7 listener: TLS: " + error);
+    }
+  }
+
+  // A failed handshake is logged once per sender address and reason (a sender retrying every
+  // second logs one line, not thousands); a success clears it.
+  void tls_result(const asio::ip::address& peer, const std::string& error) {
+    const auto who = peer.to_string();
+    if (error.empty()) {
+      if (tls_failed.erase(who))
+        spdlog::info("hl7 listener: TLS handshake from {} succeeds again", who);
+      return;
+    }
+    count(stats, &ListenerStats::tls_failures);
+    auto& last = tls_failed[who];
+    if (last == error) return;
+    last = error;
+    spdlog::warn(
+        "hl7 listener: TLS handshake from {} failed: {} (closed; logged again only "
+        "when this changes)",
+        who, error);
   }
 
   void accept();
@@ -112,7 +139,9 @@ struct Listener::Server : std::enable_shared_from_this<Listener::Server> {
   h::ParseLimits limits;
   Strand strand;
   tcp::acceptor acceptor;
-  asio::steady_timer backoff;  // after an accept error with no client to close
+  asio::steady_timer backoff;                     // after an accept error with no client to close
+  std::shared_ptr<net::ssl::context> tls;         // MLLP over TLS; null: plain
+  std::map<std::string, std::string> tls_failed;  // address -> last handshake error (strand)
   bool stopped = false;
   std::uint64_t next_ack_id = 1;  // strand only
 
@@ -150,7 +179,19 @@ class Client : public std::enable_shared_from_this<Client> {
   void start() {
     touch();
     arm_idle();
-    read();
+    if (!server_->tls) return read();
+    tls_ = std::make_unique<net::ssl::stream<tcp::socket&>>(socket_, *server_->tls);
+    boost::system::error_code ec;
+    const auto peer = socket_.remote_endpoint(ec);
+    tls_->async_handshake(
+        net::ssl::stream_base::server,
+        [self = shared_from_this(), address = peer.address()](const boost::system::error_code& e) {
+          if (self->closed_) return;
+          self->server_->tls_result(address, e ? e.message() : "");
+          if (e) return self->close();
+          self->touch();
+          self->read();
+        });
   }
 
   void close() {
@@ -201,9 +242,13 @@ class Client : public std::enable_shared_from_this<Client> {
 
   void read() {
     reading_ = true;
-    socket_.async_read_some(asio::buffer(buffer_),
-                            [self = shared_from_this()](const boost::system::error_code& ec,
-                                                        std::size_t n) { self->on_read(ec, n); });
+    auto done = [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+      self->on_read(ec, n);
+    };
+    if (tls_)
+      tls_->async_read_some(asio::buffer(buffer_), std::move(done));
+    else
+      socket_.async_read_some(asio::buffer(buffer_), std::move(done));
   }
 
   void on_read(const boost::system::error_code& ec, std::size_t n) {
@@ -247,9 +292,13 @@ class Client : public std::enable_shared_from_this<Client> {
   void write() {
     if (out_.empty() || !out_.front().ready) return;
     writing_ = true;
-    asio::async_write(socket_, asio::buffer(out_.front().framed),
-                      [self = shared_from_this()](const boost::system::error_code& ec,
-                                                  std::size_t) { self->on_write(ec); });
+    auto done = [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+      self->on_write(ec);
+    };
+    if (tls_)
+      asio::async_write(*tls_, asio::buffer(out_.front().framed), std::move(done));
+    else
+      asio::async_write(socket_, asio::buffer(out_.front().framed), std::move(done));
   }
 
   void on_write(const boost::system::error_code& ec) {
@@ -293,6 +342,7 @@ class Client : public std::enable_shared_from_this<Client> {
 
   std::shared_ptr<Listener::Server> server_;
   tcp::socket socket_;
+  std::unique_ptr<net::ssl::stream<tcp::socket&>> tls_;  // MLLP over TLS: over socket_
   asio::steady_timer idle_;
   h::MllpDecoder decoder_;
   std::array<char, 16 * 1024> buffer_{};

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "core/observation.hpp"
+#include "core/tls.hpp"
 #include "drivers/driver.hpp"
 #include "net/asio.hpp"
 
@@ -40,6 +41,9 @@ struct ListenerOptions {
   std::size_t max_unsent_ack_bytes = 256 * 1024;  // reading pauses above this
   std::size_t max_buffered_observations = 4096;   // per monitor, between two polls
   std::size_t max_pending_acks = 1024;            // per client: messages waiting for their commit
+  // tls.enabled: MLLP over TLS only (TLS 1.2 minimum); a sender that fails the handshake is
+  // logged once per address and reason, and closed; it never delays the others.
+  core::TlsConfig tls;
 };
 
 struct ListenerStats {
@@ -57,6 +61,7 @@ struct ListenerStats {
   std::uint64_t dropped_observations = 0;  // buffer full: the oldest were dropped (AE)
   std::uint64_t not_stored = 0;            // messages answered AE because they were not stored
   std::size_t clients = 0;                 // connected now
+  std::uint64_t tls_failures = 0;          // TLS handshakes that failed (plain text, bad cert)
 };
 
 // What arrived for one source since the last take().

@@ -1,13 +1,21 @@
 // The alert path's daemon-added latency (issue 6, item 5), not a ctest test:
 //   observation received (Pipeline::observations on the io thread)
 //     -> alert committed (the journal's on_commit, writer thread, synchronous=FULL)
-//     -> SSE frame / WebSocket message read by a client on 127.0.0.1, and the ORU^R40 frame
-//        written by the HL7 feed (Tuning::on_sent) to an MLLP receiver on 127.0.0.1.
+//     -> SSE frame / WebSocket message read by a client on 127.0.0.1.
 // The real pieces as vitalsd wires them (main.cpp): Journal, sessions::Manager with the shipped
 // ketamine-iv protocol, app::Pipeline, api::Server; real SSE and WebSocket clients on loopback,
 // plus VITALSD_BENCH_SUBSCRIBERS (default 50) other subscribers reading the same stream.
 // Each round is one cuff reading: 170 mm[Hg] raises sbp-rise (baseline 120), 120 clears it.
 // VITALSD_BENCH_ROUNDS (default 400). Prints p50/p99/max of each segment in microseconds.
+//
+// TLS on the feeds (issue 16): the same alert events also go through two MQTT feeds to a real
+// mosquitto, one on its plain listener and one on its TLS listener (TLS 1.2+, client
+// certificate), read by one subscriber on the plain listener; and through two HL7 feeds, one to
+// a plain MLLP receiver and one to an MLLP-over-TLS receiver (python3 ssl). Certificates are
+// made in the temp folder. Plain and TLS run side by side on the same events: the difference
+// is the cost of TLS. The API likewise: a second api::Server with [api] tls on the same events,
+// one SSE-over-HTTPS client (Beast's ssl_stream) beside the plain one. VITALSD_BENCH_TLS=0
+// leaves the TLS parts out.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -17,6 +25,7 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <chrono>
 #include <condition_variable>
@@ -36,7 +45,11 @@
 #include "feeds/feed.hpp"
 #include "sessions/manager.hpp"
 #include "store/journal.hpp"
+#include "support/certs.hpp"
 #include "support/mllp_receiver.hpp"
+#include "support/mosquitto.hpp"
+#include "support/mqtt_subscriber.hpp"
+#include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
 namespace {
@@ -112,6 +125,45 @@ void sse_client(std::uint16_t port, std::int64_t after, Times* times, std::atomi
     }
   }
   ::close(fd);
+}
+
+// An SSE client over HTTPS (TLS 1.2+, the server verified against `ca`): the same as above.
+void sse_tls_client(std::uint16_t port, std::string ca, std::int64_t after, Times* times,
+                    std::atomic<bool>& stop) {
+  asio::io_context io;
+  asio::ssl::context ctx(asio::ssl::context::tls_client);
+  ctx.load_verify_file(ca);
+  ctx.set_verify_mode(asio::ssl::verify_peer);
+  boost::beast::ssl_stream<asio::ip::tcp::socket> s(io, ctx);
+  s.next_layer().connect({asio::ip::make_address("127.0.0.1"), port});
+  s.handshake(asio::ssl::stream_base::client);
+  const std::string req = "GET /api/v1/events/stream?type=alert.*&after=" + std::to_string(after) +
+                          " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + kToken + "\r\n\r\n";
+  asio::write(s, asio::buffer(req));
+  timeval tv{0, 100'000};
+  ::setsockopt(s.next_layer().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string buf;
+  char chunk[65536];
+  while (!stop) {
+    boost::system::error_code ec;
+    const auto n = s.read_some(asio::buffer(chunk), ec);
+    if (ec == asio::error::eof) break;
+    if (ec) {
+      if (ec == asio::error::would_block || ec == asio::error::try_again ||
+          ec == asio::error::timed_out)
+        continue;
+      break;
+    }
+    const auto now = Clock::now();
+    buf.append(chunk, n);
+    std::size_t pos;
+    while ((pos = buf.find("\n\n")) != std::string::npos) {
+      const auto frame = buf.substr(0, pos);
+      buf.erase(0, pos + 2);
+      const auto id = frame.find("id: ");
+      if (times && id != std::string::npos) times->mark(std::stoll(frame.substr(id + 4)), now);
+    }
+  }
 }
 
 // A WebSocket client: marks the time each message arrives.
@@ -200,28 +252,91 @@ int main() {
   server.start();
   const auto port = server.local_endpoint().port();
 
-  // The HL7 ORU^R40 feed to a receiver that answers AA, as main.cpp wires the feeds.
-  test::MllpReceiver receiver;
-  receiver.up();
-  Times oru_written;
-  core::FeedConfig feed_config;
-  feed_config.name = "ehr";
-  feed_config.type = "hl7";
-  feed_config.endpoint = receiver.endpoint();
-  feeds::Tuning tuning;
-  tuning.on_sent = [&oru_written](const std::string&, std::int64_t seq) {
-    oru_written.mark(seq, Clock::now());
-  };
-  auto feed_list =
-      feeds::make_feeds(io, {feed_config}, "bench", journal, journal.database(), tuning);
-  for (auto& f : feed_list) asio::post(io, [&f] { f->start(); });
+  // TLS on the feeds: plain and TLS side by side (see the top of the file).
+  const bool tls_feeds = env_int("VITALSD_BENCH_TLS", 1) != 0;
+  std::optional<test::TestCerts> certs;
+  std::optional<test::Mosquitto> broker;
+  std::optional<test::MllpReceiver> mllp;
+  std::unique_ptr<test::Process> mllp_tls;
+  std::map<std::string, Times> mqtt_seen;  // topic prefix -> when each seq was read
+  std::optional<test::MqttSubscriber> subscriber;
+  std::map<std::string, Times> sent;  // feed name -> when each seq was written to its socket
+  std::vector<std::unique_ptr<feeds::Feed>> feed_list;
+  if (tls_feeds) {
+    certs.emplace(dir / "certs");
+    broker.emplace(
+        test::Mosquitto::Options::tls(certs->server_cert(), certs->server_key(), certs->ca()));
+    if (!broker->start()) {
+      std::fprintf(stderr, "mosquitto did not start: %s\n", broker->log().c_str());
+      return 1;
+    }
+    mllp.emplace();
+    mllp->up();
+    const auto tls_port = test::free_port();
+    mllp_tls = std::make_unique<test::Process>(
+        std::vector<std::string>{
+            "/usr/bin/python3", VITALSD_SOURCE_DIR "/tests/support/mllp_tls_receiver.py", "--port",
+            std::to_string(tls_port), "--cert", certs->server_cert(), "--key", certs->server_key(),
+            "--ca", certs->ca(), "--out", (dir / "received.txt").string()},
+        dir / "mllp-tls.log");
+    while (!test::port_accepts(tls_port))
+      std::this_thread::sleep_for(std::chrono::milliseconds{20});
+    const core::TlsConfig client_tls{true, certs->ca(), certs->client_cert(), certs->client_key()};
+    std::vector<core::FeedConfig> configs(4);
+    configs[0].name = "mqtt-plain";
+    configs[0].type = "mqtt";
+    configs[0].endpoint = broker->endpoint();
+    configs[0].topic_prefix = "plain";
+    configs[1] = configs[0];
+    configs[1].name = "mqtt-tls";
+    configs[1].endpoint = "127.0.0.1:" + std::to_string(broker->tls_port());
+    configs[1].topic_prefix = "tls";
+    configs[1].tls = client_tls;
+    configs[2].name = "hl7-plain";
+    configs[2].type = "hl7";
+    configs[2].endpoint = mllp->endpoint();
+    configs[3] = configs[2];
+    configs[3].name = "hl7-tls";
+    configs[3].endpoint = "127.0.0.1:" + std::to_string(tls_port);
+    configs[3].tls = client_tls;
+    for (const auto& c : configs) sent[c.name];
+    mqtt_seen["plain"];
+    mqtt_seen["tls"];
+    subscriber.emplace("127.0.0.1", broker->port(), "+/bench/events/#",
+                       test::MqttSubscriber::Options{
+                           "", [&mqtt_seen](const test::MqttSubscriber::Message& m) {
+                             const auto j = nlohmann::json::parse(m.payload, nullptr, false);
+                             if (!j.is_object() || !j["seq"].is_number_integer()) return;
+                             auto it = mqtt_seen.find(m.topic.substr(0, m.topic.find('/')));
+                             const auto seq = j["seq"].get<std::int64_t>();
+                             if (it != mqtt_seen.end() && !it->second.get(seq))
+                               it->second.mark(seq, m.at);
+                           }});
+    while (!subscriber->subscribed()) std::this_thread::sleep_for(std::chrono::milliseconds{10});
+    feeds::Tuning tuning;
+    tuning.on_sent = [&sent](const std::string& feed, std::int64_t seq) {
+      sent.at(feed).mark(seq, Clock::now());
+    };
+    feed_list = feeds::make_feeds(io, configs, "bench", journal, journal.database(), tuning);
+    for (auto& f : feed_list) f->start();
+  }
+
+  // The API over HTTPS, on the same events.
+  std::optional<api::Server> tls_server;
+  if (tls_feeds) {
+    auto tls_api = api;
+    tls_api.tls = {true, "", certs->server_cert(), certs->server_key()};
+    tls_server.emplace(io, tls_api, pipeline, journal.database());
+    tls_server->start();
+  }
 
   Times committed;
   journal.start([&](const std::vector<store::CommittedEventPtr>& events) {
     const auto now = Clock::now();
     for (const auto& e : events) committed.mark(e->seq, now);
-    asio::post(io, [&server, &feed_list, events] {
+    asio::post(io, [&server, &tls_server, &feed_list, events] {
       server.publish(events);
+      if (tls_server) tls_server->publish(events);
       for (auto& f : feed_list) f->notify(events);
     });
   });
@@ -257,11 +372,18 @@ int main() {
   clients.emplace_back(ws_client, port, now_seq, &ws_seen, std::ref(stop));
   for (int i = 0; i < others; ++i)
     clients.emplace_back(i % 2 ? sse_client : ws_client, port, now_seq, nullptr, std::ref(stop));
+  Times sse_tls_seen;
+  if (tls_server) {
+    clients.emplace_back(sse_tls_client, tls_server->local_endpoint().port(), certs->ca(), now_seq,
+                         &sse_tls_seen, std::ref(stop));
+    while (tls_server->stats().live_subscribers < 1)
+      std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  }
   while (server.stats().live_subscribers < static_cast<std::size_t>(others) + 2)
     std::this_thread::sleep_for(std::chrono::milliseconds{10});
 
-  std::vector<double> to_commit, commit_to_sse, commit_to_ws, commit_to_oru, obs_to_sse, obs_to_ws,
-      obs_to_oru;
+  std::vector<double> to_commit, commit_to_sse, commit_to_ws, obs_to_sse, obs_to_ws;
+  std::map<std::string, std::vector<double>> feed_us;  // segment name -> samples
   auto us = [](Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); };
   for (int round = 0; round < rounds; ++round) {
     const auto before = journal.stats().last_seq;
@@ -280,20 +402,45 @@ int main() {
         if (sse_seen.get(s)) seq = s;
       if (!seq) std::this_thread::sleep_for(std::chrono::microseconds{50});
     }
-    if (!seq || !ws_seen.wait(seq, std::chrono::seconds{5}) ||
-        !oru_written.wait(seq, std::chrono::seconds{5})) {
+    if (!seq || !ws_seen.wait(seq, std::chrono::seconds{5})) {
       std::fprintf(stderr, "round %d: no alert event reached the clients\n", round);
       return 1;
     }
-    const auto c = committed.get(seq), s = sse_seen.get(seq), w = ws_seen.get(seq),
-               h = oru_written.get(seq);
+    const auto c = committed.get(seq), s = sse_seen.get(seq), w = ws_seen.get(seq);
     to_commit.push_back(us(*c - t0));
     commit_to_sse.push_back(us(*s - *c));
     commit_to_ws.push_back(us(*w - *c));
-    commit_to_oru.push_back(us(*h - *c));
-    obs_to_oru.push_back(us(*h - t0));
     obs_to_sse.push_back(us(*s - t0));
     obs_to_ws.push_back(us(*w - t0));
+    if (tls_server) {
+      if (!sse_tls_seen.wait(seq, std::chrono::seconds{5})) {
+        std::fprintf(stderr, "round %d: seq %lld not read over HTTPS\n", round,
+                     static_cast<long long>(seq));
+        return 1;
+      }
+      feed_us["alert committed -> SSE frame read, HTTPS"].push_back(
+          us(*sse_tls_seen.get(seq) - *c));
+    }
+    if (tls_feeds) {
+      for (const auto* prefix : {"plain", "tls"}) {
+        auto& seen = mqtt_seen.at(prefix);
+        if (!seen.wait(seq, std::chrono::seconds{5})) {
+          std::fprintf(stderr, "round %d: seq %lld not read from MQTT (%s)\n", round,
+                       static_cast<long long>(seq), prefix);
+          return 1;
+        }
+        feed_us[std::string("alert committed -> MQTT message read, ") + prefix].push_back(
+            us(*seen.get(seq) - *c));
+      }
+      for (auto& [name, times] : sent) {
+        if (!times.wait(seq, std::chrono::seconds{5})) {
+          std::fprintf(stderr, "round %d: seq %lld not sent by feed %s\n", round,
+                       static_cast<long long>(seq), name.c_str());
+          return 1;
+        }
+        feed_us["alert committed -> written by feed " + name].push_back(us(*times.get(seq) - *c));
+      }
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds{2});
   }
   std::printf("alert path, %d rounds (sbp-rise raised / cleared), %d other subscribers:\n", rounds,
@@ -301,15 +448,15 @@ int main() {
   report("observation received -> alert committed", to_commit);
   report("alert committed -> SSE frame read", commit_to_sse);
   report("alert committed -> WebSocket message read", commit_to_ws);
-  report("alert committed -> ORU^R40 frame written", commit_to_oru);
   report("observation received -> SSE frame read", obs_to_sse);
   report("observation received -> WebSocket message read", obs_to_ws);
-  report("observation received -> ORU^R40 frame written", obs_to_oru);
+  for (const auto& [what, samples] : feed_us) report(what.c_str(), samples);
 
   stop = true;
+  for (auto& f : feed_list) f->stop();
   asio::post(io, [&] {
     server.stop();
-    for (auto& f : feed_list) f->stop();
+    if (tls_server) tls_server->stop();
   });
   for (auto& t : clients) t.join();
   journal.stop();

@@ -27,6 +27,7 @@
 #include "store/journal.hpp"
 #include "store/sqlite.hpp"
 #include "support/mllp_receiver.hpp"
+#include "support/mqtt_subscriber.hpp"
 #include "support/run_on.hpp"
 #include "support/temp_dir.hpp"
 
@@ -211,56 +212,6 @@ class FeedHarness {
   std::mutex times_mutex_;
   std::map<std::int64_t, std::chrono::steady_clock::time_point> committed_at_;
   std::map<std::int64_t, std::chrono::steady_clock::duration> sent_at_;
-};
-
-// A libmosquitto subscriber (its own network thread) that records what arrives.
-class MqttSubscriber {
- public:
-  struct Message {
-    std::string topic;
-    std::string payload;
-    bool retained = false;
-  };
-  MqttSubscriber(const std::string& host, int port, std::string filter)
-      : filter_(std::move(filter)) {
-    mosquitto_lib_init();
-    mosq_ = mosquitto_new(nullptr, true, this);
-    mosquitto_connect_callback_set(mosq_, [](mosquitto* m, void* obj, int rc) {
-      auto* self = static_cast<MqttSubscriber*>(obj);
-      if (rc == 0) mosquitto_subscribe(m, nullptr, self->filter_.c_str(), 1);
-    });
-    mosquitto_subscribe_callback_set(mosq_, [](mosquitto*, void* obj, int, int, const int*) {
-      static_cast<MqttSubscriber*>(obj)->subscribed_ = true;
-    });
-    mosquitto_message_callback_set(mosq_, [](mosquitto*, void* obj, const mosquitto_message* m) {
-      auto* self = static_cast<MqttSubscriber*>(obj);
-      std::lock_guard lock(self->mutex_);
-      self->messages_.push_back({m->topic,
-                                 std::string(static_cast<const char*>(m->payload),
-                                             static_cast<std::size_t>(m->payloadlen)),
-                                 m->retain});
-    });
-    mosquitto_reconnect_delay_set(mosq_, 1, 1, false);
-    mosquitto_connect_async(mosq_, host.c_str(), port, 30);
-    mosquitto_loop_start(mosq_);
-  }
-  ~MqttSubscriber() {
-    mosquitto_disconnect(mosq_);
-    mosquitto_loop_stop(mosq_, true);
-    mosquitto_destroy(mosq_);
-  }
-  bool subscribed() const { return subscribed_; }
-  std::vector<Message> messages() {
-    std::lock_guard lock(mutex_);
-    return messages_;
-  }
-
- private:
-  std::string filter_;
-  mosquitto* mosq_ = nullptr;
-  std::atomic<bool> subscribed_{false};
-  std::mutex mutex_;
-  std::vector<Message> messages_;
 };
 
 }  // namespace vitalsd::test

@@ -4,7 +4,13 @@
 
 #include <cstdio>
 
+#include <fstream>
+
 #include "harness.hpp"
+#include "support/certs.hpp"
+#include "support/mosquitto.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
 
 namespace vitalsd::test {
 namespace {
@@ -304,6 +310,69 @@ TEST(Hl7Feed, LatencyCommittedToFrameWritten) {
   std::printf("[latency] hl7: committed -> MLLP frame written: p50 %.0f us, p99 %.0f us (n=300)\n",
               p50, p99);
   EXPECT_GT(p50, 0);
+}
+
+// MLLP over TLS (IHE ATNA secure node; docs/tls.md) to a python3 `ssl` receiver that wants a
+// client certificate: delivered in order; then a receiver whose certificate comes from another
+// CA, and a plain-text feed on the TLS port: a clear error, nothing marked delivered.
+class Hl7FeedTls : public ::testing::Test {
+ protected:
+  void start_receiver(const std::string& cert, const std::string& key) {
+    port = free_port();
+    rx = std::make_unique<Process>(
+        std::vector<std::string>{"/usr/bin/python3",
+                                 VITALSD_SOURCE_DIR "/tests/support/mllp_tls_receiver.py", "--port",
+                                 std::to_string(port), "--cert", cert, "--key", key, "--ca",
+                                 certs.ca(), "--out", (dir / "received.txt").string()},
+        dir / "receiver.log");
+    ASSERT_TRUE(eventually([&] { return port_accepts(port); })) << rx->output();
+  }
+  std::vector<std::string> received() {
+    std::ifstream in(dir / "received.txt");
+    std::vector<std::string> out;
+    for (std::string line; std::getline(in, line);) out.push_back(line);
+    return out;
+  }
+  core::FeedConfig tls_config() {
+    auto c = hl7_config("127.0.0.1:" + std::to_string(port));
+    c.tls = {true, certs.ca(), certs.client_cert(), certs.client_key()};
+    return c;
+  }
+  TempDir dir;
+  TestCerts certs{dir / "certs"};
+  unsigned short port = 0;
+  std::unique_ptr<Process> rx;
+};
+
+TEST_F(Hl7FeedTls, DeliversEveryAlertInOrderOverTlsWithAClientCertificate) {
+  start_receiver(certs.server_cert(), certs.server_key());
+  FeedHarness h;
+  auto& feed = h.add(tls_config());
+  std::vector<std::int64_t> seqs;
+  seqs.push_back(h.record(alert_event("raised", 7, "active", 182)));
+  seqs.push_back(h.record(alert_event("acknowledged", 7, "acknowledged", 182)));
+  ASSERT_TRUE(eventually([&] { return feed.status().delivered == seqs.back(); }))
+      << feed.status().last_error << rx->output();
+  EXPECT_EQ(received(), ids(seqs));
+}
+
+TEST_F(Hl7FeedTls, AWrongCaOrPlainTextIsAClearErrorAndNothingIsDelivered) {
+  start_receiver(certs.other_server_cert(), certs.other_server_key());
+  FeedHarness h;
+  auto& wrong = h.add(tls_config());
+  auto plain_cfg = hl7_config("127.0.0.1:" + std::to_string(port));
+  plain_cfg.name = "plain";
+  auto& plain = h.add(plain_cfg);
+  h.record(alert_event("raised", 7, "active", 182));
+  ASSERT_TRUE(eventually([&] {
+    return wrong.status().last_error.find("certificate verify failed") != std::string::npos;
+  })) << wrong.status().last_error;
+  ASSERT_TRUE(eventually([&] { return !plain.status().last_error.empty(); }));
+  std::printf("wrong CA: %s\nplain text on the TLS port: %s\n", wrong.status().last_error.c_str(),
+              plain.status().last_error.c_str());
+  EXPECT_EQ(wrong.status().delivered, 0);
+  EXPECT_EQ(plain.status().delivered, 0);
+  EXPECT_TRUE(received().empty());
 }
 
 }  // namespace

@@ -5,7 +5,9 @@
 #include <set>
 
 #include "harness.hpp"
+#include "support/certs.hpp"
 #include "support/mosquitto.hpp"
+#include "support/temp_dir.hpp"
 
 namespace vitalsd::test {
 namespace {
@@ -141,7 +143,7 @@ TEST(MqttFeed, BrokerRestartResumesFromTheCursor) {
 }
 
 TEST(MqttFeed, RefusedLoginIsRetriedAndReportedUndelivered) {
-  Mosquitto broker(Mosquitto::Options{"vitalsd", "right"});
+  Mosquitto broker(Mosquitto::Options::login("vitalsd", "right"));
   ASSERT_TRUE(broker.start());
   FeedHarness h;
   auto cfg = mqtt_config(broker.endpoint());
@@ -216,6 +218,63 @@ TEST(MqttFeed, UncommittedEventsArePublishedOnceMarkedNotPersisted) {
     EXPECT_EQ(j["persisted"], false) << m.payload;
   }
   EXPECT_EQ(feed.status().delivered, cursor);
+}
+
+// TLS (docs/tls.md): the feed on the broker's TLS listener with a client certificate; a
+// subscriber on its plain listener sees what was sent.
+TEST(MqttFeedTls, DeliversOverTlsWithAClientCertificate) {
+  TempDir dir;
+  TestCerts certs(dir / "certs");
+  Mosquitto broker(Mosquitto::Options::tls(certs.server_cert(), certs.server_key(), certs.ca()));
+  ASSERT_TRUE(broker.start()) << broker.log();
+  MqttSubscriber sub("127.0.0.1", broker.port(), "vitalsd/#");
+  ASSERT_TRUE(eventually([&] { return sub.subscribed(); }));
+  FeedHarness h;
+  auto cfg = mqtt_config("127.0.0.1:" + std::to_string(broker.tls_port()));
+  cfg.tls = {true, certs.ca(), certs.client_cert(), certs.client_key()};
+  auto& feed = h.add(cfg);
+  ASSERT_TRUE(eventually([&] { return feed.status().connected; }))
+      << feed.status().last_error << broker.log();
+  const auto seq = h.record(alert_event("raised", 1, "active", 182));
+  ASSERT_TRUE(eventually([&] { return feed.status().delivered == seq; }));
+  ASSERT_TRUE(eventually([&] { return event_seqs(sub.messages()) == std::vector{seq}; }));
+}
+
+// Bad input on TLS: a broker certificate from another CA, a broker that wants a client
+// certificate and gets none, and a plain-text client on the TLS port: each is a clear error
+// in the feed's status (logged once per change), retried, and nothing is marked delivered.
+TEST(MqttFeedTls, AWrongCaNoClientCertificateAndPlainTextAreRefusedClearly) {
+  TempDir dir;
+  TestCerts certs(dir / "certs");
+  Mosquitto broker(Mosquitto::Options::tls(certs.server_cert(), certs.server_key(), certs.ca()));
+  ASSERT_TRUE(broker.start()) << broker.log();
+  const auto endpoint = "127.0.0.1:" + std::to_string(broker.tls_port());
+  FeedHarness h;
+  auto wrong_ca = mqtt_config(endpoint);
+  wrong_ca.name = "wrong-ca";
+  wrong_ca.tls = {true, certs.other_ca(), certs.client_cert(), certs.client_key()};
+  auto no_cert = mqtt_config(endpoint);
+  no_cert.name = "no-client-cert";
+  no_cert.tls = {true, certs.ca(), "", ""};
+  auto plain = mqtt_config(endpoint);
+  plain.name = "plain";
+  auto& a = h.add(wrong_ca);
+  auto& b = h.add(no_cert);
+  auto& c = h.add(plain);
+  h.record(alert_event("raised", 1, "active", 182));
+  ASSERT_TRUE(eventually([&] {
+    return a.status().last_error.find("certificate verify failed") != std::string::npos;
+  })) << a.status().last_error;
+  ASSERT_TRUE(eventually([&] { return !b.status().last_error.empty(); }));
+  ASSERT_TRUE(eventually([&] { return !c.status().last_error.empty(); }));
+  std::this_thread::sleep_for(1s);
+  for (auto* f : {&a, &b, &c}) {
+    EXPECT_FALSE(f->status().connected) << f->status().name;
+    EXPECT_EQ(f->status().delivered, 0) << f->status().name;
+  }
+  std::printf("wrong CA: %s\nno client certificate: %s\nplain text: %s\n",
+              a.status().last_error.c_str(), b.status().last_error.c_str(),
+              c.status().last_error.c_str());
 }
 
 }  // namespace

@@ -288,3 +288,58 @@ TEST(Endpoint, ParsesHostPortAndRejectsJunk) {
 
 }  // namespace
 }  // namespace vitalsd::settings
+
+namespace vitalsd::settings {
+namespace {
+
+// TLS files (docs/tls.md) are loaded at --check-config: a missing file, a file that is not
+// PEM, a key that does not match its certificate, and TLS keys without `tls = true` are each
+// an error on the key's own line. Certificates made here with the openssl CLI.
+TEST(SettingsTls, BadCertificateKeyOrCaPathsAreErrorsWithTheirLine) {
+  test::TempDir dir;
+  const auto run = [&](const std::string& cmd) {
+    ASSERT_EQ(
+        std::system(("cd '" + dir.path().string() + "' && " + cmd + " >/dev/null 2>&1").c_str()),
+        0);
+  };
+  for (const auto* name : {"a", "b"})
+    run(std::string("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+                    "-keyout ") +
+        name + ".key -out " + name + ".crt -days 1 -subj /CN=" + name);
+  std::ofstream(dir / "junk.pem") << "not a certificate\n";
+  const std::string head =
+      "[daemon]\nstate_dir = \"s\"\nsite = \"x\"\n[[feeds]]\ntype = \"mqtt\"\n"
+      "endpoint = \"127.0.0.1:8883\"\n";  // lines 1-6
+  const auto cfg = (dir / "c.toml").string();
+  auto check_text = [&](const std::string& tail) {
+    auto r = parse(head + tail, cfg);
+    return r.diagnostics;
+  };
+  EXPECT_TRUE(check_text("tls = true\ntls_ca = \"a.crt\"\ntls_cert = \"b.crt\"\n"
+                         "tls_key = \"b.key\"\n")
+                  .empty());
+  auto d = check_text("tls = true\ntls_ca = \"missing.crt\"\n");
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].where.line, 8);
+  EXPECT_NE(d[0].message.find("No such file"), std::string::npos) << first(d);
+  d = check_text("tls = true\ntls_ca = \"junk.pem\"\n");
+  ASSERT_EQ(d.size(), 1u) << first(d);
+  EXPECT_NE(d[0].message.find("not a PEM CA"), std::string::npos) << first(d);
+  d = check_text("tls = true\ntls_cert = \"a.crt\"\ntls_key = \"b.key\"\n");
+  ASSERT_EQ(d.size(), 1u) << first(d);
+  EXPECT_EQ(d[0].where.line, 9);
+  EXPECT_NE(d[0].message.find("does not match"), std::string::npos) << first(d);
+  d = check_text("tls = true\ntls_cert = \"junk.pem\"\ntls_key = \"a.key\"\n");
+  ASSERT_GE(d.size(), 1u);
+  EXPECT_EQ(d[0].where.line, 8);
+  EXPECT_NE(d[0].message.find("not a PEM certificate"), std::string::npos) << first(d);
+  d = check_text("tls_ca = \"a.crt\"\n");
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_NE(d[0].message.find("tls is not true"), std::string::npos) << first(d);
+  d = check_text("tls = true\ntls_cert = \"a.crt\"\n");
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_NE(d[0].message.find("go together"), std::string::npos) << first(d);
+}
+
+}  // namespace
+}  // namespace vitalsd::settings

@@ -1,0 +1,55 @@
+// OpenSSL contexts for vitalsd's TLS links (docs/tls.md), from a link's core::TlsConfig: TLS 1.2
+// minimum, the peer verified against tls_ca (clients: else the system's CAs), this end's
+// certificate and key when given. The files were checked at --check-config; a problem here
+// (a file changed since) is returned as text, never thrown.
+#pragma once
+
+#include <boost/asio/ssl.hpp>
+#include <memory>
+#include <string>
+
+#include "core/tls.hpp"
+#include "net/asio.hpp"
+
+namespace vitalsd::net {
+
+namespace ssl = asio::ssl;
+
+enum class TlsRole { client, server };
+
+// nullptr and `error` set when a file cannot be used.
+inline std::shared_ptr<ssl::context> make_tls_context(const core::TlsConfig& cfg, TlsRole role,
+                                                      std::string& error) {
+  auto ctx = std::make_shared<ssl::context>(role == TlsRole::client ? ssl::context::tls_client
+                                                                    : ssl::context::tls_server);
+  boost::system::error_code ec;
+  SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_compression |
+                       ssl::context::single_dh_use,
+                   ec);
+  SSL_CTX_set_default_passwd_cb(ctx->native_handle(),
+                                [](char*, int, int, void*) { return 0; });  // no tty prompt
+  if (!cfg.cert.empty()) {
+    ctx->use_certificate_chain_file(cfg.cert, ec);
+    if (ec) return error = "tls_cert " + cfg.cert + ": " + ec.message(), nullptr;
+    ctx->use_private_key_file(cfg.key, ssl::context::pem, ec);
+    if (ec) return error = "tls_key " + cfg.key + ": " + ec.message(), nullptr;
+  }
+  if (!cfg.ca.empty()) {
+    ctx->load_verify_file(cfg.ca, ec);
+    if (ec) return error = "tls_ca " + cfg.ca + ": " + ec.message(), nullptr;
+  } else if (role == TlsRole::client) {
+    ctx->set_default_verify_paths(ec);
+  }
+  // Clients always verify the server; a server verifies client certificates when it has a CA
+  // for them (and then requires one).
+  if (role == TlsRole::client)
+    ctx->set_verify_mode(ssl::verify_peer, ec);
+  else if (!cfg.ca.empty())
+    ctx->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert, ec);
+  else
+    ctx->set_verify_mode(ssl::verify_none, ec);
+  return ctx;
+}
+
+}  // namespace vitalsd::net
