@@ -291,7 +291,8 @@ function applyEvent(ev) {
   else if (t === 'storage.failed') st.technical.set('storage_failed', { rule: 'storage_failed', priority: 'high', state: 'active', since: ev.at, detail: ev.error });
   else if (t === 'storage.recovered') st.technical.delete('storage_failed');
   else if (t === 'journal.integrity') st.technical.set('journal_integrity', { rule: 'journal_integrity', priority: 'high', state: 'active', since: ev.at, detail: ev.reason });
-  else if (t === 'config.loaded') loadSnapshot().catch(() => {});
+  // A restart or a reload may have added or removed chairs, protocols or tokens.
+  else if (t === 'config.loaded' || t === 'config.reloaded') loadSnapshot().catch(() => {});
   queueRender();
 }
 

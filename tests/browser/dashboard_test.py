@@ -350,6 +350,17 @@ class Dashboard(unittest.TestCase):
             wait_until(f"alert {alert} on the page", lambda: self.browser.find_elements(
                 By.CSS_SELECTOR, f'li[data-alert="{alert}"]'), 5)
 
+    def test_06b_a_reload_adds_a_chair_to_the_wall(self):
+        with open(self.daemon.config, "a") as f:
+            f.write('\n[[monitors]]\nid = "chair-4"\nlocation = "Room 2, chair 4"\n'
+                    'driver = "simulator"\nscenario = "steady"\nseed = 4\npoll_ms = 500\n')
+        self.daemon.proc.send_signal(signal.SIGHUP)
+        wait_until("chair-4's tile after the reload", lambda: self.browser.find_elements(
+            By.CSS_SELECTOR, '[data-monitor="chair-4"]'), 10)
+        wait_until("chair-4 online", lambda: "online" in self.browser.find_element(
+            By.CSS_SELECTOR, '[data-monitor="chair-4"] .conn').text.lower(), 10)
+        self.assertEqual(self.js("return window.vitalsd.gaps"), 0)
+
     def test_07_no_horizontal_scroll(self):
         for w, h in ((1366, 768), (1024, 768)):
             self.browser.set_window_size(w, h)
