@@ -225,6 +225,13 @@ std::string shown_name(const std::string& name) {
   return s;
 }
 
+// JSON's whitespace only (an empty body is {}).
+bool blank(std::string_view body) {
+  for (char c : body)
+    if (c != ' ' && c != '\t' && c != '\r' && c != '\n') return false;
+  return true;
+}
+
 bool has_nul(const json& j) {
   if (j.is_string()) return j.get_ref<const std::string&>().find('\0') != std::string::npos;
   if (j.is_object()) {
@@ -240,10 +247,7 @@ bool has_nul(const json& j) {
 // Parses an object body holding only `fields`. An empty body is {}.
 std::optional<Response> parse_body(const std::string& body, std::initializer_list<Field> fields,
                                    json& out) {
-  bool blank = true;
-  for (char c : body)
-    if (c != ' ' && c != '\t' && c != '\r' && c != '\n') blank = false;
-  if (blank) {
+  if (blank(body)) {
     out = json::object();
   } else {
     if (!shallow(body)) return error(400, "bad_request", "JSON nested too deeply");
@@ -659,12 +663,6 @@ bool json_media_type(std::string_view type) {
   while (!base.empty() && base.back() == ' ') base.remove_suffix(1);
   return boost::beast::iequals(boost::beast::string_view(base.data(), base.size()),
                                "application/json");
-}
-
-bool blank(std::string_view body) {
-  for (char c : body)
-    if (c != ' ' && c != '\t' && c != '\r' && c != '\n') return false;
-  return true;
 }
 
 // A 401, reported for the journal and answered late when this address keeps failing.

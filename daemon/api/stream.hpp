@@ -21,7 +21,7 @@ namespace vitalsd::api::detail {
 // reason (a client retrying every second logs one line). Touched on the server's strand.
 struct TlsServer {
   std::shared_ptr<net::ssl::context> context;
-  std::map<std::string, std::string> failed;  // address -> last handshake error
+  net::HandshakeFailures failed;
   void result(const asio::ip::address& peer, const std::string& error);
 };
 
@@ -114,13 +114,7 @@ inline void beast_close_socket(Stream& stream) {
 
 inline void TlsServer::result(const asio::ip::address& peer, const std::string& error) {
   const auto who = peer.to_string();
-  if (error.empty()) {
-    failed.erase(who);
-    return;
-  }
-  auto& last = failed[who];
-  if (last == error) return;
-  last = error;
+  if (!failed.changed(who, error) || error.empty()) return;
   spdlog::warn(
       "api: TLS handshake from {} failed: {} (closed; logged again only when this "
       "changes)",

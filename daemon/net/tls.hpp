@@ -5,6 +5,7 @@
 #pragma once
 
 #include <boost/asio/ssl.hpp>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -51,5 +52,23 @@ inline std::shared_ptr<ssl::context> make_tls_context(const core::TlsConfig& cfg
     ctx->set_verify_mode(ssl::verify_none, ec);
   return ctx;
 }
+
+// Failed TLS handshakes per peer address, so that each is logged once per peer and reason (a
+// peer retrying every second logs one line, not thousands). Used on one strand.
+class HandshakeFailures {
+ public:
+  // A failure (non-empty error): true when it differs from this peer's last one, i.e. when
+  // it is worth a log line. A success (empty error): forgets the peer; true when it had failed.
+  bool changed(const std::string& peer, const std::string& error) {
+    if (error.empty()) return last_.erase(peer) > 0;
+    auto& last = last_[peer];
+    if (last == error) return false;
+    last = error;
+    return true;
+  }
+
+ private:
+  std::map<std::string, std::string> last_;  // address -> last handshake error
+};
 
 }  // namespace vitalsd::net

@@ -52,6 +52,8 @@ window.vitalsd = {
 const $ = (id) => document.getElementById(id);
 const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
 const now = () => Date.now() - st.skewMs;
+// Only nurses and admins change anything (the API answers 403 to the others).
+const canAct = () => !!st.me && ['nurse', 'admin'].includes(st.me.role);
 const ms = (iso) => (iso ? Date.parse(iso) : NaN);
 const clock = (iso) => {
   const t = ms(iso);
@@ -449,7 +451,7 @@ function renderAlerts() {
     li.querySelector('.what').innerHTML = `<strong>${esc(a.priority.toUpperCase())} · ${esc(a.monitor)}${mon && mon.location ? ' (' + esc(mon.location) + ')' : ''} · ${esc(alertText(a))}</strong>
       <span class="state-chip">${esc(a.state)}</span>${a.kind && a.kind !== 'physiological' ? '<span class="tech">technical</span>' : ''}
       <div class="detail">${esc(ruleName(a))} · raised ${esc(clock(a.raised_at))} (${esc(ago(a.raised_at))} ago)${who.length ? ' · ' + esc(who.join(' · ')) : ''}</div>`;
-    const mayAct = ['nurse', 'admin'].includes(st.me.role);  // others read only (403 otherwise)
+    const mayAct = canAct();
     li.querySelector('[data-act="ack"]').disabled = !mayAct || !(a.state === 'active' || a.state === 'paused' || a.state === 'latched');
     li.querySelector('[data-act="pause"]').disabled = !mayAct || a.state === 'latched' || a.kind !== 'physiological';
     li.querySelector('[data-act="reset"]').disabled = !mayAct;
@@ -518,7 +520,7 @@ function renderWall() {
       ${conn !== 'online' ? `<div class="phase">${esc(conn)} since ${esc(clock(m.state_since))}${m.detail ? ': ' + esc(m.detail) : ''}</div>` : ''}
       <div class="vals">${bp}${valueCell(m, 'hr', 'HR')}${valueCell(m, 'spo2', 'SpO2')}${valueCell(m, 'rr', 'RR')}${valueCell(m, 'etco2', 'EtCO2')}</div>
       <div class="flag">${a ? esc(`${MARK[a.priority]} ${a.priority.toUpperCase()}: ${alertText(a)}${a.state !== 'active' ? ' (' + a.state + ')' : ''}`) : ''}</div>`;
-    tile.querySelector('.start').hidden = !!s || !['nurse', 'admin'].includes(st.me.role);
+    tile.querySelector('.start').hidden = !!s || !canAct();
   }
   for (const t of [...wall.children]) if (!st.monitors.has(t.dataset.monitor)) t.remove();
 }
@@ -715,10 +717,9 @@ function renderSessionHead() {
   if (c.dataset.key === key) return;
   c.dataset.key = key;
   c.innerHTML = '';
-  const canAct = ['nurse', 'admin'].includes(st.me.role);
   const add = (label, fn) => {
     const b = document.createElement('button');
-    b.type = 'button'; b.textContent = label; b.addEventListener('click', fn); b.disabled = !canAct;
+    b.type = 'button'; b.textContent = label; b.addEventListener('click', fn); b.disabled = !canAct();
     c.appendChild(b);
   };
   if (live.phase === 'baseline') add('Start infusing', () => phaseAction(id, 'infusing'));

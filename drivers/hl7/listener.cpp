@@ -98,19 +98,15 @@ struct Listener::Server : std::enable_shared_from_this<Listener::Server> {
   // second logs one line, not thousands); a success clears it.
   void tls_result(const asio::ip::address& peer, const std::string& error) {
     const auto who = peer.to_string();
-    if (error.empty()) {
-      if (tls_failed.erase(who))
-        spdlog::info("hl7 listener: TLS handshake from {} succeeds again", who);
-      return;
-    }
-    count(stats, &ListenerStats::tls_failures);
-    auto& last = tls_failed[who];
-    if (last == error) return;
-    last = error;
-    spdlog::warn(
-        "hl7 listener: TLS handshake from {} failed: {} (closed; logged again only "
-        "when this changes)",
-        who, error);
+    if (!error.empty()) count(stats, &ListenerStats::tls_failures);
+    if (!tls_failed.changed(who, error)) return;
+    if (error.empty())
+      spdlog::info("hl7 listener: TLS handshake from {} succeeds again", who);
+    else
+      spdlog::warn(
+          "hl7 listener: TLS handshake from {} failed: {} (closed; logged again only "
+          "when this changes)",
+          who, error);
   }
 
   void accept();
@@ -139,9 +135,9 @@ struct Listener::Server : std::enable_shared_from_this<Listener::Server> {
   h::ParseLimits limits;
   Strand strand;
   tcp::acceptor acceptor;
-  asio::steady_timer backoff;                     // after an accept error with no client to close
-  std::shared_ptr<net::ssl::context> tls;         // MLLP over TLS; null: plain
-  std::map<std::string, std::string> tls_failed;  // address -> last handshake error (strand)
+  asio::steady_timer backoff;              // after an accept error with no client to close
+  std::shared_ptr<net::ssl::context> tls;  // MLLP over TLS; null: plain
+  net::HandshakeFailures tls_failed;       // on the strand
   bool stopped = false;
   std::uint64_t next_ack_id = 1;  // strand only
 
