@@ -1,22 +1,41 @@
 #include "core/time.hpp"
 
 #include <charconv>
-#include <cstdio>
 
 namespace vitalsd::core {
 
-std::string format_iso8601(Timestamp t) {
+void append_iso8601(std::string& out, Timestamp t) {
   using namespace std::chrono;
   const auto day = floor<days>(t);
   const year_month_day ymd{day};
   const hh_mm_ss hms{t - day};
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ",
-                static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
-                static_cast<unsigned>(ymd.day()), static_cast<int>(hms.hours().count()),
-                static_cast<int>(hms.minutes().count()), static_cast<int>(hms.seconds().count()),
-                static_cast<int>(hms.subseconds().count()));
-  return buf;
+  char buf[24];
+  auto put = [&buf](int pos, int value, int width) {
+    for (int i = pos + width - 1; i >= pos; --i, value /= 10) buf[i] = static_cast<char>('0' + value % 10);
+  };
+  const int year = static_cast<int>(ymd.year());
+  put(0, year < 0 ? 0 : year % 10000, 4);
+  buf[4] = '-';
+  put(5, static_cast<int>(static_cast<unsigned>(ymd.month())), 2);
+  buf[7] = '-';
+  put(8, static_cast<int>(static_cast<unsigned>(ymd.day())), 2);
+  buf[10] = 'T';
+  put(11, static_cast<int>(hms.hours().count()), 2);
+  buf[13] = ':';
+  put(14, static_cast<int>(hms.minutes().count()), 2);
+  buf[16] = ':';
+  put(17, static_cast<int>(hms.seconds().count()), 2);
+  buf[19] = '.';
+  put(20, static_cast<int>(hms.subseconds().count()), 3);
+  out.append(buf, 23);
+  out += 'Z';
+}
+
+std::string format_iso8601(Timestamp t) {
+  std::string out;
+  out.reserve(24);
+  append_iso8601(out, t);
+  return out;
 }
 
 namespace {

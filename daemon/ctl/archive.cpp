@@ -87,7 +87,6 @@ struct Cut {
   std::int64_t next = 0;   // first seq that stays (N)
   std::int64_t last_seq = 0;
   std::string last_hash;              // of the live journal's last event
-  std::int64_t obs_keep = 0;          // observations with id >= this stay
   std::int64_t previous_archive = 0;  // seq of the latest journal.archived event, 0 if none
 };
 
@@ -137,12 +136,6 @@ Cut find_cut(store::Db& db, const std::string& before) {
         moved = true;
       }
   }
-  store::Stmt o(db,
-                "SELECT json_extract(payload, '$.id') FROM events WHERE type = 'observation' AND "
-                "seq >= ? ORDER BY seq LIMIT 1");
-  o.bind(1, c.next);
-  c.obs_keep =
-      o.step() ? o.int64(0) : db.scalar_int("SELECT coalesce(max(id), 0) + 1 FROM observations");
   return c;
 }
 
@@ -167,8 +160,9 @@ std::optional<std::string> write_archive(const fs::path& live, const fs::path& t
     const std::string sql =
         "BEGIN;"
         "INSERT INTO main.events SELECT * FROM src.events WHERE seq < " +
-        n + ";" + "INSERT INTO main.observations SELECT * FROM src.observations WHERE id < " +
-        std::to_string(c.obs_keep) + ";" +
+        n + ";" + "INSERT INTO main.readings SELECT * FROM src.readings WHERE seq < " + n + ";" +
+        "INSERT INTO main.observation_sources SELECT * FROM src.observation_sources;"
+        "INSERT INTO main.observation_kinds SELECT * FROM src.observation_kinds;" +
         "INSERT INTO main.sessions SELECT * FROM src.sessions WHERE id IN (" +
         fmt::format(kMovedSessions, "src.", n) + ");" +
         "INSERT INTO main.alerts SELECT * FROM src.alerts WHERE id IN (" +
@@ -212,7 +206,7 @@ std::optional<std::string> cut_live(store::Db& db, const Cut& c, const json& pay
     const std::string sql =
         "DELETE FROM sessions WHERE id IN (" + fmt::format(kMovedSessions, "", n) + ");" +
         "DELETE FROM alerts WHERE id IN (" + fmt::format(kMovedAlerts, "", n) + ");" +
-        "DELETE FROM observations WHERE id < " + std::to_string(c.obs_keep) + ";" +
+        "DELETE FROM readings WHERE seq < " + n + ";" +
         "DELETE FROM events WHERE seq < " + n + ";";
     if (auto err = db.exec(sql)) {
       db.exec("ROLLBACK");

@@ -90,6 +90,18 @@ void print_alerts(const json& body) {
 
 std::string event_line(const json& e, bool colour) {
   std::string line = fmt::format("{} #{} {}", str(e, "at"), str(e, "seq"), str(e, "type"));
+  if (str(e, "type") == "observations" && e.contains("readings") && e["readings"].is_array()) {
+    // One line per reading under the event's.
+    line += " count=" + str(e, "count");
+    for (const auto& r : e["readings"])
+      line += fmt::format("\n  {} {}{} {}={} {} {}", str(r, "received_at"), str(r, "monitor"),
+                          r.contains("session") && !r["session"].is_null()
+                              ? " session=" + str(r, "session")
+                              : std::string(),
+                          str(r, "parameter"), str(r, "value"), str(r, "unit"),
+                          str(r, "validity"));
+    return line;
+  }
   if (e.contains("monitor") && !e["monitor"].is_null()) line += " " + str(e, "monitor");
   if (e.contains("session") && !e["session"].is_null()) line += " session=" + str(e, "session");
   for (const auto& [k, v] : e.items()) {

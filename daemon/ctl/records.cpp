@@ -7,7 +7,9 @@
 #include <set>
 
 #include "core/value_text.hpp"
+#include "core/time.hpp"
 #include "store/queries.hpp"
+#include "store/readings.hpp"
 #include "store/schema.hpp"
 
 namespace vitalsd::ctl {
@@ -36,7 +38,7 @@ std::unique_ptr<store::Db> open_journal(const std::string& path, std::string& er
       return nullptr;
     }
     if (version < 2 ||
-        db->scalar_int("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN "
+        db->scalar_int("SELECT count(*) FROM sqlite_schema WHERE name IN "
                        "('events', 'sessions', 'observations', 'alerts')") != 4) {
       error = path + " is not a vitalsd journal (no vitalsd schema)";
       return nullptr;
@@ -52,10 +54,12 @@ std::optional<Records> read_records(store::Db& db, const Selection& sel, std::st
   Records out;
   try {
     db.exec("BEGIN");  // one snapshot
-    constexpr std::string_view kTypes =
-        "(type = 'observation' OR type GLOB 'alert.*' OR type GLOB 'session.*')";
+    // Alert and session events from `events`; the readings from `readings` (each with the seq
+    // of the event that chains it), merged in seq order as one `observation` object each.
     std::string sql =
-        "SELECT seq, at, type, monitor, session, payload FROM events WHERE " + std::string(kTypes);
+        "SELECT seq, at, type, monitor, session, payload FROM events WHERE "
+        "(type GLOB 'alert.*' OR type GLOB 'session.*')";
+    std::string readings_sql = store::select_readings(db) + " WHERE ";
     if (sel.session) {
       auto row = store::queries::session(db, *sel.session);
       if (!row) {
@@ -65,28 +69,55 @@ std::optional<Records> read_records(store::Db& db, const Selection& sel, std::st
       }
       out.sessions.push_back(std::move(*row));
       sql += " AND session = ?1";
+      readings_sql += "r.session = ?1";
     } else {
       sql += " AND at >= ?2 AND at < ?3";
+      readings_sql += "r.received_ms >= ?4 AND r.received_ms < ?5";
     }
     sql += " ORDER BY seq";
+    readings_sql += " ORDER BY r.seq, r.id";
+    auto ms = [](const std::string& iso) {
+      return core::parse_iso8601(iso).value_or(core::Timestamp{}).time_since_epoch().count();
+    };
     store::Stmt s(db, sql);
-    if (sel.session)
+    store::Stmt r(db, readings_sql);
+    if (sel.session) {
       s.bind(1, *sel.session);
-    else
+      r.bind(1, *sel.session);
+    } else {
       s.bind(2, sel.from).bind(3, sel.until);
-    std::set<std::int64_t> sessions;
-    while (s.step()) {
-      auto j = json::parse(s.text(5), nullptr, false);
-      if (!j.is_object()) j = json::object();
-      j["seq"] = s.int64(0);
-      j["at"] = s.text(1);
-      j["type"] = s.text(2);
-      j["monitor"] = s.is_null(3) ? json() : json(s.text(3));
-      j["session"] = s.is_null(4) ? json() : json(s.int64(4));
-      if (!s.is_null(4)) sessions.insert(s.int64(4));
-      out.events.push_back(std::move(j));
+      r.bind(4, ms(sel.from)).bind(5, ms(sel.until));
     }
-    if (!s.ok()) {
+    std::set<std::int64_t> sessions;
+    store::ReadingRow reading;
+    std::string text;
+    bool has_event = s.step(), has_reading = r.step();
+    while (has_event || has_reading) {
+      if (has_reading) store::read_reading(r, reading);
+      if (has_event && (!has_reading || s.int64(0) < reading.reading.seq)) {
+        auto j = json::parse(s.text(5), nullptr, false);
+        if (!j.is_object()) j = json::object();
+        j["seq"] = s.int64(0);
+        j["at"] = s.text(1);
+        j["type"] = s.text(2);
+        j["monitor"] = s.is_null(3) ? json() : json(s.text(3));
+        j["session"] = s.is_null(4) ? json() : json(s.int64(4));
+        if (!s.is_null(4)) sessions.insert(s.int64(4));
+        out.events.push_back(std::move(j));
+        has_event = s.step();
+        continue;
+      }
+      text.clear();
+      store::append_reading_json(text, reading.reading);
+      auto j = json::parse(text);
+      j["seq"] = reading.reading.seq;
+      j["type"] = "observation";
+      j["at"] = j["received_at"];
+      if (reading.reading.session) sessions.insert(*reading.reading.session);
+      out.events.push_back(std::move(j));
+      has_reading = r.step();
+    }
+    if (!s.ok() || !r.ok()) {
       error = "cannot read " + db.path().string() + ": " + db.error_message();
       db.exec("COMMIT");
       return std::nullopt;

@@ -19,7 +19,8 @@ struct Selection {
 
 struct Records {
   std::vector<nlohmann::json> sessions;  // the sessions rows concerned (queries::session shape)
-  // observation, alert.* and session.* events in seq order, each as the API shows an event:
+  // alert.* and session.* events and the readings (each an `observation` object: the reading as
+  // the API shows it with seq, type and at) in seq order, each as the API shows an event:
   // seq, type, at, monitor, session and the payload's fields.
   std::vector<nlohmann::json> events;
 };

@@ -8,6 +8,7 @@
 
 #include "core/value_text.hpp"
 #include "store/event.hpp"
+#include "store/readings.hpp"
 #include "store/schema.hpp"
 
 namespace vitalsd::store::audit {
@@ -112,36 +113,29 @@ struct AlertSeen {
   std::optional<std::string> acknowledged_by, acknowledged_at;
 };
 
-// Walks `observations` in id order alongside the observation events (their `id`s rise with seq).
+// Walks `readings` in id order alongside the events that chain them (their ids rise with seq):
+// an `observations` event covers rows first_id..last_id by count and SHA-256 (schema 7); an
+// `observation` event (before schema 7) holds one row's fields in its payload.
 class ObservationMatcher {
  public:
   ObservationMatcher(Db& db, Collector& out, Result& r)
       : out_(out),
         r_(r),
-        rows_(db,
-              "SELECT id, monitor, session, parameter, mdc_code, value, unit, device_time, "
-              "received_at, validity, measurement_id FROM observations ORDER BY id") {
+        rows_(db, select_readings(db) + " ORDER BY r.id") {
     advance();
   }
 
-  // Fast path: the payload the journal would have written for the next row, compared as text
-  // (nlohmann-json writes objects with sorted keys and doubles that read back exactly). On any
-  // difference, or a payload with other fields, `event` below compares field by field.
-  bool matches_next_row(const std::optional<std::string>& monitor,
+  // Fast path for an `observation` event: the payload the journal would have written for the
+  // next row, compared as text (nlohmann-json writes objects with sorted keys and doubles that
+  // read back exactly). On any difference `event` below compares field by field.
+  bool matches_next_row(std::int64_t seq, const std::optional<std::string>& monitor,
                         std::optional<std::int64_t> session, const std::string& payload) {
-    if (!has_row_ || rows_.text_or_null(1) != monitor || rows_.int64_or_null(2) != session)
+    if (!has_row_) return false;
+    const auto& r = row_.reading;
+    if (r.seq != seq || std::optional<std::string>(row_.monitor) != monitor || r.session != session)
       return false;
-    json j{{"id", rows_.int64(0)},
-           {"parameter", rows_.text(3)},
-           {"mdc_code", rows_.int64(4)},
-           {"value", real_or_null(rows_, 5) ? json(rows_.real(5)) : json()},
-           {"unit", rows_.text(6)},
-           {"device_time", rows_.text_or_null(7) ? json(rows_.text(7)) : json()},
-           {"received_at", rows_.text(8)},
-           {"validity", rows_.text(9)}};
-    if (!rows_.is_null(10)) j["measurement_id"] = rows_.int64(10);
-    if (j.dump() != payload) return false;
-    last_id_ = rows_.int64(0);
+    if (legacy_payload(r).dump() != payload) return false;
+    last_id_ = r.id;
     advance();
     return true;
   }
@@ -153,36 +147,71 @@ class ObservationMatcher {
       out_.add("events", seq, seq, "observation event without an observation id");
       return;
     }
-    if (*id <= last_id_) {
-      out_.add("events", seq, seq,
-               fmt::format("observation id {} is out of order (after id {})", *id, last_id_));
-      return;
-    }
-    last_id_ = *id;
-    while (has_row_ && rows_.int64(0) < *id) {
-      extra_row();
-      advance();
-    }
-    if (!has_row_ || rows_.int64(0) != *id) {
+    if (!ordered(seq, *id, *id)) return;
+    skip_until(*id);
+    if (!has_row_ || row_.reading.id != *id) {
       out_.add("observations", *id, seq,
                fmt::format("row {} is missing: the journal (seq {}) recorded it", *id, seq));
       return;
     }
+    const auto& r = row_.reading;
+    const auto j = legacy_payload(r);
     RowCheck c{out_, "observations", *id, seq};
-    c.text("monitor", rows_.text_or_null(1), monitor);
-    c.integer("session", rows_.int64_or_null(2), session);
-    c.text("parameter", rows_.text_or_null(3), text_of(field(p, "parameter")));
-    c.integer("mdc_code", rows_.int64_or_null(4), int_of(field(p, "mdc_code")));
-    c.real("value", real_or_null(rows_, 5), real_of(field(p, "value")));
-    c.text("unit", rows_.text_or_null(6), text_of(field(p, "unit")));
-    c.text("device_time", rows_.text_or_null(7), text_of(field(p, "device_time")));
-    c.text("received_at", rows_.text_or_null(8), text_of(field(p, "received_at")));
-    c.text("validity", rows_.text_or_null(9), text_of(field(p, "validity")));
-    c.integer("measurement_id", rows_.int64_or_null(10), int_of(field(p, "measurement_id")));
+    c.integer("seq", r.seq, seq);
+    c.text("monitor", row_.monitor, monitor);
+    c.integer("session", r.session, session);
+    c.text("parameter", row_.parameter, text_of(field(p, "parameter")));
+    c.integer("mdc_code", r.mdc_code, int_of(field(p, "mdc_code")));
+    c.real("value", r.value, real_of(field(p, "value")));
+    c.text("unit", row_.unit, text_of(field(p, "unit")));
+    c.text("device_time", text_of(field(j, "device_time")), text_of(field(p, "device_time")));
+    c.text("received_at", text_of(field(j, "received_at")), text_of(field(p, "received_at")));
+    c.text("validity", text_of(field(j, "validity")), text_of(field(p, "validity")));
+    c.integer("measurement_id", r.measurement_id, int_of(field(p, "measurement_id")));
     advance();
   }
 
-  // Rows left after the last observation event were added outside the journal.
+  // An `observations` event: rows first_id..last_id, each saying this seq, their digest lines
+  // hashing to the payload's sha256.
+  void batch(std::int64_t seq, const json& p) {
+    const auto first = int_of(field(p, "first_id")), last = int_of(field(p, "last_id"));
+    const auto count = int_of(field(p, "count"));
+    const auto sha = text_of(field(p, "sha256"));
+    if (!first || !last || !count || !sha || *first > *last || *count != *last - *first + 1) {
+      out_.add("events", seq, seq,
+               "observations event without a consistent first_id, last_id, count and sha256");
+      return;
+    }
+    if (!ordered(seq, *first, *last)) return;
+    skip_until(*first);
+    std::int64_t seen = 0;
+    bool foreign = false;
+    while (has_row_ && row_.reading.id <= *last) {
+      if (row_.reading.seq != seq && !foreign) {
+        foreign = true;
+        out_.add("observations", row_.reading.id, seq,
+                 fmt::format("row {} says seq {}, but it lies in the range seq {} chains",
+                             row_.reading.id, row_.reading.seq, seq));
+      }
+      digest_.add(row_.reading);
+      ++seen;
+      advance();
+    }
+    const auto hex = digest_.hex();
+    if (seen != *count) {
+      out_.add("observations", *first, seq,
+               fmt::format("rows {}..{}: {} of the {} rows the journal (seq {}) recorded are "
+                           "missing",
+                           *first, *last, *count - seen, *count, seq));
+    } else if (hex != *sha && !foreign) {
+      out_.add("observations", *first, seq,
+               fmt::format("rows {}..{} do not match the sha256 the journal (seq {}) recorded "
+                           "for them (a row was altered)",
+                           *first, *last, seq));
+    }
+  }
+
+  // Rows left after the last event were added outside the journal.
   void finish() {
     while (has_row_) {
       extra_row();
@@ -192,12 +221,49 @@ class ObservationMatcher {
   }
 
  private:
+  // The payload an `observation` event carried for this row.
+  static json legacy_payload(const Reading& r) {
+    auto iso = [](std::int64_t ms) {
+      return core::format_iso8601(core::Timestamp{std::chrono::milliseconds{ms}});
+    };
+    const auto validity = r.validity >= 0 && r.validity <= static_cast<int>(core::Validity::test)
+                              ? json(core::to_string(static_cast<core::Validity>(r.validity)))
+                              : json(r.validity);
+    json j{{"id", r.id},
+           {"parameter", std::string(r.parameter)},
+           {"mdc_code", r.mdc_code},
+           {"value", r.value ? json(*r.value) : json()},
+           {"unit", std::string(r.unit)},
+           {"device_time", r.device_ms ? json(iso(*r.device_ms)) : json()},
+           {"received_at", iso(r.received_ms)},
+           {"validity", validity}};
+    if (r.measurement_id) j["measurement_id"] = *r.measurement_id;
+    return j;
+  }
+  bool ordered(std::int64_t seq, std::int64_t first, std::int64_t last) {
+    if (first <= last_id_) {
+      out_.add("events", seq, seq,
+               fmt::format("observation id {} is out of order (after id {})", first, last_id_));
+      return false;
+    }
+    last_id_ = last;
+    return true;
+  }
+  void skip_until(std::int64_t id) {
+    while (has_row_ && row_.reading.id < id) {
+      extra_row();
+      advance();
+    }
+  }
   void advance() {
     has_row_ = rows_.step();
-    if (has_row_) ++r_.observations;
+    if (has_row_) {
+      read_reading(rows_, row_);
+      ++r_.observations;
+    }
   }
   void extra_row() {
-    const auto id = rows_.int64(0);
+    const auto id = row_.reading.id;
     out_.add("observations", id, 0,
              fmt::format("row {} has no journal event (inserted outside the journal)", id));
   }
@@ -205,6 +271,8 @@ class ObservationMatcher {
   Collector& out_;
   Result& r_;
   Stmt rows_;
+  ReadingRow row_;
+  ReadingDigest digest_;
   bool has_row_ = false;
   std::int64_t last_id_ = 0;
 };
@@ -431,14 +499,16 @@ void scan(Db& db, const Options& o, Result& r, Collector& out) {
     expect = seq + 1;
 
     const bool is_obs = type == "observation";
+    const bool is_batch = type == "observations";
     const bool is_session = type.rfind("session.", 0) == 0;
     const bool is_alert = type.rfind("alert.", 0) == 0;
     const bool is_checkpoint = type == "journal.checkpoint";
     const bool is_integrity = type == "journal.integrity";
     if (!is_checkpoint && !is_integrity &&
-        !(r.tables_checked && (is_obs || is_session || is_alert)))
+        !(r.tables_checked && (is_obs || is_batch || is_session || is_alert)))
       continue;
-    if (is_obs && r.tables_checked && obs->matches_next_row(monitor, session, payload)) continue;
+    if (is_obs && r.tables_checked && obs->matches_next_row(seq, monitor, session, payload))
+      continue;
     const auto p = json::parse(payload, nullptr, false);
     if (!p.is_object()) {
       out.add("events", seq, seq, "payload is not a JSON object");
@@ -452,6 +522,8 @@ void scan(Db& db, const Options& o, Result& r, Collector& out) {
       r.checkpoints.push_back(std::move(c));
     } else if (is_obs) {
       obs->event(seq, monitor, session, p);
+    } else if (is_batch) {
+      obs->batch(seq, p);
     } else if (is_session) {
       const auto& s = field(p, "id");
       if (auto id = int_of(s)) sessions[*id] = SessionSeen{seq, p};
@@ -601,8 +673,9 @@ Result verify(Db& db, const Options& o) {
           "vitalsctl",
           db.path().string(), r.schema_version, current_schema_version());
     else if (!has_table(db, "events") ||
-             (r.tables_checked && (!has_table(db, "observations") || !has_table(db, "sessions") ||
-                                   !has_table(db, "alerts"))) ||
+             (r.tables_checked &&
+              (!has_table(db, r.schema_version >= 7 ? "readings" : "observations") ||
+               !has_table(db, "sessions") || !has_table(db, "alerts"))) ||
              r.schema_version == 0)
       r.error = db.path().string() + " is not a vitalsd journal (no vitalsd schema)";
     else

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "store/readings.hpp"
 #include "store/schema.hpp"
 
 namespace vitalsd::store {
@@ -16,20 +17,6 @@ namespace {
 
 std::string errno_text() {
   return std::strerror(errno);
-}
-
-nlohmann::json observation_payload(const core::Observation& o, std::int64_t id) {
-  nlohmann::json j{{"id", id},
-                   {"parameter", core::to_string(o.parameter)},
-                   {"mdc_code", core::info(o.parameter).mdc_code},
-                   {"unit", o.unit},
-                   {"validity", core::to_string(o.validity)},
-                   {"received_at", core::format_iso8601(o.received_at)}};
-  j["value"] = std::isfinite(o.value) ? nlohmann::json(o.value) : nlohmann::json();
-  j["device_time"] =
-      o.device_time ? nlohmann::json(core::format_iso8601(*o.device_time)) : nlohmann::json();
-  if (o.measurement_id) j["measurement_id"] = *o.measurement_id;
-  return j;
 }
 
 // The storage_failed technical alert, as the payload of storage.failed / storage.recovered
@@ -93,6 +80,7 @@ Journal::Journal(Options options) : options_(std::move(options)) {
       last_hash_ = kGenesisHash;
     }
     stats_.last_seq = last_seq_;
+    load_reading_keys();
     if (const auto* broken = new_break(existing)) {
       // Never extended silently: the break is the first thing committed.
       startup_break_ = break_seq(*broken);
@@ -462,6 +450,7 @@ bool Journal::commit(std::vector<Item>& batch, bool urgent,
     return commit_batch(batch, urgent, committed);
   } catch (const std::exception& e) {
     db_->exec("ROLLBACK");
+    forget_added_keys();
     std::lock_guard lock(mutex_);
     ++stats_.failed_commits;
     last_error_ = e.what();
@@ -473,6 +462,7 @@ bool Journal::commit_batch(std::vector<Item>& batch, bool urgent,
                            std::vector<CommittedEventPtr>& committed) {
   auto fail = [&](const std::string& what) {
     db_->exec("ROLLBACK");
+    forget_added_keys();
     std::lock_guard lock(mutex_);
     ++stats_.failed_commits;
     last_error_ = what;
@@ -481,13 +471,13 @@ bool Journal::commit_batch(std::vector<Item>& batch, bool urgent,
   db_->exec(urgent ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
   if (auto err = db_->exec("BEGIN IMMEDIATE")) return fail("begin: " + *err);
 
-  static constexpr const char* kInsertObservation =
-      "INSERT INTO observations (monitor, session, parameter, mdc_code, value, unit, "
-      "device_time, received_at, validity, measurement_id) VALUES (?,?,?,?,?,?,?,?,?,?)";
+  static constexpr const char* kInsertReading =
+      "INSERT INTO readings (seq, source, session, kind, value, received_ms, device_ms, "
+      "validity, measurement_id) VALUES (?,?,?,?,?,?,?,?,?)";
   static constexpr const char* kInsertEvent =
       "INSERT INTO events (seq, at, type, monitor, session, payload, prev_hash, hash) "
       "VALUES (?,?,?,?,?,?,?,?)";
-  Stmt ins_obs(*db_, kInsertObservation);
+  Stmt ins_obs(*db_, kInsertReading);
   Stmt ins_ev(*db_, kInsertEvent);
   std::int64_t seq = last_seq_;
   std::string hash = last_hash_;
@@ -496,11 +486,14 @@ bool Journal::commit_batch(std::vector<Item>& batch, bool urgent,
     std::int64_t seq;
     Event event;
     std::string hash;
+    std::string readings_json;  // `observations` events: the readings as the API shows them
   };
   std::vector<Written> events;
+  std::string at;
 
-  auto add_event = [&](Event e) -> bool {
-    const auto at = core::format_iso8601(e.at);
+  auto add_event = [&](Event e, std::string readings_json = {}) -> bool {
+    at.clear();
+    core::append_iso8601(at, e.at);
     const auto payload = e.payload.dump();
     const auto next = seq + 1;
     auto h = chain_hash(hash, next, at, e.type, e.monitor, e.session, payload);
@@ -515,42 +508,76 @@ bool Journal::commit_batch(std::vector<Item>& batch, bool urgent,
     if (!ins_ev.ok()) return false;
     seq = next;
     hash = h;
-    events.push_back({seq, std::move(e), std::move(h)});
+    events.push_back({seq, std::move(e), std::move(h), std::move(readings_json)});
     return true;
   };
 
-  for (auto& item : batch) {
-    for (const auto& o : item.observations) {
+  // The observations recorded since the last event are written as rows chained by one
+  // `observations` event, placed where they were recorded among the other events.
+  std::vector<const core::Observation*> pending;
+  std::string readings_json;
+  auto flush = [&]() -> std::optional<std::string> {
+    if (pending.empty()) return std::nullopt;
+    const auto next = seq + 1;
+    std::int64_t first_id = 0, last_id = 0;
+    core::Timestamp newest{};
+    readings_json.clear();
+    for (const auto* o : pending) {
+      const auto source = source_key(o->monitor);
+      const auto kind = kind_key(o->parameter, o->unit);
+      if (!source || !kind) return "insert reading key: " + db_->error_message();
       ins_obs.reset();
-      ins_obs.bind(1, o.monitor).bind(2, o.session).bind(3, core::to_string(o.parameter));
-      ins_obs.bind(4, static_cast<std::int64_t>(core::info(o.parameter).mdc_code));
-      ins_obs.bind(5, o.value).bind(6, o.unit);
-      ins_obs.bind(
-          7, o.device_time ? std::optional(core::format_iso8601(*o.device_time)) : std::nullopt);
-      ins_obs.bind(8, core::format_iso8601(o.received_at)).bind(9, core::to_string(o.validity));
-      ins_obs.bind(10, o.measurement_id
-                           ? std::optional(static_cast<std::int64_t>(*o.measurement_id))
-                           : std::nullopt);
+      ins_obs.bind(1, next).bind(2, *source).bind(3, o->session).bind(4, *kind);
+      ins_obs.bind(5, o->value).bind(6, o->received_at.time_since_epoch().count());
+      ins_obs.bind(7, o->device_time ? std::optional(o->device_time->time_since_epoch().count())
+                                     : std::nullopt);
+      ins_obs.bind(8, static_cast<std::int64_t>(o->validity));
+      ins_obs.bind(9, o->measurement_id
+                          ? std::optional(static_cast<std::int64_t>(*o->measurement_id))
+                          : std::nullopt);
       ins_obs.step();
-      if (!ins_obs.ok()) return fail("insert observation: " + db_->error_message());
+      if (!ins_obs.ok()) return "insert reading: " + db_->error_message();
       const auto id = db_->last_insert_rowid();
-      Event e{"observation", o.received_at, o.monitor, o.session, observation_payload(o, id)};
-      if (!add_event(std::move(e))) return fail("insert event: " + db_->error_message());
-      ++n_obs;
+      if (first_id == 0) first_id = id;
+      last_id = id;
+      newest = std::max(newest, o->received_at);
+      const auto r = reading_of(*o, id, next);
+      digest_.add(r);
+      if (!readings_json.empty()) readings_json += ',';
+      append_reading_json(readings_json, r);
     }
+    const auto count = static_cast<std::int64_t>(pending.size());
+    Event e{"observations", newest, "", std::nullopt,
+            nlohmann::json{{"first_id", first_id},
+                           {"last_id", last_id},
+                           {"count", count},
+                           {"sha256", digest_.hex()}}};
+    if (!add_event(std::move(e), readings_json)) return "insert event: " + db_->error_message();
+    n_obs += pending.size();
+    pending.clear();
+    return std::nullopt;
+  };
+
+  for (auto& item : batch) {
+    for (const auto& o : item.observations) pending.push_back(&o);
+    if (!item.apply && !item.event) continue;
+    if (auto err = flush()) return fail(*err);
     if (item.apply)
       if (auto err = item.apply(*db_)) return fail(*err);
     if (item.event && !add_event(*item.event)) return fail("insert event: " + db_->error_message());
   }
+  if (auto err = flush()) return fail(*err);
   if (auto err = db_->exec("COMMIT")) return fail("commit: " + *err);
 
   last_seq_ = seq;
   last_hash_ = hash;
+  keys_added_.clear();
   committed.reserve(events.size());
   for (auto& w : events) {
     auto c = std::make_shared<CommittedEvent>();
     c->seq = w.seq;
-    c->json = event_json(w.seq, w.event);
+    c->json = w.event.type == "observations" ? observations_event_json(w.seq, w.event, w.readings_json)
+                                             : event_json(w.seq, w.event);
     c->event = std::move(w.event);
     c->hash = std::move(w.hash);
     committed.push_back(std::move(c));
@@ -562,6 +589,54 @@ bool Journal::commit_batch(std::vector<Item>& batch, bool urgent,
   stats_.last_seq = last_seq_;
   last_error_.clear();
   return true;
+}
+
+void Journal::load_reading_keys() {
+  Stmt src(*db_, "SELECT id, monitor FROM observation_sources");
+  while (src.step()) sources_.emplace(src.text(1), src.int64(0));
+  Stmt kinds(*db_, "SELECT id, parameter, mdc_code, unit FROM observation_kinds");
+  while (kinds.step()) {
+    const auto p = core::parameter_from_name(kinds.text(1));
+    if (!p || static_cast<std::int64_t>(core::info(*p).mdc_code) != kinds.int64(2)) continue;
+    kinds_.push_back(KindKey{*p, kinds.text(3), kinds.int64(0)});
+  }
+}
+
+std::optional<std::int64_t> Journal::source_key(const std::string& monitor) {
+  if (const auto it = sources_.find(monitor); it != sources_.end()) return it->second;
+  Stmt ins(*db_, "INSERT INTO observation_sources (monitor) VALUES (?)");
+  ins.bind(1, monitor);
+  ins.step();
+  if (!ins.ok()) return std::nullopt;
+  const auto id = db_->last_insert_rowid();
+  sources_.emplace(monitor, id);
+  keys_added_.push_back({monitor, {}, id});
+  return id;
+}
+
+std::optional<std::int64_t> Journal::kind_key(core::Parameter parameter, const std::string& unit) {
+  for (const auto& k : kinds_)
+    if (k.parameter == parameter && k.unit == unit) return k.id;
+  Stmt ins(*db_, "INSERT INTO observation_kinds (parameter, mdc_code, unit) VALUES (?, ?, ?)");
+  ins.bind(1, core::to_string(parameter))
+      .bind(2, static_cast<std::int64_t>(core::info(parameter).mdc_code))
+      .bind(3, unit);
+  ins.step();
+  if (!ins.ok()) return std::nullopt;
+  const auto id = db_->last_insert_rowid();
+  kinds_.push_back(KindKey{parameter, unit, id});
+  keys_added_.push_back({{}, parameter, id});
+  return id;
+}
+
+void Journal::forget_added_keys() {
+  for (const auto& added : keys_added_) {
+    if (added.parameter)
+      std::erase_if(kinds_, [&](const KindKey& k) { return k.id == added.id; });
+    else
+      sources_.erase(added.monitor);
+  }
+  keys_added_.clear();
 }
 
 }  // namespace vitalsd::store

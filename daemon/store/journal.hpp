@@ -1,6 +1,7 @@
 // The journal: the one writer of the database. It owns the read-write connection and a thread;
 // everyone else hands it records through a queue. Observations are batched (a commit at most
-// every batch window); urgent events (alerts, sessions, user actions) are committed at once
+// every batch window), stored as compact `readings` rows chained by one `observations` event
+// per run of them (store/readings.hpp); urgent events (alerts, sessions, user actions) are committed at once
 // with synchronous=FULL. Every committed event gets the next gapless `seq` and a hash linking
 // it to the previous one, and only after the commit is it handed to `on_commit` (persist
 // before publish).
@@ -19,12 +20,14 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "core/monitor.hpp"
 #include "core/observation.hpp"
 #include "store/event.hpp"
 #include "store/integrity.hpp"
+#include "store/readings.hpp"
 #include "store/sqlite.hpp"
 
 namespace vitalsd::store {
@@ -181,6 +184,27 @@ class Journal {
   std::thread thread_;
 
   // Writer-thread state.
+  // The readings' keys (schema 7): monitor -> observation_sources.id, (parameter, unit) ->
+  // observation_kinds.id, added to in the transaction that first needs one (and forgotten
+  // again when that transaction rolls back).
+  struct KindKey {
+    core::Parameter parameter;
+    std::string unit;
+    std::int64_t id;
+  };
+  struct AddedKey {
+    std::string monitor;
+    std::optional<core::Parameter> parameter;
+    std::int64_t id;
+  };
+  void load_reading_keys();
+  std::optional<std::int64_t> source_key(const std::string& monitor);
+  std::optional<std::int64_t> kind_key(core::Parameter parameter, const std::string& unit);
+  void forget_added_keys();
+  std::unordered_map<std::string, std::int64_t> sources_;
+  std::vector<KindKey> kinds_;
+  std::vector<AddedKey> keys_added_;
+  ReadingDigest digest_;
   std::int64_t last_seq_ = 0;
   std::string last_hash_;
   JournalStats stats_;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/time.hpp"
+#include "store/readings.hpp"
 
 namespace vitalsd::store::queries {
 namespace {
@@ -14,9 +15,6 @@ json text_or_null(const store::Stmt& s, int c) {
 }
 json real_or_null(const store::Stmt& s, int c) {
   return s.is_null(c) ? json() : json(s.real(c));
-}
-json int_or_null(const store::Stmt& s, int c) {
-  return s.is_null(c) ? json() : json(s.int64(c));
 }
 json json_or_text(const std::string& text) {
   auto j = json::parse(text, nullptr, false);
@@ -133,7 +131,8 @@ json alerts(store::Db& db, const AlertFilter& f) {
     sql += " AND (state <> 'cleared' OR state IN (" + placeholders(states.size()) + "))";
   else if (!states.empty())
     sql += " AND state IN (" + placeholders(states.size()) + ")";
-  if (!f.monitors.empty()) sql += " AND monitor IN (" + placeholders(f.monitors.size()) + ")";
+  if (!f.monitors.empty())
+    sql += " AND (monitor IN (" + placeholders(f.monitors.size()) + ") OR type = 'observations')";
   if (f.session) sql += " AND session = ?";
   if (f.before) sql += " AND id < ?";
   sql += " ORDER BY id DESC LIMIT ?";
@@ -161,7 +160,8 @@ json sessions(store::Db& db, const SessionFilter& f) {
   std::string sql = "SELECT " + std::string(kSessionColumns) + " FROM sessions WHERE 1";
   if (f.state == "active") sql += " AND phase <> 'ended'";
   if (f.state == "ended") sql += " AND phase = 'ended'";
-  if (!f.monitors.empty()) sql += " AND monitor IN (" + placeholders(f.monitors.size()) + ")";
+  if (!f.monitors.empty())
+    sql += " AND (monitor IN (" + placeholders(f.monitors.size()) + ") OR type = 'observations')";
   if (f.before) sql += " AND id < ?";
   sql += " ORDER BY id DESC LIMIT ?";
   store::Stmt s(db, sql);
@@ -183,34 +183,32 @@ std::optional<json> session(store::Db& db, std::int64_t id) {
 
 json observations(store::Db& db, const ObservationFilter& f) {
   const int limit = clamp_limit(f.limit);
-  std::string sql =
-      "SELECT id, monitor, parameter, mdc_code, value, unit, device_time, received_at, validity, "
-      "measurement_id FROM observations WHERE session = ?";
-  if (f.since) sql += " AND received_at >= ?";
-  if (f.until) sql += " AND received_at < ?";
-  if (!f.parameters.empty()) sql += " AND parameter IN (" + placeholders(f.parameters.size()) + ")";
-  if (f.after) sql += " AND id > ?";
-  sql += " ORDER BY id LIMIT ?";
+  auto ms = [](const std::string& iso) {
+    return core::parse_iso8601(iso).value_or(core::Timestamp{}).time_since_epoch().count();
+  };
+  std::string sql = store::select_readings(db) + " WHERE r.session = ?";
+  if (f.since) sql += " AND r.received_ms >= ?";
+  if (f.until) sql += " AND r.received_ms < ?";
+  if (!f.parameters.empty())
+    sql += " AND parameter IN (" + placeholders(f.parameters.size()) + ")";
+  if (f.after) sql += " AND r.id > ?";
+  sql += " ORDER BY r.id LIMIT ?";
   store::Stmt s(db, sql);
   Binder b{s};
   b(f.session);
-  if (f.since) b(*f.since);
-  if (f.until) b(*f.until);
+  if (f.since) b(ms(*f.since));
+  if (f.until) b(ms(*f.until));
   for (const auto& p : f.parameters) b(p);
   if (f.after) b(*f.after);
   b(static_cast<std::int64_t>(limit + 1));
   json list = json::array();
-  const json next = read_page(s, limit, list, [](store::Stmt& r) {
-    return json{{"id", r.int64(0)},
-                {"monitor", r.text(1)},
-                {"parameter", r.text(2)},
-                {"mdc_code", r.int64(3)},
-                {"value", real_or_null(r, 4)},
-                {"unit", r.text(5)},
-                {"device_time", text_or_null(r, 6)},
-                {"received_at", r.text(7)},
-                {"validity", r.text(8)},
-                {"measurement_id", int_or_null(r, 9)}};
+  store::ReadingRow row;
+  std::string text;
+  const json next = read_page(s, limit, list, [&](store::Stmt& r) {
+    store::read_reading(r, row);
+    text.clear();
+    store::append_reading_json(text, row.reading);
+    return json::parse(text);
   });
   return json{{"session", f.session}, {"observations", std::move(list)}, {"next", next}};
 }
@@ -229,7 +227,10 @@ bool EventFilter::matches(const store::Event& e) const {
     }
     if (!ok) return false;
   }
-  if (!monitors.empty() && std::find(monitors.begin(), monitors.end(), e.monitor) == monitors.end())
+  // `observations` events carry the readings of every monitor committed together: a monitor
+  // filter lets them through whole (docs/events.md).
+  if (!monitors.empty() && e.type != "observations" &&
+      std::find(monitors.begin(), monitors.end(), e.monitor) == monitors.end())
     return false;
   if (!priorities.empty()) {
     const auto it = e.payload.find("priority");
@@ -256,7 +257,8 @@ EventPage events(store::Db& db, std::int64_t after, int limit, const EventFilter
     for (std::size_t i = 0; i < prefixes.size(); ++i) sql += " OR substr(type, 1, ?) = ?";
     sql += ")";
   }
-  if (!f.monitors.empty()) sql += " AND monitor IN (" + placeholders(f.monitors.size()) + ")";
+  if (!f.monitors.empty())
+    sql += " AND (monitor IN (" + placeholders(f.monitors.size()) + ") OR type = 'observations')";
   if (!f.priorities.empty())
     sql +=
         " AND json_extract(payload, '$.priority') IN (" + placeholders(f.priorities.size()) + ")";
@@ -285,7 +287,8 @@ EventPage events(store::Db& db, std::int64_t after, int limit, const EventFilter
     e.payload = json::parse(s.text(5), nullptr, false);
     if (e.payload.is_discarded() || !e.payload.is_object())
       e.payload = json{{"payload", s.text(5)}};
-    page.events.push_back(store::event_json(seq, e));
+    page.events.push_back(e.type == "observations" ? store::expand_observations_event(db, seq, e)
+                                                   : store::event_json(seq, e));
     page.seqs.push_back(seq);
     page.next = seq;
   }

@@ -6,7 +6,7 @@
 namespace vitalsd::store {
 namespace {
 
-constexpr std::array<std::string_view, 6> kMigrations{
+constexpr std::array<std::string_view, 7> kMigrations{
     // 1: monitors, observations and the append-only, hash-chained event journal.
     R"sql(
 CREATE TABLE monitors (
@@ -129,6 +129,69 @@ ALTER TABLE alerts ADD COLUMN silenced_value REAL;  -- value when acknowledged/p
     // 6: a session keeps its peak and trough per parameter, also after it ends (issue 13).
     R"sql(
 ALTER TABLE sessions ADD COLUMN extremes TEXT NOT NULL DEFAULT '{}';  -- JSON: parameter -> {max, max_at, min, min_at, unit}
+)sql",
+    // 7: compact readings (issue 15). An observation was a text-heavy row plus a hash-chained
+    // JSON event of its own (5.8 MB per monitor-hour); now it is a row of small integers in
+    // `readings`, and the rows committed together are chained by one `observations` event
+    // (payload: first_id, last_id, count, sha256 over the rows; docs/database.md). The
+    // `observations` table becomes a view with the same columns (and `seq`), so what auditors
+    // query still works. Times are Unix milliseconds; the view writes them as before.
+    R"sql(
+CREATE TABLE observation_sources (
+  id      INTEGER PRIMARY KEY,
+  monitor TEXT NOT NULL UNIQUE         -- monitor id, "chair-1"
+);
+CREATE TABLE observation_kinds (
+  id        INTEGER PRIMARY KEY,
+  parameter TEXT NOT NULL,             -- nibp_sys | hr | spo2 | ...
+  mdc_code  INTEGER NOT NULL,          -- IEEE 11073 MDC code of the parameter
+  unit      TEXT NOT NULL,             -- UCUM
+  UNIQUE (parameter, mdc_code, unit)
+);
+CREATE TABLE readings (
+  id             INTEGER PRIMARY KEY,
+  seq            INTEGER NOT NULL,     -- the journal event chaining it: `observations` (before schema 7: its `observation`)
+  source         INTEGER NOT NULL,     -- observation_sources.id
+  session        INTEGER,              -- the infusion session; NULL outside one
+  kind           INTEGER NOT NULL,     -- observation_kinds.id
+  value          REAL,                 -- NULL when the device gave no number
+  received_ms    INTEGER NOT NULL,     -- when vitalsd received it, Unix ms (UTC)
+  device_ms      INTEGER,              -- the device's time stamp, Unix ms, if it gave one
+  validity       INTEGER NOT NULL,     -- 0 valid, 1 questionable, 2 invalid, 3 demo, 4 test
+  measurement_id INTEGER               -- NIBP: the cuff measurement's identity
+);
+INSERT INTO observation_sources (monitor) SELECT DISTINCT monitor FROM observations ORDER BY monitor;
+INSERT INTO observation_kinds (parameter, mdc_code, unit)
+  SELECT DISTINCT parameter, mdc_code, unit FROM observations ORDER BY parameter, mdc_code, unit;
+INSERT INTO readings (id, seq, source, session, kind, value, received_ms, device_ms, validity,
+                      measurement_id)
+  SELECT o.id, coalesce(e.seq, 0), s.id, o.session, k.id, o.value,
+         CAST(round((julianday(o.received_at) - 2440587.5) * 86400000.0) AS INTEGER),
+         CAST(round((julianday(o.device_time) - 2440587.5) * 86400000.0) AS INTEGER),
+         CASE o.validity WHEN 'valid' THEN 0 WHEN 'questionable' THEN 1 WHEN 'invalid' THEN 2
+                         WHEN 'demo' THEN 3 WHEN 'test' THEN 4 END,
+         o.measurement_id
+  FROM observations o
+  JOIN observation_sources s ON s.monitor = o.monitor
+  JOIN observation_kinds k ON k.parameter = o.parameter AND k.mdc_code = o.mdc_code AND k.unit = o.unit
+  LEFT JOIN (SELECT seq, json_extract(payload, '$.id') AS oid FROM events
+             WHERE type = 'observation') e ON e.oid = o.id
+  ORDER BY o.id;
+DROP TABLE observations;
+CREATE INDEX readings_session ON readings (session, received_ms) WHERE session IS NOT NULL;
+CREATE VIEW observations AS
+  SELECT r.id AS id, s.monitor AS monitor, r.session AS session, k.parameter AS parameter,
+         k.mdc_code AS mdc_code, r.value AS value, k.unit AS unit,
+         strftime('%Y-%m-%dT%H:%M:%fZ', r.device_ms / 1000.0, 'unixepoch') AS device_time,
+         strftime('%Y-%m-%dT%H:%M:%fZ', r.received_ms / 1000.0, 'unixepoch') AS received_at,
+         CASE r.validity WHEN 0 THEN 'valid' WHEN 1 THEN 'questionable' WHEN 2 THEN 'invalid'
+                         WHEN 3 THEN 'demo' WHEN 4 THEN 'test' END AS validity,
+         r.measurement_id AS measurement_id, r.seq AS seq
+  FROM readings r
+  JOIN observation_sources s ON s.id = r.source
+  JOIN observation_kinds k ON k.id = r.kind;
+DROP INDEX events_monitor;
+CREATE INDEX events_monitor ON events (monitor, seq) WHERE monitor IS NOT NULL;
 )sql",
 };
 

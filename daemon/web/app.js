@@ -284,7 +284,8 @@ function applyEvent(ev) {
   }
   st.applied++;
   const t = ev.type || '';
-  if (t === 'observation') onObservation(ev);
+  if (t === 'observations') for (const r of ev.readings || []) onObservation(r);
+  else if (t === 'observation') onObservation(ev);
   else if (t === 'monitor.state') {
     const m = st.monitors.get(ev.monitor);
     if (m) { m.state = ev.state; m.state_since = ev.at; m.detail = ev.detail; }
@@ -298,14 +299,17 @@ function applyEvent(ev) {
   queueRender();
 }
 
+// One reading: an element of an `observations` event's readings (or, from a journal written
+// before schema 7, an `observation` event).
 function onObservation(ev) {
+  const at = ev.received_at || ev.at;
   const m = st.monitors.get(ev.monitor);
   if (m) {
     m.last = m.last || {};
-    m.last[ev.parameter] = { value: ev.value, unit: ev.unit, validity: ev.validity, at: ev.at };
+    m.last[ev.parameter] = { value: ev.value, unit: ev.unit, validity: ev.validity, at };
   }
   if (st.trend && ev.session === st.trend.session && ev.value !== null && ev.validity === 'valid') {
-    addPoint(st.trend, ev.parameter, ms(ev.device_time || ev.at), ev.value);
+    addPoint(st.trend, ev.parameter, ms(ev.device_time || at), ev.value);
     st.trend.dirty = true;
   }
 }
