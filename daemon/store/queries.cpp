@@ -131,8 +131,7 @@ json alerts(store::Db& db, const AlertFilter& f) {
     sql += " AND (state <> 'cleared' OR state IN (" + placeholders(states.size()) + "))";
   else if (!states.empty())
     sql += " AND state IN (" + placeholders(states.size()) + ")";
-  if (!f.monitors.empty())
-    sql += " AND (monitor IN (" + placeholders(f.monitors.size()) + ") OR type = 'observations')";
+  if (!f.monitors.empty()) sql += " AND monitor IN (" + placeholders(f.monitors.size()) + ")";
   if (f.session) sql += " AND session = ?";
   if (f.before) sql += " AND id < ?";
   sql += " ORDER BY id DESC LIMIT ?";
@@ -160,8 +159,7 @@ json sessions(store::Db& db, const SessionFilter& f) {
   std::string sql = "SELECT " + std::string(kSessionColumns) + " FROM sessions WHERE 1";
   if (f.state == "active") sql += " AND phase <> 'ended'";
   if (f.state == "ended") sql += " AND phase = 'ended'";
-  if (!f.monitors.empty())
-    sql += " AND (monitor IN (" + placeholders(f.monitors.size()) + ") OR type = 'observations')";
+  if (!f.monitors.empty()) sql += " AND monitor IN (" + placeholders(f.monitors.size()) + ")";
   if (f.before) sql += " AND id < ?";
   sql += " ORDER BY id DESC LIMIT ?";
   store::Stmt s(db, sql);

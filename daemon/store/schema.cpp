@@ -134,8 +134,8 @@ ALTER TABLE sessions ADD COLUMN extremes TEXT NOT NULL DEFAULT '{}';  -- JSON: p
     // JSON event of its own (5.8 MB per monitor-hour); now it is a row of small integers in
     // `readings`, and the rows committed together are chained by one `observations` event
     // (payload: first_id, last_id, count, sha256 over the rows; docs/database.md). The
-    // `observations` table becomes a view with the same columns (and `seq`), so what auditors
-    // query still works. Times are Unix milliseconds; the view writes them as before.
+    // `observations` table becomes a view with the same columns (and `seq`, and `rowid` = id),
+    // taking INSERT, UPDATE and DELETE as the table did, so what auditors run still works. Times are Unix milliseconds; the view writes them as before.
     R"sql(
 CREATE TABLE observation_sources (
   id      INTEGER PRIMARY KEY,
@@ -186,10 +186,49 @@ CREATE VIEW observations AS
          strftime('%Y-%m-%dT%H:%M:%fZ', r.received_ms / 1000.0, 'unixepoch') AS received_at,
          CASE r.validity WHEN 0 THEN 'valid' WHEN 1 THEN 'questionable' WHEN 2 THEN 'invalid'
                          WHEN 3 THEN 'demo' WHEN 4 THEN 'test' END AS validity,
-         r.measurement_id AS measurement_id, r.seq AS seq
+         r.measurement_id AS measurement_id, r.seq AS seq, r.id AS rowid
   FROM readings r
-  JOIN observation_sources s ON s.id = r.source
-  JOIN observation_kinds k ON k.id = r.kind;
+  LEFT JOIN observation_sources s ON s.id = r.source
+  LEFT JOIN observation_kinds k ON k.id = r.kind;
+-- The view takes plain SQL as the table did (an auditor's tools, a tamper drill): each
+-- statement lands on `readings`. The daemon never uses these; `audit verify` catches what
+-- they change like any other edit.
+CREATE TRIGGER observations_insert INSTEAD OF INSERT ON observations BEGIN
+  INSERT OR IGNORE INTO observation_sources (monitor) VALUES (NEW.monitor);
+  INSERT OR IGNORE INTO observation_kinds (parameter, mdc_code, unit)
+    VALUES (NEW.parameter, NEW.mdc_code, NEW.unit);
+  INSERT INTO readings (id, seq, source, session, kind, value, received_ms, device_ms, validity,
+                        measurement_id)
+    VALUES (NEW.id, coalesce(NEW.seq, 0),
+            (SELECT id FROM observation_sources WHERE monitor = NEW.monitor), NEW.session,
+            (SELECT id FROM observation_kinds WHERE parameter = NEW.parameter
+               AND mdc_code = NEW.mdc_code AND unit = NEW.unit), NEW.value,
+            CAST(round((julianday(NEW.received_at) - 2440587.5) * 86400000.0) AS INTEGER),
+            CAST(round((julianday(NEW.device_time) - 2440587.5) * 86400000.0) AS INTEGER),
+            CASE NEW.validity WHEN 'valid' THEN 0 WHEN 'questionable' THEN 1 WHEN 'invalid' THEN 2
+                              WHEN 'demo' THEN 3 WHEN 'test' THEN 4 ELSE -1 END,
+            NEW.measurement_id);
+END;
+CREATE TRIGGER observations_update INSTEAD OF UPDATE ON observations BEGIN
+  INSERT OR IGNORE INTO observation_sources (monitor) VALUES (NEW.monitor);
+  INSERT OR IGNORE INTO observation_kinds (parameter, mdc_code, unit)
+    VALUES (NEW.parameter, NEW.mdc_code, NEW.unit);
+  UPDATE readings SET id = NEW.id, seq = coalesce(NEW.seq, 0),
+    source = (SELECT id FROM observation_sources WHERE monitor = NEW.monitor),
+    session = NEW.session,
+    kind = (SELECT id FROM observation_kinds WHERE parameter = NEW.parameter
+              AND mdc_code = NEW.mdc_code AND unit = NEW.unit),
+    value = NEW.value,
+    received_ms = CAST(round((julianday(NEW.received_at) - 2440587.5) * 86400000.0) AS INTEGER),
+    device_ms = CAST(round((julianday(NEW.device_time) - 2440587.5) * 86400000.0) AS INTEGER),
+    validity = CASE NEW.validity WHEN 'valid' THEN 0 WHEN 'questionable' THEN 1
+                 WHEN 'invalid' THEN 2 WHEN 'demo' THEN 3 WHEN 'test' THEN 4 ELSE -1 END,
+    measurement_id = NEW.measurement_id
+  WHERE id = OLD.id;
+END;
+CREATE TRIGGER observations_delete INSTEAD OF DELETE ON observations BEGIN
+  DELETE FROM readings WHERE id = OLD.id;
+END;
 DROP INDEX events_monitor;
 CREATE INDEX events_monitor ON events (monitor, seq) WHERE monitor IS NOT NULL;
 )sql",

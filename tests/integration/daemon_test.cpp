@@ -123,9 +123,10 @@ TEST(Daemon, RunsTwoSimulatedMonitorsAndStopsCleanlyOnSigterm) {
                             "' AND state = 'online'"),
               1);
   }
-  // Every observation has its journal event, and the journal closes with daemon.stopped.
+  // Every observation is chained by an `observations` event, and the journal closes with daemon.stopped.
   EXPECT_EQ(db.scalar_int("SELECT count(*) FROM observations"),
-            db.scalar_int("SELECT count(*) FROM events WHERE type = 'observation'"));
+            db.scalar_int("SELECT coalesce(sum(json_extract(payload, '$.count')), 0) FROM events "
+                          "WHERE type = 'observations'"));
   EXPECT_EQ(db.scalar_int("SELECT type = 'daemon.stopped' FROM events ORDER BY seq DESC LIMIT 1"),
             1);
   EXPECT_EQ(db.scalar_int("SELECT max(seq) - count(*) FROM events"), 0);  // gapless

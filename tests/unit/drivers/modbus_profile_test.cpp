@@ -289,9 +289,8 @@ type = "u16"
   EXPECT_EQ(db.scalar_int("SELECT count(*) FROM observations WHERE parameter = 'pr' AND "
                           "value = 71 AND validity = 'valid'"),
             1);
-  EXPECT_EQ(db.scalar_int("SELECT count(*) FROM events WHERE type = 'observation' AND "
-                          "json_extract(payload, '$.value') IS NULL"),
-            2);
+  EXPECT_EQ(db.scalar_int("SELECT count(*) FROM readings WHERE value IS NULL"), 2);
+  EXPECT_EQ(db.scalar_int("SELECT count(*) FROM events WHERE type = 'observations'"), 1);
 }
 
 TEST(ModbusProfile, NibpCarriesMeasurementIdAndDeviceTime) {

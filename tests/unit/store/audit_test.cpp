@@ -10,6 +10,7 @@
 
 #include "journal_fixture.hpp"
 #include "store/event.hpp"
+#include "store/readings.hpp"
 #include "store/schema.hpp"
 #include "support/temp_dir.hpp"
 
@@ -115,16 +116,22 @@ INSTANTIATE_TEST_SUITE_P(
              "WHERE seq < 0; INSERT INTO events SELECT 10, at, type, monitor, session, payload, "
              "hash, hash FROM events WHERE seq = 9",
              "events", ""},
-        Case{"event deleted with its observation row",
-             "DELETE FROM observations WHERE id = 3; DELETE FROM events WHERE type = "
-             "'observation' AND json_extract(payload, '$.id') = 3",
+        Case{"event deleted with its observation rows",
+             "DELETE FROM observations WHERE seq = (SELECT min(seq) FROM events WHERE type = "
+             "'observations'); DELETE FROM events WHERE seq = (SELECT min(seq) FROM events "
+             "WHERE type = 'observations')",
              "events", "missing"},
         // observations
         Case{"observation value edited",
              "UPDATE observations SET value = value + 1 WHERE id = " OBS_11, "observations",
-             "value is"},
+             "do not match the sha256"},
         Case{"observation unit edited", "UPDATE observations SET unit = '%' WHERE id = 2",
-             "observations", "unit is"},
+             "observations", "do not match the sha256"},
+        Case{"observation moved to another session",
+             "UPDATE readings SET session = 2 WHERE id = " OBS_11, "observations",
+             "do not match the sha256"},
+        Case{"observation moved to another event",
+             "UPDATE readings SET seq = seq - 1 WHERE id = " OBS_11, "observations", "says seq"},
         Case{"observation deleted", "DELETE FROM observations WHERE id = " OBS_11, "observations",
              "missing"},
         Case{"observation inserted",
@@ -135,7 +142,7 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"observations reordered",
              "UPDATE observations SET id = -id WHERE id IN (4, 5); UPDATE observations SET id = 5 "
              "WHERE id = -4; UPDATE observations SET id = 4 WHERE id = -5",
-             "observations", "is"},
+             "observations", ""},
         // sessions
         Case{"session patient edited", "UPDATE sessions SET patient = 'P-8'", "sessions",
              "patient is"},
@@ -186,6 +193,18 @@ TEST_F(Audit, ARecomputedChainIsStillCaughtByTheRowsAndTheAnchor) {
   {
     Db db(w_.database, Db::Mode::read_write);
     ASSERT_FALSE(db.exec("UPDATE observations SET value = 99 WHERE id = 4"));
+    // ... and the sha256 of the `observations` event that covers row 4.
+    const auto seq4 = db.scalar_int("SELECT seq FROM readings WHERE id = 4");
+    std::string sha4;
+    {
+      Stmt ev(db, "SELECT payload FROM events WHERE seq = ?");
+      ev.bind(1, seq4);
+      ASSERT_TRUE(ev.step());
+      const auto p = nlohmann::json::parse(ev.text(0));
+      ReadingDigest digest;
+      for_each_reading(db, p["first_id"], p["last_id"], [&](const Reading& r) { digest.add(r); });
+      sha4 = digest.hex();
+    }
     ASSERT_FALSE(db.exec("BEGIN"));
     Stmt rows(db, "SELECT seq, at, type, monitor, session, payload FROM events ORDER BY seq");
     Stmt up(db, "UPDATE events SET payload = ?1, prev_hash = ?2, hash = ?3 WHERE seq = ?4");
@@ -194,7 +213,7 @@ TEST_F(Audit, ARecomputedChainIsStillCaughtByTheRowsAndTheAnchor) {
     while (rows.step()) {
       auto payload = rows.text(5);
       auto p = nlohmann::json::parse(payload);
-      if (rows.text(2) == "observation" && p["id"] == 4) payload = (p["value"] = 99.0, p).dump();
+      if (rows.int64(0) == seq4) payload = (p["sha256"] = sha4, p).dump();
       const auto h = chain_hash(prev, rows.int64(0), rows.text(1), rows.text(2),
                                 rows.text_or_null(3).value_or(""), rows.int64_or_null(4), payload);
       fixes.emplace_back(rows.int64(0), payload, prev, h);
@@ -225,12 +244,8 @@ TEST_F(Audit, ATailCutOffAfterACheckpointIsCaught) {
   // The last 4 events go, with the rows they describe: internally consistent, shorter.
   const auto keep = whole.last_seq - 4;
   tamper(w_.database,
-         "DELETE FROM observations WHERE id IN (SELECT json_extract(payload, '$.id') FROM events "
-         "WHERE seq > " +
-             std::to_string(keep) +
-             " AND type = 'observation'); DELETE FROM events "
-             "WHERE seq > " +
-             std::to_string(keep));
+         "DELETE FROM observations WHERE seq > " + std::to_string(keep) +
+             "; DELETE FROM events WHERE seq > " + std::to_string(keep));
   audit::Options chain_only;
   chain_only.check_tables = false;
   EXPECT_TRUE(verify_file(w_.database, chain_only).ok());
@@ -288,8 +303,8 @@ TEST_F(Audit, TheTailCheckFindsABreakInTheTailAndAGapBeforeIt) {
 }
 
 TEST(AuditFiles, AnObservationPayloadWithMoreFieldsIsComparedFieldByField) {
-  // A later journal may add fields to observation events: the rows still agree (slow path),
-  // and a differing value is still named.
+  // A journal from before schema 7 (one `observation` event per reading), whose events may have
+  // more fields: the rows still agree (slow path), and a differing value is still named.
   test::TempDir dir;
   const auto path = dir / "v.db";
   {
@@ -306,8 +321,8 @@ TEST(AuditFiles, AnObservationPayloadWithMoreFieldsIsComparedFieldByField) {
                            {"source", "hl7"}};
     ASSERT_FALSE(
         db.exec("INSERT INTO observations (id, monitor, session, parameter, mdc_code, value, unit, "
-                "received_at, validity) VALUES (1, 'chair-1', NULL, 'hr', 147842, 72.5, '/min', "
-                "'2026-09-21T14:13:20.000Z', 'valid')"));
+                "received_at, validity, seq) VALUES (1, 'chair-1', NULL, 'hr', 147842, 72.5, "
+                "'/min', '2026-09-21T14:13:20.000Z', 'valid', 1)"));
     const auto h = chain_hash(kGenesisHash, 1, "2026-09-21T14:13:20.000Z", "observation", "chair-1",
                               std::nullopt, p.dump());
     Stmt ins(db, "INSERT INTO events VALUES (1, ?1, 'observation', 'chair-1', NULL, ?2, ?3, ?4)");

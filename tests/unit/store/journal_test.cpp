@@ -2,10 +2,15 @@
 
 #include <gtest/gtest.h>
 
+#include <fmt/core.h>
+#include <openssl/sha.h>
+
+#include <array>
 #include <atomic>
 #include <fstream>
 #include <mutex>
 
+#include "store/readings.hpp"
 #include "support/temp_dir.hpp"
 
 namespace vitalsd::store {
@@ -61,10 +66,14 @@ TEST(Journal, ASecondJournalOnTheSameStateDirIsRefused) {
 TEST(Journal, StoresObservationsAndEventsAndReadsThemBack) {
   test::TempDir dir;
   std::vector<std::int64_t> published;
+  std::string observations_json;
   {
     Journal j({dir.path()});
     j.start([&](const std::vector<CommittedEventPtr>& events) {
-      for (const auto& e : events) published.push_back(e->seq);
+      for (const auto& e : events) {
+        published.push_back(e->seq);
+        if (e->event.type == "observations") observations_json = e->json;
+      }
     });
     auto o = hr("chair-1", 72, 0);
     o.device_time = o.received_at - 250ms;
@@ -74,13 +83,13 @@ TEST(Journal, StoresObservationsAndEventsAndReadsThemBack) {
              Durability::urgent);
     j.stop();
     EXPECT_EQ(j.stats().observations, 2u);
-    EXPECT_EQ(j.stats().events, 3u);
+    EXPECT_EQ(j.stats().events, 2u);  // one `observations` event chains both readings
   }
-  EXPECT_EQ(published, (std::vector<std::int64_t>{1, 2, 3}));
+  EXPECT_EQ(published, (std::vector<std::int64_t>{1, 2}));
   Db db(dir / "vitals.db", Db::Mode::read_only);
   Stmt s(db,
          "SELECT monitor, session, parameter, mdc_code, value, unit, device_time, received_at, "
-         "validity FROM observations ORDER BY id");
+         "validity, seq FROM observations ORDER BY id");
   ASSERT_TRUE(s.step());
   EXPECT_EQ(s.text(0), "chair-1");
   EXPECT_EQ(s.int64(1), 7);
@@ -91,17 +100,40 @@ TEST(Journal, StoresObservationsAndEventsAndReadsThemBack) {
   EXPECT_EQ(s.text(6), "2026-09-21T14:13:19.750Z");
   EXPECT_EQ(s.text(7), "2026-09-21T14:13:20.000Z");
   EXPECT_EQ(s.text(8), "valid");
+  EXPECT_EQ(s.int64(9), 1);
   ASSERT_TRUE(s.step());
   EXPECT_TRUE(s.is_null(4));  // NaN is stored as NULL, not as a number
   EXPECT_FALSE(s.step());
   Stmt ev(db, "SELECT seq, type, session, payload FROM events ORDER BY seq");
   ASSERT_TRUE(ev.step());
-  EXPECT_EQ(ev.text(1), "observation");
+  EXPECT_EQ(ev.text(1), "observations");
+  const auto payload = nlohmann::json::parse(ev.text(3));
+  EXPECT_EQ(payload["first_id"], 1);
+  EXPECT_EQ(payload["last_id"], 2);
+  EXPECT_EQ(payload["count"], 2);
+  // The digest covers the rows' lines, as docs/events.md gives them.
+  std::string lines =
+      "1|chair-1|7|hr|147842|72|/min|1790000000000|1789999999750|0|\n"
+      "2|chair-1||hr|147842||/min|1790000001000||0|\n";
+  std::array<unsigned char, 32> md{};
+  SHA256(reinterpret_cast<const unsigned char*>(lines.data()), lines.size(), md.data());
+  std::string hex;
+  for (auto b : md) hex += fmt::format("{:02x}", b);
+  EXPECT_EQ(payload["sha256"], hex);
   ASSERT_TRUE(ev.step());
-  ASSERT_TRUE(ev.step());
-  EXPECT_EQ(ev.int64(0), 3);
+  EXPECT_EQ(ev.int64(0), 2);
   EXPECT_EQ(ev.text(1), "session.started");
   EXPECT_EQ(ev.text(3), R"({"by":"nurse-1"})");
+  // Published with its readings, as the API reads it back from the rows.
+  const auto live = nlohmann::json::parse(observations_json);
+  ASSERT_EQ(live["readings"].size(), 2u);
+  EXPECT_EQ(live["readings"][0]["value"], 72);
+  EXPECT_EQ(live["readings"][0]["session"], 7);
+  EXPECT_EQ(live["readings"][0]["device_time"], "2026-09-21T14:13:19.750Z");
+  EXPECT_TRUE(live["readings"][1]["value"].is_null());
+  Event stored{"observations", core::parse_iso8601("2026-09-21T14:13:21.000Z").value(), "",
+               std::nullopt, payload};
+  EXPECT_EQ(expand_observations_event(db, 1, stored), observations_json);
 }
 
 TEST(Journal, BatchesObservationsIntoFewCommits) {

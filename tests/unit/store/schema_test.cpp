@@ -4,6 +4,7 @@
 
 #include <fstream>
 
+#include "store/audit.hpp"
 #include "store/journal.hpp"
 #include "support/temp_dir.hpp"
 
@@ -51,12 +52,75 @@ TEST(Schema, Version6KeepsAVersion5DatabasesSessions) {
   }
   Db db(dir / "v.db", Db::Mode::read_write);
   migrate(db);
-  EXPECT_EQ(db.scalar_int("PRAGMA user_version"), 6);
+  EXPECT_EQ(db.scalar_int("PRAGMA user_version"), current_schema_version());
   Stmt s(db, "SELECT patient, baseline, extremes FROM sessions WHERE id = 1");
   ASSERT_TRUE(s.step());
   EXPECT_EQ(s.text(0), "P-1");
   EXPECT_EQ(s.text(1), R"({"hr":{"value":70}})");
   EXPECT_EQ(s.text(2), "{}");
+}
+
+// tests/data/journal-v6.db was written by vitalsd at schema 6 (four simulated chairs, two
+// sessions, 1124 observations, each with its `observation` event): version 7 keeps every reading
+// as it was, the chain verifies, and the journal carries on after it.
+TEST(Schema, Version7MigratesADatabaseWrittenAtVersion6) {
+  test::TempDir dir;
+  const auto fixture = std::filesystem::path(VITALSD_SOURCE_DIR) / "tests/data/journal-v6.db";
+  std::filesystem::copy_file(fixture, dir / "vitals.db");
+  const char* columns =
+      "SELECT id, monitor, session, parameter, mdc_code, value, unit, device_time, received_at, "
+      "validity, measurement_id FROM observations ORDER BY id";
+  auto rows = [&](Db& db) {
+    std::vector<std::string> out;
+    Stmt s(db, columns);
+    while (s.step()) {
+      std::string line;
+      for (int c = 0; c < 11; ++c)
+        line += (s.is_null(c) ? std::string("NULL") : s.text(c)) + "|";
+      out.push_back(line);
+    }
+    return out;
+  };
+  std::vector<std::string> before;
+  {
+    Db old(fixture, Db::Mode::read_only);
+    ASSERT_EQ(old.scalar_int("PRAGMA user_version"), 6);
+    before = rows(old);
+    // An auditor's vitalsctl reads a file still at version 6 (an archive) as it is.
+    const auto r = audit::verify(old);
+    EXPECT_TRUE(r.ok()) << audit::summary(r);
+    EXPECT_EQ(r.observations, 1124);
+  }
+  ASSERT_EQ(before.size(), 1124u);
+  std::int64_t seq_before = 0;
+  {
+    Journal j({dir.path()});
+    seq_before = j.stats().last_seq;
+    j.start(JournalHooks{});
+    core::Observation o;
+    o.monitor = "chair-9";  // a monitor the old file never had
+    o.parameter = core::Parameter::hr;
+    o.value = 64;
+    o.unit = "/min";
+    o.received_at = core::Timestamp{std::chrono::milliseconds{1'790'000'000'000}};
+    j.record({o});
+    j.stop();
+  }
+  Db db(dir / "vitals.db", Db::Mode::read_only);
+  EXPECT_EQ(db.scalar_int("PRAGMA user_version"), 7);
+  auto after = rows(db);
+  ASSERT_EQ(after.size(), 1125u);
+  EXPECT_EQ(after.back(),
+            "1125|chair-9|NULL|hr|147842|64.0|/min|NULL|2026-09-21T14:13:20.000Z|valid|NULL|");
+  after.pop_back();
+  EXPECT_EQ(after, before);  // every reading as version 6 had it, through the view
+  // Each old reading keeps its `observation` event's seq; the new one its `observations` event.
+  EXPECT_EQ(db.scalar_int("SELECT count(*) FROM readings WHERE seq = 0"), 0);
+  EXPECT_EQ(db.scalar_int("SELECT count(*) FROM events WHERE type = 'observation'"), 1124);
+  EXPECT_EQ(db.scalar_int("SELECT seq FROM readings WHERE id = 1125"), seq_before + 1);
+  const auto r = audit::verify(db);
+  EXPECT_TRUE(r.ok()) << audit::summary(r);
+  EXPECT_EQ(r.observations, 1125);
 }
 
 TEST(Schema, RefusesANewerSchema) {
