@@ -154,8 +154,9 @@ TEST_F(AuditCtl, ExportCsvHasTheDocumentedColumnsAndEveryRecord) {
   EXPECT_NE(text.find(",session,session.ended,"), std::string::npos);
   store::Db db(db_, store::Db::Mode::read_only);
   const auto lines = std::count(text.begin(), text.end(), '\n');
-  EXPECT_EQ(lines, db.scalar_int("SELECT count(*) FROM events WHERE session = 1 AND (type = "
-                                 "'observation' OR type GLOB 'alert.*' OR type GLOB 'session.*')"));
+  EXPECT_EQ(lines, db.scalar_int("SELECT count(*) FROM events WHERE session = 1 AND (type GLOB "
+                                 "'alert.*' OR type GLOB 'session.*')") +
+                       db.scalar_int("SELECT count(*) FROM observations WHERE session = 1"));
 }
 
 // RFC 4180 fields of one CSV line (quotes doubled inside quoted fields).
@@ -386,13 +387,14 @@ TEST_F(AuditCtl, ReportDrawsItsChartInChromium) {
 
 TEST_F(AuditCtl, EventLinesShowValuesAsTheMonitorReportedThem) {
   auto [rc, out] =
-      ctl({"--db", db_, "events", "--type", "alert.raised,observation", "--limit", "1000"});
+      ctl({"--db", db_, "events", "--type", "alert.raised,observations", "--limit", "1000"});
   ASSERT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("\"value\":197"), std::string::npos) << out;  // in the alert object
   EXPECT_EQ(out.find("197.0"), std::string::npos) << out;
-  EXPECT_NE(out.find(" value=70.5\n"), std::string::npos) << out;
-  EXPECT_NE(out.find(" value=78\n"), std::string::npos) << out;  // not 78.0 or 78.000000
-  EXPECT_EQ(out.find(".0\n"), std::string::npos) << out;
+  // Each reading of an `observations` event on a line of its own.
+  EXPECT_NE(out.find(" chair-1 session=1 hr=70.5 /min valid\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("=78 "), std::string::npos) << out;  // not 78.0 or 78.000000
+  EXPECT_EQ(out.find(".0 "), std::string::npos) << out;
 }
 
 TEST_F(AuditCtl, BadInputIsAClearErrorAndNothingIsWritten) {

@@ -111,7 +111,8 @@ struct Site {
   std::vector<std::int64_t> journal_seqs(std::int64_t last) {
     store::Db db(dir / "state/vitals.db", store::Db::Mode::read_only);
     store::Stmt s(db,
-                  "SELECT seq FROM events WHERE type != 'observation' AND seq <= ?1 ORDER BY seq");
+                  "SELECT seq FROM events WHERE type NOT IN ('observation', 'observations') AND "
+                  "seq <= ?1 ORDER BY seq");
     s.bind(1, last);
     std::vector<std::int64_t> out;
     while (s.step()) out.push_back(s.int64(0));
