@@ -560,11 +560,13 @@ bool Journal::commit_batch(std::vector<Item>& batch, bool urgent,
 
   for (auto& item : batch) {
     for (const auto& o : item.observations) pending.push_back(&o);
-    if (!item.apply && !item.event) continue;
-    if (auto err = flush()) return fail(*err);
+    // Rows without an event (a session's state after each reading) join the transaction
+    // wherever they come; only an event closes the run of readings before it.
     if (item.apply)
       if (auto err = item.apply(*db_)) return fail(*err);
-    if (item.event && !add_event(*item.event)) return fail("insert event: " + db_->error_message());
+    if (!item.event) continue;
+    if (auto err = flush()) return fail(*err);
+    if (!add_event(*item.event)) return fail("insert event: " + db_->error_message());
   }
   if (auto err = flush()) return fail(*err);
   if (auto err = db_->exec("COMMIT")) return fail("commit: " + *err);

@@ -2,9 +2,11 @@
 // million) the way the daemon writes it — 8 chairs, back-to-back 40-minute sessions under the
 // shipped ketamine-iv protocol, HR and SpO2 every second, NIBP every 3 minutes, hypertensive
 // spikes that raise alerts a nurse acknowledges — then runs the same verify() as
-// `vitalsctl audit verify` on a read-only connection and prints events per second.
+// `vitalsctl audit verify` on a read-only connection and prints events per second; then the
+// time to read one session's readings through the API's query (issue 15).
 //
 //   build/tests/bin/audit_bench [--events N] [--db FILE] [--closed-hours H]
+// (N counts readings and alert/session transitions: --events 10000000 for ten million readings)
 // (FILE is kept; default a temp file). --closed-hours H: the clinic closes H hours of every 12
 // (no session starts that would run into them), so `vitalsctl archive` has a cut between
 // sessions; default 0, open round the clock.
@@ -22,6 +24,7 @@
 #include "sessions/manager.hpp"
 #include "store/audit.hpp"
 #include "store/journal.hpp"
+#include "store/queries.hpp"
 #include "store/records.hpp"
 #include "support/journal_writes.hpp"
 
@@ -140,6 +143,26 @@ int main(int argc, char** argv) {
   chain.check_tables = false;
   const auto c = store::audit::verify(db, chain);
   fmt::print("verify --chain-only: {:.0f} events/s\n", static_cast<double>(c.events) / c.seconds);
+  // One session's readings, as the API and the dashboard's trend page through them (issue 15):
+  // the session in the middle of the file, every page of GET /sessions/{id}/observations.
+  const auto sessions = db.scalar_int("SELECT count(*) FROM sessions");
+  const auto middle = db.scalar_int("SELECT id FROM sessions ORDER BY id LIMIT 1 OFFSET " +
+                                    std::to_string(sessions / 2));
+  const auto q0 = std::chrono::steady_clock::now();
+  std::size_t read = 0;
+  store::queries::ObservationFilter f;
+  f.session = middle;
+  f.limit = store::queries::kMaxPage;
+  for (;;) {
+    const auto page = store::queries::observations(db, f);
+    read += page["observations"].size();
+    if (page["next"].is_null()) break;
+    f.after = page["next"].get<std::int64_t>();
+  }
+  const auto q_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - q0);
+  fmt::print("one session's readings (session {}, {} readings, pages of {}): {:.1f} ms, of {} "
+             "readings in the file\n",
+             middle, read, store::queries::kMaxPage, q_ms.count(), r.observations);
   if (db_path.empty()) std::filesystem::remove_all(dir);
   return r.ok() ? 0 : 1;
 }
