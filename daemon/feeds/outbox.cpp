@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "store/readings.hpp"
+
 namespace vitalsd::feeds {
 namespace {
 
@@ -50,7 +52,7 @@ std::vector<std::string> TypeFilter::params() const {
   return p;
 }
 
-store::CommittedEventPtr event_from_row(store::Stmt& s) {
+store::CommittedEventPtr event_from_row(store::Db& db, store::Stmt& s) {
   auto e = std::make_shared<store::CommittedEvent>();
   e->seq = s.int64(0);
   e->event.at = core::parse_iso8601(s.text(1)).value_or(core::Timestamp{});
@@ -60,7 +62,9 @@ store::CommittedEventPtr event_from_row(store::Stmt& s) {
   auto payload = nlohmann::json::parse(s.text(5), nullptr, false);
   e->event.payload = payload.is_object() ? std::move(payload) : nlohmann::json::object();
   e->hash = s.text(6);
-  e->json = store::event_json(e->seq, e->event);
+  e->json = e->event.type == "observations"
+                ? store::expand_observations_event(db, e->seq, e->event)
+                : store::event_json(e->seq, e->event);
   return e;
 }
 
@@ -148,7 +152,7 @@ std::optional<std::string> Outbox::refill() {
       s.bind(i++, limit);
       std::int64_t rows = 0;
       while (s.step()) {
-        auto e = event_from_row(s);
+        auto e = event_from_row(*db_, s);
         read_upto_ = e->seq;
         push(std::move(e));
         ++rows;

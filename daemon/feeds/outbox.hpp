@@ -102,8 +102,8 @@ class Outbox {
   bool raised_ = false;
 };
 
-// A committed event rebuilt from an `events` row.
-store::CommittedEventPtr event_from_row(store::Stmt& s);  // columns: seq, at, type, monitor,
-                                                          // session, payload, hash
+// A committed event rebuilt from an `events` row (columns: seq, at, type, monitor, session,
+// payload, hash); an `observations` event with its readings read from `db`.
+store::CommittedEventPtr event_from_row(store::Db& db, store::Stmt& s);
 
 }  // namespace vitalsd::feeds
