@@ -2,9 +2,9 @@
 // id) behind it, with requests serialised on it. Two transports behind one interface, after
 // libmodbus's own backend table:
 //   TcpLink — readiness-driven on the io_context: non-blocking connect with Asio, the request
-//             written with a send() that cannot block, the answer handed to libmodbus only once
-//             the whole frame is in the socket buffer, so no libmodbus call ever waits. A silent
-//             device costs a timer, not a thread.
+//             written with a send() that cannot block, the answer read with Asio into the
+//             link's own buffer and taken apart there once whole (one recv per answer). A
+//             silent device costs a timer, not a thread.
 //   RtuLink — serial lines have no length prefix to wait for, so the blocking libmodbus calls run
 //             on a small bounded worker pool shared by all serial links (one strand per device);
 //             results come back on the io_context.
