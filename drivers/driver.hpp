@@ -7,10 +7,13 @@
 //   2. poll()   — called by acquisition every poll_ms on the io_context thread. Never blocks that
 //                 thread, never throws; it calls `done` exactly once, on the io_context. A failed
 //                 read is an error_code in the result, and the driver retries on the next poll.
+//                 `done` is a handle (Callback): keep or move it, it costs no allocation.
 //   3. stop()   — end I/O; a poll in flight completes with errc::stopped (drivers/errors.hpp).
 // A driver whose device pushes (HL7) also calls the `ready` handed to on_ready() when data
-// waits, so acquisition polls it at once, and hands its peer's promises back as receipts: the
-// driver answers its peer only when acquisition settles them (persist before acknowledge).
+// waits, so acquisition polls it at once (push is push: its readings never wait for poll_ms,
+// which for such a driver only paces the comm_timeout check), and hands its peer's promises
+// back as receipts: the driver answers its peer only when acquisition settles them (persist
+// before acknowledge).
 // A new driver is one folder with one class implementing this interface, and one line in
 // drivers/registry.cpp.
 #pragma once
@@ -20,6 +23,8 @@
 #include <memory>
 #include <string>
 #include <system_error>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "core/monitor.hpp"
@@ -52,7 +57,38 @@ struct PollResult {
   std::vector<UnmappedCode> unmapped;
 };
 
-using PollHandler = std::function<void(PollResult)>;
+// A callback that is cheap to copy: a handle to a shared target. A caller that polls the same
+// driver again and again builds its target once and hands out handles (no allocation per poll,
+// issue 15); any callable converts to one (tests, one-off callers), at one allocation.
+template <class... Args>
+class Callback {
+ public:
+  struct Target {
+    virtual ~Target() = default;
+    virtual void operator()(Args... args) = 0;
+  };
+
+  Callback() = default;
+  explicit Callback(std::shared_ptr<Target> target) : target_(std::move(target)) {}
+  template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, Callback> &&
+                                              std::is_invocable_v<std::decay_t<F>&, Args...>>>
+  Callback(F&& f)  // NOLINT(google-explicit-constructor): lambdas convert, as to std::function
+      : target_(std::make_shared<Of<std::decay_t<F>>>(std::forward<F>(f))) {}
+
+  void operator()(Args... args) const { (*target_)(std::forward<Args>(args)...); }
+  explicit operator bool() const { return target_ != nullptr; }
+
+ private:
+  template <class F>
+  struct Of final : Target {
+    explicit Of(F fn) : f(std::move(fn)) {}
+    void operator()(Args... args) override { f(std::forward<Args>(args)...); }
+    F f;
+  };
+  std::shared_ptr<Target> target_;
+};
+
+using PollHandler = Callback<PollResult>;
 
 class Driver {
  public:

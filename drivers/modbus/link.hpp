@@ -2,9 +2,9 @@
 // id) behind it, with requests serialised on it. Two transports behind one interface, after
 // libmodbus's own backend table:
 //   TcpLink — readiness-driven on the io_context: non-blocking connect with Asio, the request
-//             written with a send() that cannot block, the answer handed to libmodbus only once
-//             the whole frame is in the socket buffer, so no libmodbus call ever waits. A silent
-//             device costs a timer, not a thread.
+//             written with a send() that cannot block, the answer read with Asio into the
+//             link's own buffer and taken apart there once whole (one recv per answer). A
+//             silent device costs a timer, not a thread.
 //   RtuLink — serial lines have no length prefix to wait for, so the blocking libmodbus calls run
 //             on a small bounded worker pool shared by all serial links (one strand per device);
 //             results come back on the io_context.
@@ -19,11 +19,13 @@
 #include <functional>
 #include <memory>
 #include <random>
+#include <span>
 #include <string>
 #include <system_error>
 #include <vector>
 
 #include "core/monitor.hpp"
+#include "drivers/driver.hpp"
 #include "drivers/modbus/profile.hpp"
 #include "net/asio.hpp"
 
@@ -48,8 +50,10 @@ struct ReadRequest {
   Clock::time_point deadline;  // a request still queued at its deadline is not sent
 };
 
-using ReadHandler =
-    std::function<void(std::error_code, std::string detail, std::vector<std::uint16_t>)>;
+// A read's completion: an error (with a detail for people), or the register words, valid only
+// during the call. A handle to a shared target (drivers::Callback): a driver builds its
+// target once, so a read allocates nothing.
+using ReadHandler = Callback<std::error_code, std::string, std::span<const std::uint16_t>>;
 
 // Reconnect delays: 1 s doubling to 30 s, each scaled by a random factor in [0.8, 1.0].
 class Backoff {
@@ -69,7 +73,9 @@ class Backoff {
 class Link {
  public:
   virtual ~Link() = default;
-  // Queues a read; `done` runs exactly once, on executor(). Callable from any thread.
+  // Queues a read; `done` runs exactly once, on executor() (possibly inside read() when called
+  // there: an answer's handler may queue the next read, which goes out at once). Callable from
+  // any thread.
   virtual void read(ReadRequest req, ReadHandler done) = 0;
   // The io_context strand every handler of this link runs on.
   virtual asio::strand<asio::io_context::executor_type>& executor() = 0;

@@ -446,12 +446,16 @@ std::optional<Profile> load_profile(const std::string& path, core::Diagnostics& 
   return parse_profile(text, path, out);
 }
 
-void RegisterImage::add(const Block& b, std::vector<std::uint16_t> words) {
-  blocks_.emplace_back(b, std::move(words));
+void RegisterImage::add(const Block& b, std::span<const std::uint16_t> words) {
+  if (used_ == blocks_.size()) blocks_.emplace_back();
+  auto& [block, stored] = blocks_[used_++];
+  block = b;
+  stored.assign(words.begin(), words.end());
 }
 
 std::optional<std::uint16_t> RegisterImage::word(Table t, std::uint16_t address) const {
-  for (const auto& [b, w] : blocks_) {
+  for (std::size_t i = 0; i < used_; ++i) {
+    const auto& [b, w] = blocks_[i];
     if (b.table == t && address >= b.address && address - b.address < static_cast<int>(w.size()))
       return w[address - b.address];
   }

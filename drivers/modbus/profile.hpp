@@ -96,13 +96,20 @@ struct Span {
 std::vector<Block> plan_blocks(std::vector<Span> spans, int max_gap, int max_registers);
 
 // The register words one poll read.
+// The register words one poll read. clear() keeps the storage: a driver reuses one image poll
+// after poll without allocating.
 class RegisterImage {
  public:
-  void add(const Block& b, std::vector<std::uint16_t> words);
+  void add(const Block& b, std::span<const std::uint16_t> words);
+  void add(const Block& b, const std::vector<std::uint16_t>& words) {
+    add(b, std::span<const std::uint16_t>(words));
+  }
+  void clear() { used_ = 0; }
   std::optional<std::uint16_t> word(Table t, std::uint16_t address) const;
 
  private:
   std::vector<std::pair<Block, std::vector<std::uint16_t>>> blocks_;
+  std::size_t used_ = 0;  // blocks_[0, used_) are this poll's
 };
 
 // The raw value of a register (before scale/offset); nullopt if it was not read.

@@ -151,7 +151,7 @@ class RtuLink final : public Link, public std::enable_shared_from_this<RtuLink> 
               std::vector<std::uint16_t> words) {
     asio::post(io_strand_, [done = std::move(done), ec, detail = std::move(detail),
                             words = std::move(words)]() mutable {
-      done(ec, std::move(detail), std::move(words));
+      done(ec, std::move(detail), std::span<const std::uint16_t>(words));
     });
   }
 

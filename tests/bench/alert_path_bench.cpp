@@ -16,6 +16,12 @@
 // is the cost of TLS. The API likewise: a second api::Server with [api] tls on the same events,
 // one SSE-over-HTTPS client (Beast's ssl_stream) beside the plain one. VITALSD_BENCH_TLS=0
 // leaves the TLS parts out.
+//
+// Push is push (issue 15): then the same alerts from a pushing monitor, an IHE PCD-01 ORU^R01
+// written by an MLLP client to the HL7 listener, through the real Hl7Driver and Acquisition
+// (the monitor polled every VITALSD_BENCH_HL7_POLL_MS, default "1000,5000": one run each):
+// HL7 message written -> alert committed -> SSE frame read, and -> its ACK (sent after the
+// commit) read. VITALSD_BENCH_HL7_ROUNDS (default: the rounds above).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -31,18 +37,24 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <future>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <thread>
 #include <vector>
 
+#include "acquisition/acquisition.hpp"
 #include "alarms/protocol.hpp"
 #include "api/auth.hpp"
 #include "api/server.hpp"
 #include "app/pipeline.hpp"
+#include "drivers/hl7/hl7.hpp"
+#include "drivers/hl7/listener.hpp"
 #include "feeds/feed.hpp"
+#include "integration/hl7/hl7_messages.hpp"
 #include "sessions/manager.hpp"
 #include "store/journal.hpp"
 #include "support/certs.hpp"
@@ -203,6 +215,30 @@ std::vector<core::Observation> cuff_reading(double sys, std::uint64_t cuff) {
   return {reading(core::Parameter::nibp_sys, sys, cuff),
           reading(core::Parameter::nibp_dia, 78, cuff), reading(core::Parameter::hr, 72, 0),
           reading(core::Parameter::spo2, 98, 0)};
+}
+
+std::string hl7_stamp(std::chrono::system_clock::time_point at) {
+  const auto t = std::chrono::system_clock::to_time_t(at);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y%m%d%H%M%S+0000", &tm);
+  return buf;
+}
+
+// Reads one MLLP frame (an ACK) from `fd`; false on a timeout or a closed connection.
+bool read_ack(int fd, std::string& buf) {
+  char chunk[4096];
+  for (;;) {
+    if (const auto end = buf.find("\x1c\r"); end != std::string::npos) {
+      const bool aa = buf.find("MSA|AA") < end;
+      buf.erase(0, end + 2);
+      return aa;
+    }
+    const auto n = ::recv(fd, chunk, sizeof chunk, 0);
+    if (n <= 0) return false;
+    buf.append(chunk, static_cast<std::size_t>(n));
+  }
 }
 
 void report(const char* what, std::vector<double> us) {
@@ -451,6 +487,91 @@ int main() {
   report("observation received -> SSE frame read", obs_to_sse);
   report("observation received -> WebSocket message read", obs_to_ws);
   for (const auto& [what, samples] : feed_us) report(what.c_str(), samples);
+
+  // Push is push: the same alerts from an HL7 monitor (see the top of the file).
+  std::vector<int> hl7_polls;
+  {
+    const char* list = std::getenv("VITALSD_BENCH_HL7_POLL_MS");
+    std::stringstream ss(list ? list : "1000,5000");
+    for (std::string item; std::getline(ss, item, ',');)
+      if (!item.empty()) hl7_polls.push_back(std::stoi(item));
+  }
+  const int hl7_rounds = env_int("VITALSD_BENCH_HL7_ROUNDS", rounds);
+  const auto base_time = std::chrono::system_clock::now() - std::chrono::hours{48};
+  int message = 0;
+  for (const int poll_ms : hl7_polls) {
+    std::shared_ptr<drivers::hl7::Listener> listener;
+    std::unique_ptr<acquisition::Acquisition> acquisition;
+    std::promise<std::uint16_t> listening;
+    asio::post(io, [&] {
+      drivers::hl7::ListenerOptions lo;
+      lo.listen = "127.0.0.1:0";
+      listener = std::make_shared<drivers::hl7::Listener>(io, lo);
+      auto m = monitor;
+      m.driver = "hl7";
+      m.hl7.source = "CHAIR-1";
+      m.poll = std::chrono::milliseconds{poll_ms};
+      m.comm_timeout = 3 * m.poll;
+      acquisition = std::make_unique<acquisition::Acquisition>(io, pipeline);
+      acquisition->add(m, drivers::hl7::make_on(m, io, listener));
+      acquisition->start();
+      listening.set_value(listener->local_endpoint().port());
+    });
+    const int fd = connect_to(listening.get_future().get());
+    timeval tv{5, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    std::string acks;
+    std::vector<double> to_sse, to_ack;
+    for (int round = 0; round < hl7_rounds; ++round) {
+      const auto before = journal.stats().last_seq;
+      test::hl7msg::Vitals v;
+      v.source = "CHAIR-1";
+      v.control_id = "AP" + std::to_string(++message);
+      v.time = hl7_stamp(std::chrono::system_clock::now());
+      v.nibp_time = hl7_stamp(base_time + std::chrono::seconds{message});  // a new cuff reading
+      v.sys = round % 2 ? 120 : 170;
+      v.dia = 78;
+      const auto framed = "\x0b" + test::hl7msg::oru(v) + "\x1c\r";
+      const auto t0 = Clock::now();
+      if (::send(fd, framed.data(), framed.size(), MSG_NOSIGNAL) !=
+          static_cast<ssize_t>(framed.size())) {
+        std::fprintf(stderr, "HL7 round %d: send failed\n", round);
+        return 1;
+      }
+      if (!read_ack(fd, acks)) {
+        std::fprintf(stderr, "HL7 round %d: no AA\n", round);
+        return 1;
+      }
+      const auto acked = Clock::now();
+      std::int64_t seq = 0;
+      const auto deadline = Clock::now() + std::chrono::seconds{10};
+      while (!seq && Clock::now() < deadline) {
+        for (auto s = before + 1; s < before + 40 && !seq; ++s)
+          if (sse_seen.get(s)) seq = s;
+        if (!seq) std::this_thread::sleep_for(std::chrono::microseconds{50});
+      }
+      if (!seq) {
+        std::fprintf(stderr, "HL7 round %d: no alert event reached the SSE client\n", round);
+        return 1;
+      }
+      to_sse.push_back(us(*sse_seen.get(seq) - t0));
+      to_ack.push_back(us(acked - t0));
+      std::this_thread::sleep_for(std::chrono::milliseconds{2});
+    }
+    ::close(fd);
+    std::printf("HL7 monitor (PCD-01 over MLLP), poll_ms %d, %d rounds:\n", poll_ms, hl7_rounds);
+    report(("HL7 message written -> SSE frame read, poll_ms " + std::to_string(poll_ms)).c_str(),
+           to_sse);
+    report(("HL7 message written -> ACK read, poll_ms " + std::to_string(poll_ms)).c_str(), to_ack);
+    std::promise<void> gone;
+    asio::post(io, [&] {
+      acquisition->stop();
+      acquisition.reset();
+      listener.reset();
+      gone.set_value();
+    });
+    gone.get_future().get();
+  }
 
   stop = true;
   for (auto& f : feed_list) f->stop();

@@ -220,6 +220,73 @@ TEST(Hl7Daemon, DemoTestAndUnmappedDataAreRecordedForWhatTheyAre) {
   EXPECT_EQ(hr_values.count(63), 1u);
 }
 
+// Issue 15, "push is push": with poll_ms = 5000 an HL7 monitor's readings are stored and
+// acknowledged when they arrive, not at its next poll. Two messages back to back: under a poll
+// the second would wait a whole period (the first's ACK came right after a poll). Each ACK
+// (sent only after the commit) comes well within a second, and the reading is in the database
+// when it does; comm_timeout still declares the monitor offline once the messages stop.
+TEST(Hl7Daemon, APushedReadingIsStoredAndAckedBeforeTheNextPoll) {
+  test::TempDir dir;
+  const auto port = free_port();
+  std::ofstream(dir / "c.toml") << "[daemon]\nstate_dir = \"" << (dir / "state").string()
+                                << "\"\nsite = \"test\"\n\n[api]\nlisten = \"127.0.0.1:"
+                                << free_port() << "\"\n\n[hl7]\nlisten = \"127.0.0.1:" << port
+                                << "\"\n\n[[monitors]]\nid = \"bed-7\"\ndriver = \"hl7\"\n"
+                                   "source = \"BEDMON-7\"\npoll_ms = 5000\n"
+                                   "comm_timeout_ms = 5000\n";
+  test::Process daemon({kVitalsd, "--config", (dir / "c.toml").string()}, dir / "log");
+  ASSERT_TRUE(daemon.started());
+  const int fd = connect_retrying(port, 10s);
+  ASSERT_GE(fd, 0) << daemon.output();
+  std::this_thread::sleep_for(300ms);  // past the first poll (at start-up)
+
+  const auto stamp = [](std::chrono::system_clock::time_point at) {
+    const auto t = std::chrono::system_clock::to_time_t(at);
+    char out[32];
+    std::strftime(out, sizeof out, "%Y%m%d%H%M%S+0000", std::gmtime(&t));
+    return std::string(out);
+  };
+  for (int k = 0; k < 2; ++k) {
+    test::hl7msg::Vitals v;
+    v.control_id = "PUSH" + std::to_string(k);
+    const auto now = std::chrono::system_clock::now();
+    v.time = stamp(now);
+    v.nibp_time = stamp(now - std::chrono::seconds{10 - k});  // a new cuff measurement each
+    v.sys = 150 + k;
+    const auto sent = std::chrono::steady_clock::now();
+    const auto ack = mllp_exchange(fd, test::hl7msg::oru(v));
+    const auto took = std::chrono::steady_clock::now() - sent;
+    EXPECT_NE(ack.find("MSA|AA|" + v.control_id), std::string::npos) << ack;
+    EXPECT_LT(took, 1000ms) << "message " << k << " was acknowledged after "
+                            << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                            << " ms: it waited for a poll (poll_ms = 5000)";
+    // Acknowledged means committed: the reading is readable now.
+    store::Db db(dir / "state/vitals.db", store::Db::Mode::read_only);
+    store::Stmt q(db,
+                  "SELECT count(*) FROM observations WHERE monitor = 'bed-7' AND parameter = "
+                  "'nibp_sys' AND value = ?");
+    q.bind(1, std::int64_t{150 + k});
+    ASSERT_TRUE(q.step());
+    EXPECT_EQ(q.int64(0), 1) << "message " << k;
+  }
+  ::close(fd);
+
+  // No message for comm_timeout_ms: offline, found at a poll (at most poll_ms after).
+  const auto until = std::chrono::steady_clock::now() + 15s;
+  std::string state;
+  while (state != "offline" && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(250ms);
+    store::Db db(dir / "state/vitals.db", store::Db::Mode::read_only);
+    store::Stmt q(db, "SELECT state FROM monitors WHERE id = 'bed-7'");
+    if (q.step() && !q.is_null(0)) state = q.text(0);
+  }
+  EXPECT_EQ(state, "offline");
+  daemon.signal(SIGTERM);
+  auto rc = daemon.wait(10s);
+  ASSERT_TRUE(rc.has_value());
+  EXPECT_EQ(*rc, 0) << daemon.output();
+}
+
 TEST(Hl7Daemon, APortInUseIsAStartUpFailureWithAOneLineReason) {
   test::TempDir dir;
   int blocker = ::socket(AF_INET, SOCK_STREAM, 0);

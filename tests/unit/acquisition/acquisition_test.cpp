@@ -12,7 +12,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-struct Recording final : Sink {
+struct Recording : Sink {
   std::vector<core::Observation> seen;
   std::vector<std::pair<std::string, core::MonitorState>> states;
   void observations(std::vector<core::Observation> obs, std::function<void(bool)>) override {
@@ -94,6 +94,64 @@ TEST(Acquisition, ADroppedOutMonitorGoesOfflineOnceAndComesBack) {
                                                    core::MonitorState::online}));
   const auto st = a.status();
   EXPECT_GT(st[0].failed_polls, 5u);
+}
+
+// Issue 15: one timer for all monitors. Monitors due together are served in one wake-up of
+// the io thread, and each keeps its period.
+TEST(Acquisition, MonitorsDueTogetherShareAWakeUpAndKeepTheirPeriod) {
+  asio::io_context io;
+  drivers::Context ctx(io);
+  Recording sink;
+  Acquisition a(io, sink);
+  for (int i = 0; i < 40; ++i) {
+    const auto m = simulated("chair-" + std::to_string(i), "steady", 50);
+    a.add(m, drivers::find_driver("simulator")->make(m, ctx));
+  }
+  a.start();
+  run_for(io, a, 520ms);
+  const auto stats = a.schedule_stats();
+  for (int i = 0; i < 40; ++i)
+    EXPECT_NEAR(sink.count("chair-" + std::to_string(i), core::Parameter::hr), 11, 2) << i;
+  EXPECT_GE(stats.polls, 40u * 9);
+  // 40 monitors a wake-up (one group: a fleet this small is not split).
+  EXPECT_LE(stats.wakeups * 10, stats.polls)
+      << stats.wakeups << " wake-ups for " << stats.polls << " polls";
+}
+
+// A larger fleet starts in groups spread over the period: 120 monitors at 1 s are two groups
+// of 60, the second half a period after the first.
+TEST(Acquisition, ALargeFleetIsSpreadOverThePeriod) {
+  struct FirstSeen final : Recording {
+    std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+    std::map<std::string, std::chrono::milliseconds> first;
+    void observations(std::vector<core::Observation> obs, std::function<void(bool)> r) override {
+      for (const auto& o : obs)
+        first.try_emplace(o.monitor, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         std::chrono::steady_clock::now() - start));
+      Recording::observations(std::move(obs), std::move(r));
+    }
+  };
+  asio::io_context io;
+  drivers::Context ctx(io);
+  FirstSeen sink;
+  Acquisition a(io, sink);
+  for (int i = 0; i < 120; ++i) {
+    const auto m = simulated("chair-" + std::to_string(i), "steady", 1000);
+    a.add(m, drivers::find_driver("simulator")->make(m, ctx));
+  }
+  sink.start = std::chrono::steady_clock::now();
+  a.start();
+  run_for(io, a, 800ms);
+  ASSERT_EQ(sink.first.size(), 120u) << "every monitor polled once";
+  int early = 0, late = 0;
+  for (const auto& [id, at] : sink.first) (at < 300ms ? early : late) += 1;
+  for (const auto& [id, at] : sink.first)
+    if (at >= 300ms) {
+      EXPECT_GE(at, 450ms) << id;  // the second group: 500 ms in
+    }
+  EXPECT_EQ(early, 60);
+  EXPECT_EQ(late, 60);
+  EXPECT_EQ(a.schedule_stats().wakeups, 2u);
 }
 
 TEST(Acquisition, ImplausibleValuesAreStoredInvalid) {
