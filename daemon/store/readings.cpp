@@ -166,9 +166,28 @@ std::string ReadingDigest::hex() {
 
 std::string observations_event_json(std::int64_t seq, const Event& e,
                                     std::string_view readings_json) {
-  auto out = event_json(seq, e);
-  // event_json is one JSON object: open it again at its last brace.
-  out.pop_back();
+  // Written by hand (the payload's four fields are known): a commit's hot path.
+  auto number = [&](const char* key) -> std::int64_t {
+    const auto it = e.payload.find(key);
+    return it != e.payload.end() && it->is_number_integer() ? it->get<std::int64_t>() : 0;
+  };
+  const auto sha = e.payload.find("sha256");
+  std::string out;
+  out.reserve(readings_json.size() + 256);
+  out += "{\"seq\":";
+  append_int(out, seq);
+  out += ",\"type\":\"observations\",\"at\":\"";
+  core::append_iso8601(out, e.at);
+  out += "\",\"monitor\":null,\"session\":null,\"first_id\":";
+  append_int(out, number("first_id"));
+  out += ",\"last_id\":";
+  append_int(out, number("last_id"));
+  out += ",\"count\":";
+  append_int(out, number("count"));
+  out += ",\"sha256\":";
+  append_json_string(out, sha != e.payload.end() && sha->is_string()
+                              ? std::string_view(sha->get_ref<const std::string&>())
+                              : std::string_view());
   out += ",\"readings\":[";
   out += readings_json;
   out += "]}";

@@ -17,6 +17,9 @@
 //     stored HR rows x 3600);
 //   - the same with 5 % of the monitors silent (their servers accept and never answer): the
 //     others' p99 jitter against the run without them;
+//   - a pymodbus script (tests/bench/pymodbus_poll.py, Debian's python3-pymodbus; skipped and
+//     said so when it is not installed): the same reads, every monitor back to back once a
+//     second; CPU µs per poll and RSS of the script's process;
 //   - a bare libmodbus client (this program re-executed with --bare, its own process, one
 //     connection per server, the profile's planned reads): "burst" polls every monitor back to
 //     back once a second, "spread" gives each monitor its own slot in the second. CPU µs per
@@ -201,6 +204,38 @@ json run_bare(const std::string& mode, const bench::Fleet& fleet, double seconds
   if (rc != 0 || !j.is_object()) {
     std::fprintf(stderr, "bare %s failed: %s\n", mode.c_str(), out.c_str());
     return json();
+  }
+  return j;
+}
+
+// The pymodbus baseline (tests/bench/pymodbus_poll.py): the same reads from a Python script,
+// every monitor back to back once a second. An empty object when Debian's python3-pymodbus is
+// not installed (the row then says so; nothing fails).
+json run_pymodbus(const bench::Fleet& fleet, double seconds, const test::TempDir& dir) {
+  {
+    test::Process probe({"/usr/bin/python3", "-c", "import pymodbus"}, dir / "pymodbus-probe");
+    if (probe.wait(30s) != 0) {
+      std::fprintf(stderr, "fleet_bench: no pymodbus baseline: %s\n", probe.output().c_str());
+      return json();
+    }
+  }
+  std::string list, blocks;
+  for (const auto& [port, unit] : fleet.monitors)
+    list += (list.empty() ? "" : ",") + std::to_string(port) + ":" + std::to_string(unit);
+  for (const auto& b : profile_blocks())
+    blocks += fmt::format("{}{}:{}:{}", blocks.empty() ? "" : ",",
+                          b.table == drivers::modbus::Table::input ? "input" : "holding",
+                          b.address, b.count);
+  test::Process p({"/usr/bin/python3", VITALSD_SOURCE_DIR "/tests/bench/pymodbus_poll.py",
+                   std::to_string(seconds), list, blocks},
+                  dir / "pymodbus");
+  const auto rc = p.wait(std::chrono::milliseconds(static_cast<long>(seconds * 1000) + 60'000));
+  const auto out = p.output();
+  const auto brace = out.rfind('{');
+  auto j = brace == std::string::npos ? json() : json::parse(out.substr(brace), nullptr, false);
+  if (rc != 0 || !j.is_object()) {
+    std::fprintf(stderr, "pymodbus baseline failed: %s\n", out.c_str());
+    return json{{"failed", true}};
   }
   return j;
 }
@@ -605,20 +640,23 @@ int main(int argc, char** argv) {
               {"rows", json::array()}};
   std::string table =
       "| monitors | polls achieved | p99 jitter | p99 jitter, 5 % silent | CPU µs/poll: io + "
-      "journal + other = total | bare burst | bare spread | vitalsd / burst | RSS | bare RSS "
-      "| DB per monitor-hour |\n|---|---|---|---|---|---|---|---|---|---|---|\n";
+      "journal + other = total | bare burst | bare spread | vitalsd / burst | pymodbus | RSS | "
+      "bare RSS | pymodbus RSS | DB per monitor-hour |\n|---|---|---|---|---|---|---|---|---|---|---|"
+      "---|---|\n";
   for (int n : o.sizes) {
     std::fprintf(stderr, "fleet_bench: %d monitors, %.0f s ...\n", n, o.seconds);
     const auto row = run_vitalsd(n, 0, o);
     const auto iso = o.vitalsd_only ? row : run_vitalsd(n, 0.05, o);
-    json burst = json::object(), spread = json::object();
+    json burst = json::object(), spread = json::object(), py = json();
     if (!o.vitalsd_only) {
       bench::Fleet fleet(n);
       test::TempDir dir;
       burst = run_bare("burst", fleet, o.seconds, dir);
       spread = run_bare("spread", fleet, o.seconds, dir);
+      py = run_pymodbus(fleet, o.seconds, dir);
     }
-    ok = ok && row.ok && iso.ok && burst.is_object() && spread.is_object();
+    ok = ok && row.ok && iso.ok && burst.is_object() && spread.is_object() &&
+         !(py.is_object() && py.contains("failed"));
     auto cpu = [](const Row& r, const char* k) {
       return r.cpu_us_per_poll.count(k) ? r.cpu_us_per_poll.at(k) : 0.0;
     };
@@ -639,14 +677,22 @@ int main(int argc, char** argv) {
            {"p99_jitter_ms", iso.p99_jitter_ms},
            {"ratio", row.p99_jitter_ms > 0 ? iso.p99_jitter_ms / row.p99_jitter_ms : 0}}},
          {"bare_burst", burst},
-         {"bare_spread", spread}});
+         {"bare_spread", spread},
+         {"pymodbus", py}});
+    const auto py_text = py.is_object() && py.contains("cpu_us_per_poll")
+                             ? fmt::format("{:.1f} µs", py["cpu_us_per_poll"].get<double>())
+                             : std::string(o.vitalsd_only ? "-" : "not installed");
+    const auto py_rss = py.is_object() && py.contains("rss_mib")
+                            ? fmt::format("{:.1f} MiB", py["rss_mib"].get<double>())
+                            : std::string("-");
     table += fmt::format(
         "| {} | {:.2f} % | {:.0f} ms | {:.0f} ms ({} silent) | {:.1f} + {:.1f} + {:.1f} = {:.1f} | "
-        "{:.1f} µs | {:.1f} µs | {:.1f}× | {:.1f} MiB | {:.1f} / {:.1f} MiB | {:.2f} MB |\n",
+        "{:.1f} µs | {:.1f} µs | {:.1f}× | {} | {:.1f} MiB | {:.1f} / {:.1f} MiB | {} | {:.2f} MB "
+        "|\n",
         n, row.achieved * 100, row.p99_jitter_ms, iso.p99_jitter_ms, iso.silent, cpu(row, "io"),
         cpu(row, "journal"), cpu(row, "other"), cpu(row, "total"), burst_us,
         spread.value("cpu_us_per_poll", 0.0), burst_us > 0 ? cpu(row, "total") / burst_us : 0,
-        row.rss_mib, burst.value("rss_mib", 0.0), spread.value("rss_mib", 0.0),
+        py_text, row.rss_mib, burst.value("rss_mib", 0.0), spread.value("rss_mib", 0.0), py_rss,
         row.db_bytes_per_monitor_hour / 1e6);
   }
   test::TempDir dir;
