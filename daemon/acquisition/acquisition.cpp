@@ -9,11 +9,13 @@ namespace vitalsd::acquisition {
 using SteadyClock = std::chrono::steady_clock;
 
 // Monitors start in groups spread evenly over their period, round robin; the monitors of one
-// group share a wake-up. A group has about kGroup monitors (fewer groups for a small fleet:
-// every wake-up and every sleep of the io thread costs CPU, measured at 1.5-4x the CPU of a
-// poll itself when each monitor had its own slot, issue 15), and groups are at least
-// kMinSlot apart. 100 monitors at 1 s: 2 groups; 500: 10 groups, 100 ms apart; 1,000: 20.
-constexpr std::size_t kGroup = 50;
+// group share a wake-up. A group has about kGroup monitors, so a fleet of up to 2 x kGroup is one
+// group: every wake-up and sleep of the io thread, and every commit of the journal, costs CPU
+// (measured, issue 15: with 10 groups at 500 monitors the journal spent ~12 µs a poll more than
+// with one; each monitor in its own slot cost the io thread 1.5-4x a poll), while a burst of
+// 250 polls is about 5 ms of io thread. Groups are at least kMinSlot apart. At 1 s: 500
+// monitors are 2 groups 500 ms apart, 1,000 are 4.
+constexpr std::size_t kGroup = 250;
 constexpr std::chrono::milliseconds kMinSlot{25};
 
 // The handler every poll of one monitor completes to: built once (drivers get handles to it),

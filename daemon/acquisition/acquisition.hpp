@@ -1,7 +1,7 @@
 // Acquisition: polls every monitor's driver on one io_context, at its poll_ms, without a thread
 // per monitor. One steady timer drives a schedule of all monitors (a binary heap of due times):
 // polls due within kCoalesce of each other are served in one wake-up of the io thread; a large
-// fleet starts in groups of about 50 monitors spread evenly over the period (a small one in one
+// fleet starts in groups of about 250 monitors spread evenly over the period (up to 500 in one
 // group), and each monitor keeps its period exactly (fixed rate, no drift). A pushing driver (HL7)
 // is polled as soon as data waits. The steady poll path allocates nothing in acquisition (the
 // schedule, the completion handle and the filtered observations are reused or moved). It stores an

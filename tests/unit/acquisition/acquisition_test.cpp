@@ -118,8 +118,8 @@ TEST(Acquisition, MonitorsDueTogetherShareAWakeUpAndKeepTheirPeriod) {
       << stats.wakeups << " wake-ups for " << stats.polls << " polls";
 }
 
-// A larger fleet starts in groups spread over the period: 120 monitors at 1 s are two groups
-// of 60, the second half a period after the first.
+// A larger fleet starts in groups spread over the period: 500 monitors at 1 s are two groups
+// of 250, the second half a period after the first.
 TEST(Acquisition, ALargeFleetIsSpreadOverThePeriod) {
   struct FirstSeen final : Recording {
     std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
@@ -135,22 +135,22 @@ TEST(Acquisition, ALargeFleetIsSpreadOverThePeriod) {
   drivers::Context ctx(io);
   FirstSeen sink;
   Acquisition a(io, sink);
-  for (int i = 0; i < 120; ++i) {
+  for (int i = 0; i < 500; ++i) {
     const auto m = simulated("chair-" + std::to_string(i), "steady", 1000);
     a.add(m, drivers::find_driver("simulator")->make(m, ctx));
   }
   sink.start = std::chrono::steady_clock::now();
   a.start();
   run_for(io, a, 800ms);
-  ASSERT_EQ(sink.first.size(), 120u) << "every monitor polled once";
+  ASSERT_EQ(sink.first.size(), 500u) << "every monitor polled once";
   int early = 0, late = 0;
   for (const auto& [id, at] : sink.first) (at < 300ms ? early : late) += 1;
   for (const auto& [id, at] : sink.first)
     if (at >= 300ms) {
       EXPECT_GE(at, 450ms) << id;  // the second group: 500 ms in
     }
-  EXPECT_EQ(early, 60);
-  EXPECT_EQ(late, 60);
+  EXPECT_EQ(early, 250);
+  EXPECT_EQ(late, 250);
   EXPECT_EQ(a.schedule_stats().wakeups, 2u);
 }
 
