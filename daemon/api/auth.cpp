@@ -5,6 +5,8 @@
 
 #include <stdexcept>
 
+#include "core/hex.hpp"
+
 namespace vitalsd::api {
 namespace {
 
@@ -134,14 +136,7 @@ std::string sha256_hex(std::string_view text) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_Digest(text.data(), text.size(), md, &len, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * len);
-  for (unsigned i = 0; i < len; ++i) {
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 0xf];
-  }
-  return out;
+  return core::to_hex(md, len);
 }
 
 const Identity* Auth::find(std::string_view name) const {

@@ -13,33 +13,16 @@
 #include <stdexcept>
 #include <vector>
 
+#include "core/hex.hpp"
+
 namespace vitalsd::api {
 namespace {
 
 constexpr std::size_t kNonceBytes = 16;
 constexpr std::size_t kMaxRevoked = 100000;
 
-std::string to_hex(const unsigned char* p, std::size_t n) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out(n * 2, '0');
-  for (std::size_t i = 0; i < n; ++i) {
-    out[2 * i] = kDigits[p[i] >> 4];
-    out[2 * i + 1] = kDigits[p[i] & 15];
-  }
-  return out;
-}
-
-std::optional<std::string> from_hex(std::string_view s) {
-  if (s.size() % 2) return std::nullopt;
-  std::string out(s.size() / 2, '\0');
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    unsigned v = 0;
-    auto r = std::from_chars(s.data() + 2 * i, s.data() + 2 * i + 2, v, 16);
-    if (r.ec != std::errc{} || r.ptr != s.data() + 2 * i + 2) return std::nullopt;
-    out[i] = static_cast<char>(v);
-  }
-  return out;
-}
+using core::from_hex;
+using core::to_hex;
 
 bool equal(std::string_view a, std::string_view b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;

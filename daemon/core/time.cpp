@@ -11,7 +11,8 @@ void append_iso8601(std::string& out, Timestamp t) {
   const hh_mm_ss hms{t - day};
   char buf[24];
   auto put = [&buf](int pos, int value, int width) {
-    for (int i = pos + width - 1; i >= pos; --i, value /= 10) buf[i] = static_cast<char>('0' + value % 10);
+    for (int i = pos + width - 1; i >= pos; --i, value /= 10)
+      buf[i] = static_cast<char>('0' + value % 10);
   };
   const int year = static_cast<int>(ymd.year());
   put(0, year < 0 ? 0 : year % 10000, 4);

@@ -206,8 +206,7 @@ std::optional<std::string> cut_live(store::Db& db, const Cut& c, const json& pay
     const std::string sql =
         "DELETE FROM sessions WHERE id IN (" + fmt::format(kMovedSessions, "", n) + ");" +
         "DELETE FROM alerts WHERE id IN (" + fmt::format(kMovedAlerts, "", n) + ");" +
-        "DELETE FROM readings WHERE seq < " + n + ";" +
-        "DELETE FROM events WHERE seq < " + n + ";";
+        "DELETE FROM readings WHERE seq < " + n + ";" + "DELETE FROM events WHERE seq < " + n + ";";
     if (auto err = db.exec(sql)) {
       db.exec("ROLLBACK");
       return "cannot remove the archived rows: " + *err;

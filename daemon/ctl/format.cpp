@@ -98,8 +98,7 @@ std::string event_line(const json& e, bool colour) {
                           r.contains("session") && !r["session"].is_null()
                               ? " session=" + str(r, "session")
                               : std::string(),
-                          str(r, "parameter"), str(r, "value"), str(r, "unit"),
-                          str(r, "validity"));
+                          str(r, "parameter"), str(r, "value"), str(r, "unit"), str(r, "validity"));
     return line;
   }
   if (e.contains("monitor") && !e["monitor"].is_null()) line += " " + str(e, "monitor");

@@ -393,8 +393,8 @@ int run(int argc, char** argv) {
           {},
           [&](const json& j) {
             for (const auto& e : j.value("events", json::array()))
-              if (!skip_observations || (e.value("type", "") != "observation" &&
-                                         e.value("type", "") != "observations"))
+              if (!skip_observations ||
+                  (e.value("type", "") != "observation" && e.value("type", "") != "observations"))
                 fmt::print("{}\n", c.json_out() ? e.dump() : event_line(e, colour));
             after = std::max(after, j.value("next", after));
             more = j.value("more", false);

@@ -6,8 +6,8 @@
 #include <memory>
 #include <set>
 
-#include "core/value_text.hpp"
 #include "core/time.hpp"
+#include "core/value_text.hpp"
 #include "store/queries.hpp"
 #include "store/readings.hpp"
 #include "store/schema.hpp"
@@ -37,9 +37,8 @@ std::unique_ptr<store::Db> open_journal(const std::string& path, std::string& er
                           path, version, store::current_schema_version());
       return nullptr;
     }
-    if (version < 2 ||
-        db->scalar_int("SELECT count(*) FROM sqlite_schema WHERE name IN "
-                       "('events', 'sessions', 'observations', 'alerts')") != 4) {
+    if (version < 2 || db->scalar_int("SELECT count(*) FROM sqlite_schema WHERE name IN "
+                                      "('events', 'sessions', 'observations', 'alerts')") != 4) {
       error = path + " is not a vitalsd journal (no vitalsd schema)";
       return nullptr;
     }

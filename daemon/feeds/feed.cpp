@@ -20,7 +20,8 @@ namespace detail {
 
 TypeFilter make_filter(const core::FeedConfig& cfg) {
   if (!cfg.event_types.empty()) return TypeFilter(cfg.event_types);
-  if (cfg.type == "mqtt") return TypeFilter(default_event_types(cfg.type), {"observation", "observations"});
+  if (cfg.type == "mqtt")
+    return TypeFilter(default_event_types(cfg.type), {"observation", "observations"});
   return TypeFilter(default_event_types(cfg.type));
 }
 

@@ -62,9 +62,8 @@ store::CommittedEventPtr event_from_row(store::Db& db, store::Stmt& s) {
   auto payload = nlohmann::json::parse(s.text(5), nullptr, false);
   e->event.payload = payload.is_object() ? std::move(payload) : nlohmann::json::object();
   e->hash = s.text(6);
-  e->json = e->event.type == "observations"
-                ? store::expand_observations_event(db, e->seq, e->event)
-                : store::event_json(e->seq, e->event);
+  e->json = e->event.type == "observations" ? store::expand_observations_event(db, e->seq, e->event)
+                                            : store::event_json(e->seq, e->event);
   return e;
 }
 

@@ -119,9 +119,7 @@ struct AlertSeen {
 class ObservationMatcher {
  public:
   ObservationMatcher(Db& db, Collector& out, Result& r)
-      : out_(out),
-        r_(r),
-        rows_(db, select_readings(db) + " ORDER BY r.id") {
+      : out_(out), r_(r), rows_(db, select_readings(db) + " ORDER BY r.id") {
     advance();
   }
 

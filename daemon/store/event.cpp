@@ -4,6 +4,8 @@
 
 #include <array>
 
+#include "core/hex.hpp"
+
 namespace vitalsd::store {
 
 std::string event_json(std::int64_t seq, const Event& e) {
@@ -40,14 +42,7 @@ std::string chain_hash(const std::string& prev_hash, std::int64_t seq, const std
   std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
   unsigned int len = 0;
   EVP_Digest(input.data(), input.size(), md.data(), &len, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(2 * len);
-  for (unsigned i = 0; i < len; ++i) {
-    hex += kHex[md[i] >> 4];
-    hex += kHex[md[i] & 0xf];
-  }
-  return hex;
+  return core::to_hex(md.data(), len);
 }
 
 }  // namespace vitalsd::store

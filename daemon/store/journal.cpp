@@ -578,8 +578,9 @@ bool Journal::commit_batch(std::vector<Item>& batch, bool urgent,
   for (auto& w : events) {
     auto c = std::make_shared<CommittedEvent>();
     c->seq = w.seq;
-    c->json = w.event.type == "observations" ? observations_event_json(w.seq, w.event, w.readings_json)
-                                             : event_json(w.seq, w.event);
+    c->json = w.event.type == "observations"
+                  ? observations_event_json(w.seq, w.event, w.readings_json)
+                  : event_json(w.seq, w.event);
     c->event = std::move(w.event);
     c->hash = std::move(w.hash);
     committed.push_back(std::move(c));

@@ -1,10 +1,10 @@
 // The journal: the one writer of the database. It owns the read-write connection and a thread;
 // everyone else hands it records through a queue. Observations are batched (a commit at most
 // every batch window), stored as compact `readings` rows chained by one `observations` event
-// per run of them (store/readings.hpp); urgent events (alerts, sessions, user actions) are committed at once
-// with synchronous=FULL. Every committed event gets the next gapless `seq` and a hash linking
-// it to the previous one, and only after the commit is it handed to `on_commit` (persist
-// before publish).
+// per run of them (store/readings.hpp); urgent events (alerts, sessions, user actions) are
+// committed at once with synchronous=FULL. Every committed event gets the next gapless `seq` and a
+// hash linking it to the previous one, and only after the commit is it handed to `on_commit`
+// (persist before publish).
 #pragma once
 
 #include <atomic>

@@ -187,8 +187,7 @@ json observations(store::Db& db, const ObservationFilter& f) {
   std::string sql = store::select_readings(db) + " WHERE r.session = ?";
   if (f.since) sql += " AND r.received_ms >= ?";
   if (f.until) sql += " AND r.received_ms < ?";
-  if (!f.parameters.empty())
-    sql += " AND parameter IN (" + placeholders(f.parameters.size()) + ")";
+  if (!f.parameters.empty()) sql += " AND parameter IN (" + placeholders(f.parameters.size()) + ")";
   if (f.after) sql += " AND r.id > ?";
   sql += " ORDER BY r.id LIMIT ?";
   store::Stmt s(db, sql);

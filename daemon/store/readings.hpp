@@ -1,4 +1,5 @@
-// Readings: the observations the journal stores, in the compact form of schema 7 (docs/database.md).
+// Readings: the observations the journal stores, in the compact form of schema 7
+// (docs/database.md).
 //
 // A reading is one row of `readings` (integers where the old `observations` table had text:
 // the monitor and the parameter+unit as small keys into `observation_sources` and

@@ -159,10 +159,12 @@ int main(int argc, char** argv) {
     if (page["next"].is_null()) break;
     f.after = page["next"].get<std::int64_t>();
   }
-  const auto q_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - q0);
-  fmt::print("one session's readings (session {}, {} readings, pages of {}): {:.1f} ms, of {} "
-             "readings in the file\n",
-             middle, read, store::queries::kMaxPage, q_ms.count(), r.observations);
+  const auto q_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - q0);
+  fmt::print(
+      "one session's readings (session {}, {} readings, pages of {}): {:.1f} ms, of {} "
+      "readings in the file\n",
+      middle, read, store::queries::kMaxPage, q_ms.count(), r.observations);
   if (db_path.empty()) std::filesystem::remove_all(dir);
   return r.ok() ? 0 : 1;
 }

@@ -224,8 +224,8 @@ json run_pymodbus(const bench::Fleet& fleet, double seconds, const test::TempDir
     list += (list.empty() ? "" : ",") + std::to_string(port) + ":" + std::to_string(unit);
   for (const auto& b : profile_blocks())
     blocks += fmt::format("{}{}:{}:{}", blocks.empty() ? "" : ",",
-                          b.table == drivers::modbus::Table::input ? "input" : "holding",
-                          b.address, b.count);
+                          b.table == drivers::modbus::Table::input ? "input" : "holding", b.address,
+                          b.count);
   test::Process p({"/usr/bin/python3", VITALSD_SOURCE_DIR "/tests/bench/pymodbus_poll.py",
                    std::to_string(seconds), list, blocks},
                   dir / "pymodbus");
@@ -641,7 +641,8 @@ int main(int argc, char** argv) {
   std::string table =
       "| monitors | polls achieved | p99 jitter | p99 jitter, 5 % silent | CPU µs/poll: io + "
       "journal + other = total | bare burst | bare spread | vitalsd / burst | pymodbus | RSS | "
-      "bare RSS | pymodbus RSS | DB per monitor-hour |\n|---|---|---|---|---|---|---|---|---|---|---|"
+      "bare RSS | pymodbus RSS | DB per monitor-hour "
+      "|\n|---|---|---|---|---|---|---|---|---|---|---|"
       "---|---|\n";
   for (int n : o.sizes) {
     std::fprintf(stderr, "fleet_bench: %d monitors, %.0f s ...\n", n, o.seconds);

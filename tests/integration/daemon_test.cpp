@@ -123,7 +123,8 @@ TEST(Daemon, RunsTwoSimulatedMonitorsAndStopsCleanlyOnSigterm) {
                             "' AND state = 'online'"),
               1);
   }
-  // Every observation is chained by an `observations` event, and the journal closes with daemon.stopped.
+  // Every observation is chained by an `observations` event, and the journal closes with
+  // daemon.stopped.
   EXPECT_EQ(db.scalar_int("SELECT count(*) FROM observations"),
             db.scalar_int("SELECT coalesce(sum(json_extract(payload, '$.count')), 0) FROM events "
                           "WHERE type = 'observations'"));

@@ -243,9 +243,8 @@ TEST_F(Audit, ATailCutOffAfterACheckpointIsCaught) {
   ASSERT_TRUE(whole.ok());
   // The last 4 events go, with the rows they describe: internally consistent, shorter.
   const auto keep = whole.last_seq - 4;
-  tamper(w_.database,
-         "DELETE FROM observations WHERE seq > " + std::to_string(keep) +
-             "; DELETE FROM events WHERE seq > " + std::to_string(keep));
+  tamper(w_.database, "DELETE FROM observations WHERE seq > " + std::to_string(keep) +
+                          "; DELETE FROM events WHERE seq > " + std::to_string(keep));
   audit::Options chain_only;
   chain_only.check_tables = false;
   EXPECT_TRUE(verify_file(w_.database, chain_only).ok());

@@ -75,8 +75,7 @@ TEST(Schema, Version7MigratesADatabaseWrittenAtVersion6) {
     Stmt s(db, columns);
     while (s.step()) {
       std::string line;
-      for (int c = 0; c < 11; ++c)
-        line += (s.is_null(c) ? std::string("NULL") : s.text(c)) + "|";
+      for (int c = 0; c < 11; ++c) line += (s.is_null(c) ? std::string("NULL") : s.text(c)) + "|";
       out.push_back(line);
     }
     return out;
