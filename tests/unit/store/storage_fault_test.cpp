@@ -167,7 +167,8 @@ TEST_F(StorageFault, WhileStorageFailsEventsArePublishedFromMemoryAndObservation
   j.stop();
   EXPECT_EQ(std::count(seen.committed.begin(), seen.committed.end(), "alert.raised"), 5);
   EXPECT_EQ(seen.readings, 100);
-  EXPECT_EQ(seen.committed.back(), "storage.recovered");
+  EXPECT_EQ(seen.committed.back(), "storage.recovered")
+      << ::testing::PrintToString(seen.committed);
   Db db(j.database(), Db::Mode::read_only);
   Stmt r(db, "SELECT payload FROM events WHERE type = 'storage.recovered'");
   ASSERT_TRUE(r.step());
