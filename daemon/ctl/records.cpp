@@ -91,8 +91,8 @@ std::optional<Records> read_records(store::Db& db, const Selection& sel, std::st
     store::ReadingRow reading;
     std::string text;
     bool has_event = s.step(), has_reading = r.step();
+    if (has_reading) store::read_reading(r, reading);
     while (has_event || has_reading) {
-      if (has_reading) store::read_reading(r, reading);
       if (has_event && (!has_reading || s.int64(0) < reading.reading.seq)) {
         auto j = json::parse(s.text(5), nullptr, false);
         if (!j.is_object()) j = json::object();
@@ -115,6 +115,7 @@ std::optional<Records> read_records(store::Db& db, const Selection& sel, std::st
       if (reading.reading.session) sessions.insert(*reading.reading.session);
       out.events.push_back(std::move(j));
       has_reading = r.step();
+      if (has_reading) store::read_reading(r, reading);
     }
     if (!s.ok() || !r.ok()) {
       error = "cannot read " + db.path().string() + ": " + db.error_message();

@@ -135,7 +135,8 @@ ALTER TABLE sessions ADD COLUMN extremes TEXT NOT NULL DEFAULT '{}';  -- JSON: p
     // `readings`, and the rows committed together are chained by one `observations` event
     // (payload: first_id, last_id, count, sha256 over the rows; docs/database.md). The
     // `observations` table becomes a view with the same columns (and `seq`, and `rowid` = id),
-    // taking INSERT, UPDATE and DELETE as the table did, so what auditors run still works. Times are Unix milliseconds; the view writes them as before.
+    // taking INSERT, UPDATE and DELETE as the table did, so what auditors run still works. Times
+    // are Unix milliseconds; the view writes them as before.
     R"sql(
 CREATE TABLE observation_sources (
   id      INTEGER PRIMARY KEY,

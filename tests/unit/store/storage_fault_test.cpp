@@ -173,9 +173,9 @@ TEST_F(StorageFault, WhileStorageFailsEventsArePublishedFromMemoryAndObservation
   ASSERT_NE(failed, seen.committed.end()) << ::testing::PrintToString(seen.committed);
   ASSERT_NE(failed + 1, seen.committed.end());
   EXPECT_EQ(*(failed + 1), "storage.recovered") << ::testing::PrintToString(seen.committed);
-  EXPECT_TRUE(std::all_of(failed + 2, seen.committed.end(),
-                          [](const std::string& t) { return t == "alert.raised"; }))
-      << ::testing::PrintToString(seen.committed);
+  EXPECT_TRUE(std::all_of(failed + 2, seen.committed.end(), [](const std::string& t) {
+    return t == "alert.raised";
+  })) << ::testing::PrintToString(seen.committed);
   Db db(j.database(), Db::Mode::read_only);
   Stmt r(db, "SELECT payload FROM events WHERE type = 'storage.recovered'");
   ASSERT_TRUE(r.step());
