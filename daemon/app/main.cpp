@@ -15,6 +15,7 @@
 
 #include "acquisition/acquisition.hpp"
 #include "api/server.hpp"
+#include "app/log_format.hpp"
 #include "app/pipeline.hpp"
 #include "app/reload.hpp"
 #include "core/version.hpp"
@@ -109,7 +110,7 @@ int main(int argc, char** argv) {
 
   auto log = spdlog::stderr_color_mt("vitalsd");
   spdlog::set_default_logger(log);
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
+  spdlog::set_formatter(app::log_formatter());
   spdlog::set_level(spdlog::level::from_str(config->daemon.log_level));
   raise_open_files_limit();
 
@@ -402,7 +403,20 @@ int main(int argc, char** argv) {
   sd_notify(0, "READY=1");
   spdlog::info("polling {} monitors", config->monitors.size());
 
-  io.run();
+  // Nothing after start-up may take the daemon down because one monitor, one client or one
+  // message misbehaved: an exception that escapes a handler is a bug, logged with what it was;
+  // the io_context carries on with every other handler (Asio's documented way to resume).
+  for (;;) {
+    try {
+      io.run();
+      break;
+    } catch (const std::exception& e) {
+      spdlog::critical(
+          "a bug: an exception escaped an I/O handler: {}; carrying on (please report "
+          "it with this line)",
+          e.what());
+    }
+  }
 
   sd_notify(0, "STOPPING=1");
   journal->record({"daemon.stopped",

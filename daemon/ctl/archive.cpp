@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "core/json_text.hpp"
 #include "core/time.hpp"
 #include "ctl/offline.hpp"
 #include "store/audit.hpp"
@@ -214,7 +215,7 @@ std::optional<std::string> cut_live(store::Db& db, const Cut& c, const json& pay
     const auto at = core::format_iso8601(
         std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now()));
     const std::string type = "journal.archived";
-    const auto text = payload.dump();
+    const auto text = core::json_text(payload);
     seq = c.last_seq + 1;
     hash = store::chain_hash(c.last_hash, seq, at, type, "", std::nullopt, text);
     store::Stmt ins(db,

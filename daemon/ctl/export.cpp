@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "core/json_text.hpp"
+#include "core/text.hpp"
 #include "core/time.hpp"
 #include "ctl/fhir.hpp"
 #include "ctl/offline.hpp"
@@ -18,11 +20,14 @@ std::string text(const json& v) {
   if (v.is_null()) return "";
   if (v.is_string()) return v.get<std::string>();
   if (v.is_number()) return number(v);
-  return v.dump();
+  return core::json_text(v);
 }
 
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
+// One CSV field: control characters and backslashes escaped (core::printable: a field can
+// neither break a row nor carry a terminal command), then quoted where RFC 4180 needs it.
+std::string csv_field(const std::string& raw) {
+  const auto s = core::printable(raw);
+  if (s.find_first_of(",\"") == std::string::npos) return s;
   std::string out = "\"";
   for (char c : s) {
     if (c == '"') out += '"';
@@ -194,9 +199,9 @@ int export_records(const ExportArgs& args) {
   if (args.format == "csv")
     content = to_csv(*records);
   else if (args.format == "json")
-    content = to_json(*records, args).dump(1) + "\n";
+    content = core::json_text(to_json(*records, args), 1) + "\n";
   else if (args.format == "fhir")
-    content = to_fhir(*records).dump(1) + "\n";
+    content = core::json_text(to_fhir(*records), 1) + "\n";
   else {
     fmt::print(stderr, "vitalsctl: unknown --format {} (csv, json, fhir)\n", args.format);
     return kUsage;

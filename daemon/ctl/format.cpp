@@ -2,6 +2,8 @@
 
 #include <fmt/core.h>
 
+#include "core/json_text.hpp"
+#include "core/text.hpp"
 #include "core/value_text.hpp"
 
 namespace vitalsd::ctl {
@@ -14,9 +16,16 @@ std::string str(const json& j, const char* key, const char* none = "-") {
   if (!j.is_object()) return none;
   const auto it = j.find(key);
   if (it == j.end() || it->is_null()) return none;
-  if (it->is_string()) return it->get<std::string>();
+  if (it->is_string()) return core::printable(it->get_ref<const std::string&>());
   if (it->is_number_float()) return core::format_value(it->get<double>());
-  return it->dump();
+  return core::json_text(*it);
+}
+
+// JSON text for a terminal: JSON escapes C0 controls itself; a C1 control (U+0080..U+009F,
+// which some terminals obey as ESC [) is escaped too.
+std::string safe_json(const json& v) {
+  auto text = core::json_text(v);
+  return core::has_control(text) ? core::printable(text) : text;
 }
 
 // JSON as people read it: numbers as the monitor reported them (160, 36.6; never 160.0).
@@ -25,7 +34,7 @@ std::string plain(const json& v) {
   if (v.is_object()) {
     std::string out = "{";
     for (const auto& [k, x] : v.items())
-      out += (out.size() > 1 ? "," : "") + json(k).dump() + ":" + plain(x);
+      out += (out.size() > 1 ? "," : "") + safe_json(json(k)) + ":" + plain(x);
     return out + "}";
   }
   if (v.is_array()) {
@@ -33,7 +42,7 @@ std::string plain(const json& v) {
     for (const auto& x : v) out += (out.size() > 1 ? "," : "") + plain(x);
     return out + "]";
   }
-  return v.dump();
+  return safe_json(v);
 }
 
 }  // namespace
@@ -64,16 +73,17 @@ void print_sessions(const json& body) {
                str(s, "patient"), str(s, "protocol"), str(s, "phase"), str(s, "started_at"),
                str(s, "started_by"));
   if (body.contains("next") && !body["next"].is_null())
-    fmt::print("(more: --before {})\n", body["next"].dump());
+    fmt::print("(more: --before {})\n", core::json_text(body["next"]));
 }
 
 void print_object(const json& object) {
   if (!object.is_object()) {
-    fmt::print("{}\n", object.dump(2));
+    fmt::print("{}\n", safe_json(object));
     return;
   }
   for (const auto& [k, v] : object.items())
-    fmt::print("{:<16} {}\n", k + ":", v.is_string() ? v.get<std::string>() : plain(v));
+    fmt::print("{:<16} {}\n", core::printable(k) + ":",
+               v.is_string() ? core::printable(v.get_ref<const std::string&>()) : plain(v));
 }
 
 void print_alerts(const json& body) {
@@ -85,7 +95,7 @@ void print_alerts(const json& body) {
                str(a, "rule"), str(a, "parameter"), str(a, "value"), str(a, "limit"),
                str(a, "raised_at"));
   if (body.contains("next") && !body["next"].is_null())
-    fmt::print("(more: --before {})\n", body["next"].dump());
+    fmt::print("(more: --before {})\n", core::json_text(body["next"]));
 }
 
 std::string event_line(const json& e, bool colour) {
@@ -105,7 +115,8 @@ std::string event_line(const json& e, bool colour) {
   if (e.contains("session") && !e["session"].is_null()) line += " session=" + str(e, "session");
   for (const auto& [k, v] : e.items()) {
     if (k == "at" || k == "seq" || k == "type" || k == "monitor" || k == "session") continue;
-    line += " " + k + "=" + (v.is_string() ? v.get<std::string>() : plain(v));
+    line += " " + core::printable(k) + "=" +
+            (v.is_string() ? core::printable(v.get_ref<const std::string&>()) : plain(v));
   }
   if (!colour) return line;
   const auto p = str(e, "priority", "");

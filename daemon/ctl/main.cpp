@@ -14,6 +14,8 @@
 #include <optional>
 #include <thread>
 
+#include "core/json_text.hpp"
+#include "core/text.hpp"
 #include "core/version.hpp"
 #include "ctl/client.hpp"
 #include "ctl/format.hpp"
@@ -50,7 +52,7 @@ class Ctl {
       return kUsage;
     }
     Client client(*url, o_.token, std::chrono::milliseconds{o_.timeout_ms});
-    auto r = client.request(method, target, method == "POST" ? body.dump() : "");
+    auto r = client.request(method, target, method == "POST" ? core::json_text(body) : "");
     if (!r.connected) {
       fmt::print(stderr, "vitalsctl: {}\n", r.error);
       return kUnreachable;
@@ -63,8 +65,8 @@ class Ctl {
       if (o_.json)
         fmt::print("{}\n", r.body);
       else
-        fmt::print(stderr, "vitalsctl: {} {}{}{}\n", r.status, err, detail.empty() ? "" : ": ",
-                   detail);
+        fmt::print(stderr, "vitalsctl: {} {}{}{}\n", r.status, core::printable(err),
+                   detail.empty() ? "" : ": ", core::printable(detail));
       if (r.status == 401 && o_.token.empty())
         fmt::print(stderr, "vitalsctl: give a token with --token or VITALSD_TOKEN\n");
       return (r.status == 401 || r.status == 403) ? kAuth : kRefused;
@@ -81,7 +83,7 @@ class Ctl {
     if (o_.json) {
       fmt::print("{}\n", raw);
     } else if (parsed.is_discarded()) {
-      fmt::print("{}\n", raw);
+      fmt::print("{}\n", core::printable(raw));
     } else {
       human(parsed);
     }
@@ -99,7 +101,7 @@ class Ctl {
         fmt::print(stderr, "vitalsctl: not found\n");
         return kRefused;
       }
-      return show(j, j.dump(), human);
+      return show(j, core::json_text(j), human);
     } catch (const std::exception& e) {
       fmt::print(stderr, "vitalsctl: {}\n", e.what());
       return kUnreachable;
@@ -189,8 +191,9 @@ int run(int argc, char** argv) {
                   {{"monitor", s_monitor}, {"patient", s_patient}, {"protocol", s_protocol}},
                   [](const json& j) {
                     fmt::print("session {} started on {} (phase {})\n",
-                               j.value("id", json()).dump(), j.value("monitor", "?"),
-                               j.value("phase", "?"));
+                               core::json_text(j.value("id", json())),
+                               core::printable(j.value("monitor", "?")),
+                               core::printable(j.value("phase", "?")));
                   });
   });
   auto* phase = session->add_subcommand("phase", "move a session to infusing, recovery or ended");
@@ -201,10 +204,11 @@ int run(int argc, char** argv) {
     if (online_only(c, "session phase")) return int(kUsage);
     json body{{"phase", s_phase}};
     if (!s_override.empty()) body["override"] = s_override;
-    return c.call(
-        "POST", "/api/v1/sessions/" + std::to_string(s_id) + "/phase", body, [](const json& j) {
-          fmt::print("session {}: {}\n", j.value("id", json()).dump(), j.value("phase", "?"));
-        });
+    return c.call("POST", "/api/v1/sessions/" + std::to_string(s_id) + "/phase", body,
+                  [](const json& j) {
+                    fmt::print("session {}: {}\n", core::json_text(j.value("id", json())),
+                               core::printable(j.value("phase", "?")));
+                  });
   });
   auto* end = session->add_subcommand("end", "end a session");
   end->add_option("id", s_id, "session id")->required()->check(CLI::PositiveNumber);
@@ -212,8 +216,8 @@ int run(int argc, char** argv) {
     if (online_only(c, "session end")) return int(kUsage);
     return c.call("POST", "/api/v1/sessions/" + std::to_string(s_id) + "/end", json::object(),
                   [](const json& j) {
-                    fmt::print("session {}: {}\n", j.value("id", json()).dump(),
-                               j.value("phase", "ended"));
+                    fmt::print("session {}: {}\n", core::json_text(j.value("id", json())),
+                               core::printable(j.value("phase", "ended")));
                   });
   });
   auto* list = session->add_subcommand("list", "sessions, newest first");
@@ -308,10 +312,11 @@ int run(int argc, char** argv) {
       if (online_only(c, name)) return int(kUsage);
       json body = json::object();
       if (std::string(name) == "pause") body["seconds"] = x_seconds;
-      return c.call(
-          "POST", "/api/v1/alerts/" + std::to_string(x_id) + path, body, [](const json& j) {
-            fmt::print("alert {}: {}\n", j.value("id", json()).dump(), j.value("state", "?"));
-          });
+      return c.call("POST", "/api/v1/alerts/" + std::to_string(x_id) + path, body,
+                    [](const json& j) {
+                      fmt::print("alert {}: {}\n", core::json_text(j.value("id", json())),
+                                 core::printable(j.value("state", "?")));
+                    });
     });
   };
   alert_action("ack", "acknowledge an alert", "/ack");
@@ -332,7 +337,8 @@ int run(int argc, char** argv) {
     const bool colour = ::isatty(STDOUT_FILENO);
     for (const auto& e : j.value("events", json::array()))
       fmt::print("{}\n", event_line(e, colour));
-    if (j.value("more", false)) fmt::print("(more: --after {})\n", j.value("next", json()).dump());
+    if (j.value("more", false))
+      fmt::print("(more: --after {})\n", core::json_text(j.value("next", json())));
   };
   set(events, [&](Ctl& c) {
     if (c.offline_mode())
@@ -395,7 +401,7 @@ int run(int argc, char** argv) {
             for (const auto& e : j.value("events", json::array()))
               if (!skip_observations ||
                   (e.value("type", "") != "observation" && e.value("type", "") != "observations"))
-                fmt::print("{}\n", c.json_out() ? e.dump() : event_line(e, colour));
+                fmt::print("{}\n", c.json_out() ? core::json_text(e) : event_line(e, colour));
             after = std::max(after, j.value("next", after));
             more = j.value("more", false);
           },

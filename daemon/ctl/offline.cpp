@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "core/json_text.hpp"
 #include "store/audit.hpp"
 #include "store/sqlite.hpp"
 
@@ -215,7 +216,7 @@ int audit_verify(const VerifyArgs& args) {
                         {"detail", c.reason}});
       j["archives"] = list;
     }
-    fmt::print("{}\n", j.dump());
+    fmt::print("{}\n", core::json_text(j));
   } else if (!r.error.empty()) {
     fmt::print(stderr, "vitalsctl: {}\n", r.error);
   } else {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/json_text.hpp"
 #include "store/queries.hpp"
 
 #include <fmt/format.h>
@@ -371,7 +372,7 @@ std::string open_alerts_json(store::Db& db, const std::string& monitor) {
   f.limit = store::queries::kMaxPage;
   auto list = store::queries::alerts(db, f).value("alerts", nlohmann::json::array());
   std::reverse(list.begin(), list.end());
-  return list.dump();
+  return core::json_text(list);
 }
 
 std::unique_ptr<Feed> make_mqtt_feed(asio::io_context& io, const core::FeedConfig& cfg,

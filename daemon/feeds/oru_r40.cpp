@@ -5,6 +5,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "core/json_text.hpp"
 #include "core/parameter.hpp"
 #include "core/value_text.hpp"
 #include "hl7/builder.hpp"
@@ -19,7 +20,7 @@ std::string str(const json& j, const char* key) {
   const auto it = j.find(key);
   if (it == j.end() || it->is_null()) return {};
   if (it->is_string()) return it->get<std::string>();
-  return it->dump();
+  return core::json_text(*it);
 }
 
 std::optional<double> num(const json& j, const char* key) {

@@ -1,5 +1,9 @@
 #include "hl7/encoding.hpp"
 
+#include <cstdint>
+
+#include "core/text.hpp"
+
 namespace vitalsd::hl7 {
 
 std::string Encoding::encoding_characters() const {
@@ -26,8 +30,23 @@ bool valid(const Encoding& e) {
   return true;
 }
 
+namespace {
+void append_hex_escape(std::string& out, std::string_view bytes, const Encoding& e) {
+  constexpr char kHex[] = "0123456789ABCDEF";
+  out.push_back(e.escape);
+  out.push_back('X');
+  for (const char b : bytes) {
+    const auto u = static_cast<std::uint8_t>(b);
+    out.push_back(kHex[u >> 4]);
+    out.push_back(kHex[u & 0xF]);
+  }
+  out.push_back(e.escape);
+}
+}  // namespace
+
 void escape_into(std::string& out, std::string_view text, const Encoding& e) {
-  for (const char c : text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
     char code = 0;
     if (c == e.field) {
       code = 'F';
@@ -39,10 +58,13 @@ void escape_into(std::string& out, std::string_view text, const Encoding& e) {
       code = 'R';
     } else if (c == e.escape) {
       code = 'E';
-    } else if (c == '\r' || c == '\n') {
-      out.push_back(e.escape);
-      out.append(c == '\r' ? "X0D" : "X0A");
-      out.push_back(e.escape);
+    } else if (const auto u = static_cast<std::uint8_t>(c); u < 0x20 || u == 0x7F) {
+      append_hex_escape(out, {&c, 1}, e);
+      continue;
+    } else if (u == 0xC2 && i + 1 < text.size() && static_cast<std::uint8_t>(text[i + 1]) >= 0x80 &&
+               static_cast<std::uint8_t>(text[i + 1]) <= 0x9F) {  // a C1 control, U+0080..9F
+      append_hex_escape(out, text.substr(i, 2), e);
+      ++i;
       continue;
     } else {
       out.push_back(c);
@@ -126,10 +148,12 @@ void unescape_into(std::string& out, std::string_view raw, const Encoding& e) {
   }
 }
 
-std::string unescape(std::string_view raw, const Encoding& e) {
+std::string unescape(std::string_view raw, const Encoding& e, std::size_t* replaced) {
   std::string out;
   out.reserve(raw.size());
   unescape_into(out, raw, e);
+  const auto n = core::repair_utf8(out);
+  if (replaced) *replaced = n;
   return out;
 }
 

@@ -35,13 +35,17 @@ bool valid_delimiter(char c);
 // All five delimiters valid and distinct (and the truncation character, if set).
 bool valid(const Encoding& e);
 
-// Appends the escaped form of `text` to `out`.
+// Appends the escaped form of `text` to `out`: the five delimiters as \F\ \S\ \T\ \R\ \E\,
+// and every control character as a hex escape (C0 and DEL as \X0B\, a C1 control's UTF-8
+// bytes as \XC285\), so no text can carry MLLP's 0x0B/0x1C or a segment break into a frame.
 void escape_into(std::string& out, std::string_view text, const Encoding& e);
 std::string escape(std::string_view text, const Encoding& e);
 
 // Appends the decoded form of the wire value `raw` to `out`. Never fails: what it cannot decode
-// it copies as is.
+// it copies as is. The bytes are as sent (\XA4\ decodes to the byte 0xA4).
 void unescape_into(std::string& out, std::string_view raw, const Encoding& e);
-std::string unescape(std::string_view raw, const Encoding& e);
+// The decoded value as text: valid UTF-8, every byte that is not replaced by U+FFFD
+// (core/text.hpp), whether it came raw or from a \X..\ escape; `replaced` counts them.
+std::string unescape(std::string_view raw, const Encoding& e, std::size_t* replaced = nullptr);
 
 }  // namespace vitalsd::hl7

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 
+#include "core/json_text.hpp"
 #include "core/value_text.hpp"
 #include "store/event.hpp"
 #include "store/readings.hpp"
@@ -23,11 +24,11 @@ std::string shown(const std::optional<std::string>& v) {
 std::optional<std::string> text_of(const json& j) {
   if (j.is_string()) return j.get<std::string>();
   if (j.is_null()) return std::nullopt;
-  return j.dump();
+  return core::json_text(j);
 }
 std::optional<std::string> number_text(const std::optional<double>& v) {
   if (!v) return std::nullopt;
-  return json(*v).dump();
+  return core::json_text(json(*v));
 }
 
 class Collector {
@@ -132,7 +133,7 @@ class ObservationMatcher {
     const auto& r = row_.reading;
     if (r.seq != seq || std::optional<std::string>(row_.monitor) != monitor || r.session != session)
       return false;
-    if (legacy_payload(r).dump() != payload) return false;
+    if (core::json_text(legacy_payload(r)) != payload) return false;
     last_id_ = r.id;
     advance();
     return true;

@@ -5,6 +5,7 @@
 #include <array>
 
 #include "core/hex.hpp"
+#include "core/json_text.hpp"
 
 namespace vitalsd::store {
 
@@ -15,7 +16,7 @@ std::string event_json(std::int64_t seq, const Event& e) {
   j["at"] = core::format_iso8601(e.at);
   j["monitor"] = e.monitor.empty() ? nlohmann::json() : nlohmann::json(e.monitor);
   j["session"] = e.session ? nlohmann::json(*e.session) : nlohmann::json();
-  return j.dump();
+  return core::json_text(j);
 }
 
 std::string uncommitted_event_json(const Event& e) {
@@ -26,7 +27,7 @@ std::string uncommitted_event_json(const Event& e) {
   j["at"] = core::format_iso8601(e.at);
   j["monitor"] = e.monitor.empty() ? nlohmann::json() : nlohmann::json(e.monitor);
   j["session"] = e.session ? nlohmann::json(*e.session) : nlohmann::json();
-  return j.dump();
+  return core::json_text(j);
 }
 
 std::string chain_hash(const std::string& prev_hash, std::int64_t seq, const std::string& at,

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <fstream>
 
+#include "core/json_text.hpp"
 #include "store/journal.hpp"
 #include "store/schema.hpp"
 
@@ -181,7 +182,7 @@ void IntegrityWatch::pass() {
     std::ofstream out(options_.checkpoints, std::ios::app);
     json line = event.payload;
     line["at"] = core::format_iso8601(event.at);
-    out << line.dump() << '\n';
+    out << core::json_text(line) << '\n';
     if (!out) spdlog::warn("journal integrity: cannot append to {}", options_.checkpoints.string());
   }
   spdlog::info("journal integrity: {} events verified in {:.1f} s, checkpoint through seq {}",

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/json_text.hpp"
 #include "store/readings.hpp"
 #include "store/schema.hpp"
 
@@ -445,17 +446,106 @@ void Journal::storage_recovered(std::vector<CommittedEventPtr>& committed) {
 bool Journal::commit(std::vector<Item>& batch, bool urgent,
                      std::vector<CommittedEventPtr>& committed) {
   // A statement that cannot be prepared (the schema unreadable on a failing disk) is a failed
-  // commit like any other, never an exception on the writer thread.
+  // commit like any other, never an exception on the writer thread. Only SQLite's failures
+  // (StoreError, or an error code) are storage faults: any other exception is a bug in what an
+  // item carried, handled item by item (commit_isolating), and never storage_failed.
   try {
     return commit_batch(batch, urgent, committed);
-  } catch (const std::exception& e) {
+  } catch (const StoreError& e) {
     db_->exec("ROLLBACK");
     forget_added_keys();
     std::lock_guard lock(mutex_);
     ++stats_.failed_commits;
     last_error_ = e.what();
     return false;
+  } catch (const std::exception& e) {
+    db_->exec("ROLLBACK");
+    forget_added_keys();
+    return commit_isolating(batch, urgent, committed, e.what());
   }
+}
+
+bool Journal::commit_isolating(std::vector<Item>& batch, bool urgent,
+                               std::vector<CommittedEventPtr>& committed, const std::string& what) {
+  spdlog::error(
+      "journal: an error that is not a storage fault while writing {} items: {}; writing them "
+      "one by one (a bug: please report it with this line)",
+      batch.size(), what);
+  // Each item in a commit of its own. What commits is published and settled here; an item that
+  // fails again for the same kind of reason is refused: its event is journaled in its place as
+  // `journal.refused` (type, monitor, session, the error), its rows and readings are not, and
+  // its sender is told it was not stored. A storage fault on the way stops here: what is left
+  // in `batch` takes the storage path, as any failed commit.
+  std::vector<Item> left;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    std::vector<Item> one;
+    one.push_back(std::move(batch[i]));
+    std::vector<CommittedEventPtr> part;
+    bool ok = false;
+    std::string bug;
+    try {
+      ok = commit_batch(one, urgent, part);
+    } catch (const StoreError& e) {
+      db_->exec("ROLLBACK");
+      forget_added_keys();
+      std::lock_guard lock(mutex_);
+      ++stats_.failed_commits;
+      last_error_ = e.what();
+    } catch (const std::exception& e) {
+      db_->exec("ROLLBACK");
+      forget_added_keys();
+      bug = e.what();
+    }
+    if (!bug.empty()) {
+      auto& item = one.front();
+      spdlog::error("journal: refused {}{}: {}",
+                    item.event ? "event " + item.event->type : std::string("a row write"),
+                    item.observations.empty()
+                        ? std::string()
+                        : " with " + std::to_string(item.observations.size()) + " readings",
+                    bug);
+      {
+        std::lock_guard lock(mutex_);
+        ++stats_.refused_items;
+      }
+      if (item.receipt) std::exchange(item.receipt, {})(false);
+      Item refused;
+      refused.committed = std::move(item.committed);
+      nlohmann::json payload{{"error", bug}, {"observations", item.observations.size()}};
+      if (item.event) payload["type"] = item.event->type;
+      refused.event = Event{
+          "journal.refused",
+          item.event ? item.event->at
+                     : core::Timestamp(std::chrono::time_point_cast<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now())),
+          item.event ? item.event->monitor : std::string(),
+          item.event ? item.event->session : std::nullopt, std::move(payload)};
+      one.clear();
+      one.push_back(std::move(refused));
+      try {
+        ok = commit_batch(one, urgent, part);
+      } catch (const std::exception& e) {
+        db_->exec("ROLLBACK");
+        forget_added_keys();
+        std::lock_guard lock(mutex_);
+        ++stats_.failed_commits;
+        last_error_ = e.what();
+      }
+    }
+    if (!ok) {  // storage: this item and the rest wait for the retry
+      left.push_back(std::move(one.front()));
+      for (std::size_t k = i + 1; k < batch.size(); ++k) left.push_back(std::move(batch[k]));
+      break;
+    }
+    if (hooks_.on_commit && !part.empty()) hooks_.on_commit(part);
+    for (auto& item : one) {
+      if (item.committed) item.committed();
+      if (item.receipt) item.receipt(true);
+    }
+  }
+  batch = std::move(left);
+  committed.clear();
+  return batch.empty();
 }
 
 bool Journal::commit_batch(std::vector<Item>& batch, bool urgent,
@@ -469,6 +559,7 @@ bool Journal::commit_batch(std::vector<Item>& batch, bool urgent,
     return false;
   };
   db_->exec(urgent ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+  digest_.reset();  // a commit rolled back mid-run leaves nothing in the next one's digest
   if (auto err = db_->exec("BEGIN IMMEDIATE")) return fail("begin: " + *err);
 
   static constexpr const char* kInsertReading =
@@ -494,7 +585,7 @@ bool Journal::commit_batch(std::vector<Item>& batch, bool urgent,
   auto add_event = [&](Event e, std::string readings_json = {}) -> bool {
     at.clear();
     core::append_iso8601(at, e.at);
-    const auto payload = e.payload.dump();
+    const auto payload = core::json_text(e.payload);
     const auto next = seq + 1;
     auto h = chain_hash(hash, next, at, e.type, e.monitor, e.session, payload);
     ins_ev.reset();

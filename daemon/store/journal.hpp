@@ -77,6 +77,9 @@ struct JournalStats {
   std::uint64_t commits = 0;
   std::uint64_t failed_commits = 0;
   std::int64_t last_seq = 0;
+  // Items refused after an error that was not a storage fault (a bug): each is journaled as a
+  // `journal.refused` event in its place (docs/events.md).
+  std::uint64_t refused_items = 0;
 };
 
 class Journal {
@@ -157,6 +160,9 @@ class Journal {
   bool commit(std::vector<Item>& batch, bool urgent, std::vector<CommittedEventPtr>& committed);
   bool commit_batch(std::vector<Item>& batch, bool urgent,
                     std::vector<CommittedEventPtr>& committed);
+  // After an exception that is not SQLite's: each item in a commit of its own (see .cpp).
+  bool commit_isolating(std::vector<Item>& batch, bool urgent,
+                        std::vector<CommittedEventPtr>& committed, const std::string& what);
   static bool receipt_urgent(const Item& item);
   // Writer thread: a commit failed / succeeded after failures.
   void storage_failed(std::vector<Item>& batch);

@@ -60,7 +60,8 @@ class ReadingDigest {
   ReadingDigest(const ReadingDigest&) = delete;
   ReadingDigest& operator=(const ReadingDigest&) = delete;
   void add(const Reading& r);
-  std::string hex();  // ends this digest; add() starts a new one afterwards
+  std::string hex();                  // ends this digest; add() starts a new one afterwards
+  void reset() { started_ = false; }  // drops what was added (a commit rolled back)
  private:
   void* ctx_;  // EVP_MD_CTX
   std::string line_;

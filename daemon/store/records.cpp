@@ -1,5 +1,7 @@
 #include "store/records.hpp"
 
+#include "core/json_text.hpp"
+
 #include <algorithm>
 
 namespace vitalsd::store {
@@ -149,8 +151,10 @@ json alert_json(const alarms::Transition& t, const std::string& monitor) {
 }
 
 Apply save_session(const sessions::Session& s, const alarms::Snapshot& snap) {
-  return [s, baseline = baseline_json(snap.baseline).dump(), state = state_json(snap).dump(),
-          extremes = extremes_json(s.extremes).dump()](Db& db) -> std::optional<std::string> {
+  return [s, baseline = core::json_text(baseline_json(snap.baseline)),
+          state = core::json_text(state_json(snap)),
+          extremes =
+              core::json_text(extremes_json(s.extremes))](Db& db) -> std::optional<std::string> {
     Stmt up(db,
             "INSERT INTO sessions (id, monitor, patient, protocol, phase, phase_since, started_at, "
             "started_by, ended_at, ended_by, baseline, state, extremes) "

@@ -1,5 +1,6 @@
 #include "drivers/hl7/listener.hpp"
 
+#include <algorithm>
 #include <array>
 #include <deque>
 #include <mutex>
@@ -7,6 +8,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "core/text.hpp"
 #include "drivers/hl7/convert.hpp"
 #include "hl7/ack.hpp"
 #include "hl7/mllp.hpp"
@@ -446,6 +448,27 @@ std::string Listener::Server::reject_oversize() {
 void Listener::Server::handle(std::string_view payload, const std::shared_ptr<Client>& client) {
   const auto received_at = wall_now();
   const auto arrived = SteadyClock::now();
+  // Text from a monitor is made valid UTF-8 where it enters: whatever the parser, the codes, the
+  // ACK, the journal and the log read of this message is (\X..\ escapes are repaired when
+  // decoded, hl7::unescape).
+  std::string repaired;
+  if (!core::valid_utf8(payload)) {
+    repaired.assign(payload);
+    const auto replaced = core::repair_utf8(repaired);
+    payload = repaired;
+    std::uint64_t nth = 0;
+    {
+      std::lock_guard lock(mutex);
+      nth = stats.invalid_utf8_messages++;
+      stats.invalid_utf8_replaced += replaced;
+    }
+    if (nth % 1000 == 0)  // the first, then one line per thousand
+      spdlog::warn(
+          "hl7 listener: a message held {} byte sequence(s) that are not UTF-8, replaced with "
+          "U+FFFD ({} such messages so far; MSH: {})",
+          replaced, nth + 1,
+          core::printable(payload.substr(0, std::min<std::size_t>(payload.find('\r'), 120))));
+  }
   auto parsed = h::parse(payload, limits);
   if (!parsed) {
     {

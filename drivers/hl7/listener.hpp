@@ -62,6 +62,10 @@ struct ListenerStats {
   std::uint64_t not_stored = 0;            // messages answered AE because they were not stored
   std::size_t clients = 0;                 // connected now
   std::uint64_t tls_failures = 0;          // TLS handshakes that failed (plain text, bad cert)
+  // Text that is not UTF-8 (core/text.hpp): messages that held some, and the replacements
+  // (U+FFFD) made in them before anything else read them.
+  std::uint64_t invalid_utf8_messages = 0;
+  std::uint64_t invalid_utf8_replaced = 0;
 };
 
 // What arrived for one source since the last take().

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "fuzz/fuzz_entry.hpp"
+#include "fuzz/whole_path.hpp"
 
 namespace {
 namespace fs = std::filesystem;
@@ -32,6 +33,32 @@ TEST(FuzzCorpus, Hl7Parser) {
 
 TEST(FuzzCorpus, MllpFramer) {
   EXPECT_GE(replay("mllp_framer", vitalsd::fuzz::mllp_framer_one), 5u);
+}
+
+// Socket to feeds: the seeds (vendor-shaped PCD-01 messages, the issue-23 messages, framing
+// oddities) through the real listener, driver, acquisition, alarms, journal and feed builders.
+// The seeds reach the far end: ACKs, events, alerts raised by the engine, ORU^R40 built.
+// (The harness is one per process: counts are taken as differences.)
+TEST(FuzzCorpus, WholePathRaw) {
+  const auto before = vitalsd::fuzz::whole_path_stats();
+  const auto n = replay("whole_path_raw", vitalsd::fuzz::whole_path_raw);
+  EXPECT_GE(n, 5u);
+  const auto s = vitalsd::fuzz::whole_path_stats();
+  EXPECT_EQ(s.inputs - before.inputs, n);
+  EXPECT_GE(s.answers - before.answers, n);
+  EXPECT_GE(s.alerts - before.alerts, 1u);
+  EXPECT_EQ(s.oru - before.oru, s.alerts - before.alerts);
+  EXPECT_GE(s.unmapped - before.unmapped, 2u);  // the issue-23 messages' codes
+}
+
+TEST(FuzzCorpus, WholePathFields) {
+  const auto before = vitalsd::fuzz::whole_path_stats();
+  const auto n = replay("whole_path_fields", vitalsd::fuzz::whole_path_fields);
+  EXPECT_GE(n, 5u);
+  const auto s = vitalsd::fuzz::whole_path_stats();
+  EXPECT_EQ(s.answers - before.answers, n);  // one frame each, each answered
+  EXPECT_GE(s.alerts - before.alerts, 1u);
+  EXPECT_EQ(s.oru - before.oru, s.alerts - before.alerts);
 }
 
 TEST(FuzzCorpus, EmptyInputs) {

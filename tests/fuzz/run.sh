@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang (ASan + UBSan) in their own build directory and runs
-# each for a bounded time. Exit status is non-zero if a fuzzer finds a crash, a leak or a
+# each for a bounded time: the HL7 parser, the MLLP framer, and the whole path from a socket to
+# the feeds (raw bytes, and PCD-01 messages with fuzzed fields; tests/fuzz/whole_path.cpp). Exit status is non-zero if a fuzzer finds a crash, a leak or a
 # failed property; the reproducer is left in $WORK/<target>/ (crash-*, leak-*, ...).
 #
 #   tests/fuzz/run.sh [seconds-per-target]       default 60
@@ -18,10 +19,12 @@ cmake -S "$repo" -B "$build" -G Ninja \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined" \
   -DVITALSD_FUZZ=ON -DVITALSD_TESTS=ON >/dev/null
-cmake --build "$build" --target fuzz_hl7_parser fuzz_mllp_framer -j"$jobs"
+targets="fuzz_hl7_parser fuzz_mllp_framer fuzz_whole_path_raw fuzz_whole_path_fields"
+# shellcheck disable=SC2086
+cmake --build "$build" --target $targets -j"$jobs"
 
 status=0
-for target in fuzz_hl7_parser fuzz_mllp_framer; do
+for target in $targets; do
   seeds="$repo/tests/fuzz/corpus/${target#fuzz_}"
   dir="$work/$target"
   mkdir -p "$dir/corpus"

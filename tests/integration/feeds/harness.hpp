@@ -142,10 +142,19 @@ class FeedHarness {
     sync();
   }
 
+  // Records e and returns its own seq. Not the journal's last seq after the commit: a feed may
+  // have recorded events of its own (feed.rejected, feed.undelivered) in between, more often on
+  // a busy machine. The seq is read in e's own transaction, just before e is inserted (the
+  // harness records no observations, so no observations event comes between).
   std::int64_t record(store::Event e) {
-    journal_.record(std::move(e), store::Durability::urgent);
+    auto seq = std::make_shared<std::int64_t>(0);
+    journal_.record(std::move(e), store::Durability::urgent,
+                    [seq](store::Db& db) -> std::optional<std::string> {
+                      *seq = db.scalar_int("SELECT coalesce(max(seq), 0) + 1 FROM events");
+                      return std::nullopt;
+                    });
     sync();
-    return journal_.stats().last_seq;
+    return *seq;
   }
 
   // Per-path latency: event committed (on_commit, writer thread) -> message handed to the

@@ -309,5 +309,72 @@ TEST(Hl7Daemon, APortInUseIsAStartUpFailureWithAOneLineReason) {
   EXPECT_NE(out.find("hl7 listener: cannot listen on 127.0.0.1:"), std::string::npos) << out;
 }
 
+// Issue 23, through the real daemon: one byte that is not UTF-8 in OBX-3 used to be answered AA,
+// then the journaling of monitor.parameter_unmapped threw (json type_error 316): a false
+// storage_failed, then terminate. HL7 escapes for LF and ESC in an unmapped code's text used
+// to reach the log raw (a forged log line, a cleared terminal). Now: answered, journaled with
+// U+FFFD in place of the byte, no storage_failed, nothing raw in the log, and the next message
+// is stored as ever.
+TEST(Hl7Daemon, TextThatIsNotUtf8OrHoldsControlsNeitherStopsNorForgesAnything) {
+  test::TempDir dir;
+  const auto port = free_port();
+  std::ofstream(dir / "c.toml") << "[daemon]\nstate_dir = \"" << (dir / "state").string()
+                                << "\"\nsite = \"test\"\n\n[api]\nlisten = \"127.0.0.1:"
+                                << free_port() << "\"\n\n[hl7]\nlisten = \"127.0.0.1:" << port
+                                << "\"\n\n[[monitors]]\nid = \"bed\"\ndriver = \"hl7\"\n"
+                                   "source = \"BED\"\npoll_ms = 200\n";
+  test::Process daemon({kVitalsd, "--config", (dir / "c.toml").string()}, dir / "log");
+  ASSERT_TRUE(daemon.started());
+  const int fd = connect_retrying(port, 10s);
+  ASSERT_GE(fd, 0) << daemon.output();
+  const std::string msh = "MSH|^~\\&|BED|X|||20261207120000||ORU^R01^ORU_R01|";
+  const auto bad = mllp_exchange(fd, msh +
+                                         "M1|P|2.6\rOBX|1|NM|1500\xA4"
+                                         "22^MDC_PRESS_BLD_NONINV_DIA^MDC|1|80|"
+                                         "mm[Hg]^mm[Hg]^UCUM|||||R\r");
+  EXPECT_TRUE(bad.find("MSA|AA|M1") != std::string::npos ||
+              bad.find("MSA|AE|M1") != std::string::npos)
+      << bad;
+  const auto forged =
+      mllp_exchange(fd, msh +
+                            "M2|P|2.6\rOBX|1|NM|999002^X\\X0A\\2099-01-01T00:00:00.000Z info "
+                            "FORGED\\X1B\\[2J^MDC|1|5||||||R\r");
+  EXPECT_NE(forged.find("|M2"), std::string::npos) << forged;
+  const auto good = mllp_exchange(
+      fd, msh + "M3|P|2.6\rOBX|1|NM|147842^MDC_ECG_HEART_RATE^MDC|1|77|/min^/min^UCUM|||||R\r");
+  ::close(fd);
+  EXPECT_NE(good.find("MSA|AA|M3"), std::string::npos) << good << "\n" << daemon.output();
+  std::this_thread::sleep_for(600ms);  // a few polls: the unmapped codes are journaled
+  daemon.signal(SIGTERM);
+  const auto rc = daemon.wait(10s);
+  ASSERT_TRUE(rc.has_value()) << "vitalsd did not stop";
+  EXPECT_EQ(*rc, 0) << daemon.output();
+
+  const auto log = daemon.output();
+  EXPECT_EQ(log.find("storage_failed"), std::string::npos) << log;
+  EXPECT_EQ(log.find("terminate"), std::string::npos) << log;
+  EXPECT_EQ(log.find('\x1b'), std::string::npos) << "a raw ESC reached the log";
+  EXPECT_EQ(log.find("\n2099-01-01T00:00:00.000Z info FORGED"), std::string::npos) << log;
+  EXPECT_NE(log.find("\\x0A2099-01-01T00:00:00.000Z info FORGED\\x1B[2J"), std::string::npos)
+      << log;
+
+  store::Db db(dir / "state/vitals.db", store::Db::Mode::read_only);
+  EXPECT_EQ(db.scalar_int("SELECT count(*) FROM events WHERE type LIKE 'storage.%'"), 0);
+  EXPECT_EQ(db.scalar_int("SELECT count(*) FROM observations WHERE monitor = 'bed' AND "
+                          "parameter = 'hr' AND value = 77"),
+            1);
+  store::Stmt unmapped(db,
+                       "SELECT payload FROM events WHERE type = 'monitor.parameter_unmapped' "
+                       "ORDER BY seq");
+  std::vector<nlohmann::json> codes;
+  while (unmapped.step()) codes.push_back(nlohmann::json::parse(unmapped.text(0)));
+  ASSERT_EQ(codes.size(), 2u);
+  EXPECT_EQ(codes[0]["code"],
+            "1500\xEF\xBF\xBD"
+            "22")
+      << codes[0].dump();
+  EXPECT_EQ(codes[1]["name"], "X\n2099-01-01T00:00:00.000Z info FORGED\x1B[2J") << codes[1].dump();
+}
+
 }  // namespace
 }  // namespace vitalsd

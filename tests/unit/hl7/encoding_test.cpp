@@ -48,6 +48,46 @@ TEST(Hl7Escape, EncodesTable) {
   EXPECT_EQ(unescape("a!F!b!S!c!R!d!E!e!T!f|^~\\&", other), "a#b$c*d!e@f|^~\\&");
 }
 
+// Issue 23: no control character reaches a frame raw (a patient reference with 0x0B or 0x1C
+// broke the receiver's MLLP framing), and no decoded value is ever invalid UTF-8.
+TEST(Hl7Escape, EveryControlCharacterIsHexEscaped) {
+  const Encoding e;
+  EXPECT_EQ(escape("P\x0B"
+                   "7\x1C\x1D",
+                   e),
+            "P\\X0B\\7\\X1C\\\\X1D\\");
+  EXPECT_EQ(escape("\x1B[2J", e), "\\X1B\\[2J");
+  EXPECT_EQ(escape("a\x7F"
+                   "b",
+                   e),
+            "a\\X7F\\b");
+  EXPECT_EQ(escape("\xC2\x9B"
+                   "2J",
+                   e),
+            "\\XC29B\\2J");                                              // C1 CSI, as UTF-8
+  EXPECT_EQ(escape("Jos\xC3\xA9 \xC2\xA0", e), "Jos\xC3\xA9 \xC2\xA0");  // not controls
+  for (int c = 0; c < 0x20; ++c) {
+    const auto esc = escape(std::string(1, static_cast<char>(c)), e);
+    for (const char x : esc) EXPECT_GE(static_cast<unsigned char>(x), 0x20) << c;
+    EXPECT_EQ(unescape(esc, e), std::string(1, static_cast<char>(c)));
+  }
+}
+
+TEST(Hl7Escape, DecodedValuesAreValidUtf8) {
+  const Encoding e;
+  std::size_t replaced = 0;
+  EXPECT_EQ(unescape("1500\xA4"
+                     "22",
+                     e, &replaced),
+            "1500\xEF\xBF\xBD"
+            "22");
+  EXPECT_EQ(replaced, 1u);
+  EXPECT_EQ(unescape("\\XA4\\", e, &replaced), "\xEF\xBF\xBD");  // a byte by hex escape
+  EXPECT_EQ(replaced, 1u);
+  EXPECT_EQ(unescape("\\Xc3a9\\", e, &replaced), "\xC3\xA9");
+  EXPECT_EQ(replaced, 0u);
+}
+
 TEST(Hl7Escape, RandomRoundTrips) {
   std::mt19937 rng(7);
   const std::string alphabet = "ab|^~\\&#$*!@\r\nX0F. ";

@@ -272,5 +272,74 @@ TEST(StorageLocked, ALockHeldByAnotherConnectionIsAFaultThatClearsWhenItIsReleas
   EXPECT_EQ(seen.committed.back(), "storage.recovered");
 }
 
+// Issue 23: an exception that is not SQLite's is a bug, never a storage fault. Before, one
+// monitor.parameter_unmapped event whose code held a byte that was not UTF-8 threw
+// json::type_error 316 in the writer: storage_failed (a false high alarm), then terminate.
+TEST(WriterBug, TextThatIsNotUtf8IsJournaledWithReplacementsNotAStorageFault) {
+  test::TempDir dir;
+  Seen seen;
+  Journal j(fast(dir));
+  j.start(seen.hooks());
+  j.record(Event{"monitor.parameter_unmapped",
+                 core::Timestamp{std::chrono::milliseconds{1'790'000'000'000LL}},
+                 "chair-1",
+                 std::nullopt,
+                 {{"code",
+                   "1500\xA4"
+                   "22"},
+                  {"name", "MDC_PRESS_BLD_NONINV_DIA"}}},
+           Durability::urgent);
+  j.record(alert(1), Durability::urgent);
+  ASSERT_TRUE(seen.wait([&] { return seen.committed.size() >= 2; }));
+  j.stop();
+  EXPECT_TRUE(seen.storage.empty()) << seen.storage.front().error;
+  EXPECT_EQ(j.stats().failed_commits, 0u);
+  Db db(dir.path() / "vitals.db", Db::Mode::read_only);
+  Stmt s(db, "SELECT payload FROM events WHERE type = 'monitor.parameter_unmapped'");
+  ASSERT_TRUE(s.step());
+  EXPECT_NE(s.text(0).find("1500\xEF\xBF\xBD"
+                           "22"),
+            std::string::npos)
+      << s.text(0);
+  expect_chain_intact(j.database());
+}
+
+TEST(WriterBug, AnItemThatThrowsIsRefusedInItsPlaceAndTheRestIsWritten) {
+  test::TempDir dir;
+  Seen seen;
+  auto options = fast(dir);
+  options.batch_window = 200ms;  // the three items below share one batch
+  Journal j(options);
+  j.start(seen.hooks());
+  j.record({hr("chair-1", 71)}, seen.receipt());
+  j.record(alert(1), Durability::batched, [](Db&) -> std::optional<std::string> {
+    // What a bug looks like: a library throws on data it did not expect.
+    return nlohmann::json{{"x", std::string("\xA4")}}.dump();
+  });
+  j.record({hr("chair-1", 72)}, seen.receipt());
+  j.record(alert(2), Durability::urgent);
+  ASSERT_TRUE(seen.wait([&] {
+    return std::count(seen.committed.begin(), seen.committed.end(), "alert.raised") == 1 &&
+           seen.receipts_true + seen.receipts_false == 2;
+  }));
+  j.stop();
+  EXPECT_TRUE(seen.storage.empty()) << "an exception that is not SQLite's raised storage_failed";
+  EXPECT_EQ(j.stats().failed_commits, 0u);
+  EXPECT_EQ(j.stats().refused_items, 1u);
+  EXPECT_EQ(seen.receipts_true, 2);  // both readings stored
+  EXPECT_EQ(seen.readings, 2);
+  ASSERT_EQ(std::count(seen.committed.begin(), seen.committed.end(), "journal.refused"), 1);
+  Db db(dir.path() / "vitals.db", Db::Mode::read_only);
+  Stmt s(db, "SELECT payload, monitor, session FROM events WHERE type = 'journal.refused'");
+  ASSERT_TRUE(s.step());
+  const auto payload = nlohmann::json::parse(s.text(0));
+  EXPECT_EQ(payload["type"], "alert.raised");
+  EXPECT_NE(payload["error"].get<std::string>().find("316"), std::string::npos) << s.text(0);
+  EXPECT_EQ(s.text(1), "chair-1");
+  EXPECT_EQ(s.int64(2), 1);
+  // The journal goes on as before: the next commit is ordinary.
+  expect_chain_intact(j.database());
+}
+
 }  // namespace
 }  // namespace vitalsd::store
