@@ -46,9 +46,17 @@ def free_port():
 
 
 def wait_until(what, fn, timeout=10.0, step=0.05):
+    # Waits for the event, not for a time: the timeout only bounds a failure, so it is at least
+    # 20 s (a machine whose two cores are busy renders slowly). An element re-rendered while it
+    # is read (stale) or not there yet is "not yet".
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    timeout = max(timeout, 20.0)
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        value = fn()
+        try:
+            value = fn()
+        except (StaleElementReferenceException, NoSuchElementException):
+            value = None
         if value:
             return value
         time.sleep(step)

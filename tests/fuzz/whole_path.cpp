@@ -42,6 +42,7 @@
 #include "drivers/hl7/listener.hpp"
 #include "feeds/mqtt_feed.hpp"
 #include "feeds/oru_r40.hpp"
+#include "hl7/dtm.hpp"
 #include "hl7/message.hpp"
 #include "hl7/mllp.hpp"
 #include "sessions/manager.hpp"
@@ -183,6 +184,8 @@ class Harness {
       answers.feed({buf, static_cast<std::size_t>(n)}, [&](const hl7::MllpEvent& ev) {
         if (ev.kind != hl7::MllpEvent::frame) return;
         ++got;
+        if (std::getenv("VITALSD_FUZZ_VERBOSE"))
+          std::fprintf(stderr, "whole path: answered %s\n", core::printable(ev.payload).c_str());
         check(core::valid_utf8(ev.payload), "an ACK is not UTF-8");
         hl7::ParseLimits lax;
         lax.check_version = false;
@@ -245,8 +248,10 @@ class Harness {
     ctx.now = app::Pipeline::now();
     ctx.location = "Room 2, chair 1";
     ctx.patient = patient;
+    static const bool verbose = std::getenv("VITALSD_FUZZ_VERBOSE") != nullptr;
     for (const auto& e : events) {
       ++stats_.events;
+      if (verbose) std::fprintf(stderr, "whole path: %s\n", e->json.substr(0, 600).c_str());
       check(core::valid_utf8(e->json), "an event's JSON is not UTF-8");
       check(!nlohmann::json::parse(e->json, nullptr, false).is_discarded(),
             "an event's JSON does not parse");
@@ -319,8 +324,9 @@ int whole_path_raw(const std::uint8_t* data, std::size_t size) {
 int whole_path_fields(const std::uint8_t* data, std::size_t size) {
   const std::string_view in{reinterpret_cast<const char*>(data), size};
   const auto p = parts_of(in);
+  // A part that is absent or empty takes the slot's usual value.
   auto part = [&](std::size_t i, std::string_view fallback) {
-    return std::string(i < p.size() ? p[i] : fallback);
+    return std::string(i < p.size() && !p[i].empty() ? p[i] : fallback);
   };
   // The slots a monitor fills in a PCD-01 ORU^R01, each from one part of the input: the
   // message stays framed and past MSH, so the mutations reach conversion, the alarms, the
@@ -330,18 +336,23 @@ int whole_path_fields(const std::uint8_t* data, std::size_t size) {
   const unsigned sel = head.empty() ? 1u : static_cast<unsigned char>(head[0]);
   const std::string source = (sel & 3u) == 3u ? part(1, "BED1") : (sel & 1u) ? "BED1" : "BED2";
   const unsigned repeats = 1u + ((sel >> 2) & 3u);
+  // A control id of its own unless the input gives one (a repeated one is a resend); times a
+  // part does not give are now (a reading measured hours ago raises no alert).
+  static std::uint64_t sent = 0;
+  const auto now = hl7::format_dtm(app::Pipeline::now());
   std::string msg = "MSH|^~\\&|" + source + "|" + part(2, "CLINIC") +
-                    "|VITALSD|CLINIC|20261207120000||ORU^R01^ORU_R01|" + part(3, "M1") +
-                    "|P|2.6|||AL|NE||" + part(4, "UNICODE UTF-8") + "\r";
+                    "|VITALSD|CLINIC|20261207120000||ORU^R01^ORU_R01|" +
+                    part(3, "F" + std::to_string(++sent)) + "|P|2.6|||AL|NE||" +
+                    part(4, "UNICODE UTF-8") + "\r";
   msg += "PID|||" + part(5, "P-300^^^CLINIC^MR") + "\r";
   msg += "PV1||O|" + part(6, "INFUSION^CHAIR7^1") + "\r";
-  msg += "OBR|1|||182777000^monitoring of patient^SCT|||" + part(7, "20261207120000") + "\r";
+  msg += "OBR|1|||182777000^monitoring of patient^SCT|||" + part(7, now) + "\r";
   for (unsigned i = 0; i < repeats; ++i)
     msg += "OBX|" + std::to_string(i + 1) + "|" + part(8, "NM") + "|" +
            part(9, "150021^MDC_PRESS_BLD_NONINV_SYS^MDC") + "|1.3.1." + std::to_string(i + 1) +
            "|" + part(10, "128") + "|" + part(11, "mm[Hg]^mm[Hg]^UCUM") + "|" + part(12, "") + "|" +
-           part(13, "") + "|||" + part(14, "R") + "|||" + part(15, "20261207120000") + "||||" +
-           part(16, "") + "\r";
+           part(13, "") + "|||" + part(14, "R") + "|||" + part(15, now) + "||||" + part(16, "") +
+           "\r";
   msg += "OBX|9|NM|147842^MDC_ECG_HEART_RATE^MDC|1.1.1.1|" + part(17, "72") +
          "|/min^/min^UCUM|||||R\r";
   // The session's patient reference as the ORU^R40 builder gets it: text that reached the

@@ -10,7 +10,8 @@ namespace vitalsd::fuzz {
 int whole_path_raw(const std::uint8_t* data, std::size_t size);
 
 // Structure-aware: the bytes, split at NUL, fill the fields of a framed PCD-01 ORU^R01 (random
-// bytes rarely get past MSH); the 19th part is the session's patient reference for ORU^R40.
+// bytes rarely get past MSH; an empty part keeps the field's usual value); the 19th part is the
+// session's patient reference for ORU^R40.
 int whole_path_fields(const std::uint8_t* data, std::size_t size);
 
 // What the inputs so far went through, so a replay can show it reached the far end.
