@@ -430,6 +430,44 @@ print("seqs", seqs[0], seqs[-1])
   EXPECT_NE(out.find("seqs 1 20"), std::string::npos) << out;
 }
 
+// Issue 23: request framing on the real daemon. A Transfer-Encoding other than "chunked" with
+// a Content-Length is 400 and the connection closed; the request pipelined behind it is never
+// served.
+TEST_F(DaemonApi, AnAmbiguousTransferEncodingIs400AndNothingBehindItIsServed) {
+  for (const std::string te : {"xchunked", "identity", "chunked, identity"}) {
+    const std::string raw =
+        "POST /api/v1/alerts/999/ack HTTP/1.1\r\nHost: x\r\nAuthorization: "
+        "Bearer " +
+        token("nurse") + "\r\nContent-Type: application/json\r\nTransfer-Encoding: " + te +
+        "\r\nContent-Length: 2\r\n\r\n{}"
+        "GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n";
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    ::send(fd, raw.data(), raw.size(), MSG_NOSIGNAL);
+    timeval tv{3, 0};  // well under the idle timeout (60 s): a close is the refusal's
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    std::string out;
+    char buf[4096];
+    bool closed = false;
+    while (true) {
+      const auto n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) {
+        closed = n == 0 || errno == ECONNRESET;
+        break;
+      }
+      out.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    EXPECT_EQ(out.rfind("HTTP/1.1 400 ", 0), 0u) << te << "\n" << out;
+    EXPECT_EQ(out.find("HTTP/1.1 ", 1), std::string::npos) << te << ": served behind it\n" << out;
+    EXPECT_TRUE(closed) << te;
+  }
+}
+
 // Issue 6's end to end: alerts raised while the HL7 receiver is down stay pending (and
 // feed.undelivered is raised); the daemon is killed (SIGKILL: nothing flushed by a clean stop)
 // with them pending; after the restart, with the receiver up, each is delivered, in journal

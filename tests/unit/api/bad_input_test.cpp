@@ -295,5 +295,91 @@ TEST_F(ApiNoDelayTest, ThousandsOfBadTokensStayCheapAndBounded) {
   EXPECT_EQ(get("/api/v1/monitors", "nurse").status, 200u);
 }
 
+// ---- request framing (RFC 9112 §6.1, §6.3) ------------------------------------------------
+// A Transfer-Encoding other than exactly "chunked", or one together with Content-Length, is
+// read differently by different parsers (a proxy in front of us could see another request
+// boundary): 400 and the connection closed, before any body byte is read, so that nothing
+// behind it on the connection is ever served.
+
+struct Framed {
+  std::string text;  // all the server sent
+  bool closed = false;
+  std::size_t answers = 0;  // HTTP responses in `text`
+};
+
+class ApiFramingTest : public ApiTest {
+ protected:
+  // Sends `raw` on one connection and reads for less than the idle timeout (1.5 s), so that a
+  // close means the server refused, not that the connection idled out.
+  Framed send_raw(const std::string& raw) {
+    int fd = raw_connect();
+    ::send(fd, raw.data(), raw.size(), MSG_NOSIGNAL);
+    auto [text, closed] = raw_read_all(fd, std::chrono::milliseconds{1000});
+    ::close(fd);
+    Framed f{text, closed, 0};
+    for (auto at = text.find("HTTP/1.1 "); at != std::string::npos;
+         at = text.find("HTTP/1.1 ", at + 1))
+      ++f.answers;
+    return f;
+  }
+  // A nurse's acknowledgement with `framing` header lines and `body`, then a pipelined GET.
+  static std::string ack_then_health(const std::string& framing, const std::string& body) {
+    return "POST /api/v1/alerts/5/ack HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+           token_of("nurse") + "\r\nContent-Type: application/json\r\n" + framing + "\r\n" + body +
+           "GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n";
+  }
+  void expect_refused_and_closed(const Framed& f, const std::string& what) {
+    EXPECT_EQ(f.text.rfind("HTTP/1.1 400 ", 0), 0u) << what << "\n" << f.text;
+    EXPECT_EQ(f.answers, 1u) << what << ": the pipelined request was served\n" << f.text;
+    EXPECT_EQ(f.text.find("\"status\""), std::string::npos) << what << "\n" << f.text;
+    EXPECT_TRUE(f.closed) << what << ": the connection stayed open";
+  }
+};
+
+TEST_F(ApiFramingTest, ATransferEncodingOtherThanChunkedWithAContentLengthIs400AndClosed) {
+  for (const char* te : {"xchunked", "identity", "gzip", "chunked, identity"}) {
+    const auto f = send_raw(ack_then_health(
+        std::string("Transfer-Encoding: ") + te + "\r\nContent-Length: 2\r\n", "{}"));
+    expect_refused_and_closed(f, te);
+  }
+  EXPECT_TRUE(actions.calls().empty()) << actions.calls().front();
+  EXPECT_EQ(get("/api/v1/health", "").status, 200u);  // still serving
+}
+
+TEST_F(ApiFramingTest, ChunkedThenIdentityDoesNotTurnTheChunksIntoTheNextRequest) {
+  // Read as "not chunked", the body would be empty and the chunk bytes, which here spell a
+  // request, would be served as the next one.
+  const std::string smuggled = "GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n";
+  const auto f = send_raw(
+      "POST /api/v1/alerts/5/ack HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+      token_of("nurse") +
+      "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked, identity\r\n\r\n" +
+      smuggled);
+  expect_refused_and_closed(f, "chunked, identity");
+  EXPECT_TRUE(actions.calls().empty());
+}
+
+TEST_F(ApiFramingTest, TransferEncodingWithContentLengthIs400AndClosedInEitherOrder) {
+  const std::string chunk = "2\r\n{}\r\n0\r\n\r\n";
+  for (const auto& framing :
+       {std::string("Content-Length: 13\r\nTransfer-Encoding: chunked\r\n"),
+        std::string("Transfer-Encoding: chunked\r\nContent-Length: 13\r\n"),
+        std::string("Transfer-Encoding: gzip, chunked\r\n"),
+        std::string("Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n")}) {
+    const auto f = send_raw(ack_then_health(framing, chunk));
+    expect_refused_and_closed(f, framing);
+  }
+  EXPECT_TRUE(actions.calls().empty());
+}
+
+TEST_F(ApiFramingTest, PlainChunkedAnyCaseIsServed) {
+  const auto f =
+      send_raw(ack_then_health("Transfer-Encoding:  ChunKed \r\n", "2\r\n{}\r\n0\r\n\r\n"));
+  EXPECT_EQ(f.text.rfind("HTTP/1.1 200 ", 0), 0u) << f.text;
+  EXPECT_EQ(f.answers, 2u) << f.text;  // and the pipelined request after it
+  ASSERT_EQ(actions.calls().size(), 1u);
+  EXPECT_EQ(actions.calls()[0], "ack 5 by acc-nurse");
+}
+
 }  // namespace
 }  // namespace vitalsd::api::test
