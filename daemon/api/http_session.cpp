@@ -72,6 +72,7 @@ asio::awaitable<void> HttpSession::refuse(unsigned status, std::string_view code
   http::response<http::string_body> res{static_cast<http::status>(status), 11};
   res.set(http::field::content_type, "application/json");
   res.set(http::field::connection, "close");
+  if (stream_->tls()) res.set(http::field::strict_transport_security, kStrictTransportSecurity);
   res.body() = std::move(r.body);
   res.prepare_payload();
   boost::system::error_code ec;
@@ -216,6 +217,7 @@ asio::awaitable<void> HttpSession::loop() {
       res.set(http::field::server, "vitalsd");
       res.set(http::field::content_type, out.response.content_type);
       res.set(http::field::cache_control, "no-store");
+      if (stream_->tls()) res.set(http::field::strict_transport_security, kStrictTransportSecurity);
       for (const auto& [name, value] : out.response.headers) res.set(name, value);
       if (out.response.challenge) res.set(http::field::www_authenticate, "Bearer");
       if (!out.response.allow.empty()) res.set(http::field::allow, out.response.allow);

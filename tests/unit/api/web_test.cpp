@@ -189,5 +189,12 @@ TEST_F(WebTest, ProtocolsAreListedForTheDashboard) {
   EXPECT_EQ(get("/api/v1/protocols", "").status, 401u);
 }
 
+// HSTS is for HTTPS only (tests/integration/tls checks it is there): over plain HTTP a browser
+// ignores it, and sending it would claim a promise the listener does not keep.
+TEST_F(WebTest, PlainHttpCarriesNoStrictTransportSecurity) {
+  EXPECT_TRUE(get("/api/v1/health").raw["Strict-Transport-Security"].empty());
+  EXPECT_TRUE(call(V::get, "/", "").raw["Strict-Transport-Security"].empty());
+}
+
 }  // namespace
 }  // namespace vitalsd::api::test
