@@ -60,8 +60,18 @@ void read_daemon(const toml::table& t, const std::filesystem::path& base, Settin
     s.daemon.storage_backlog_observations = static_cast<std::size_t>(*v);
   if (auto v = r.integer("storage_stop_timeout_s", 0, 600))
     s.daemon.storage_stop_timeout_s = static_cast<int>(*v);
-  if (auto v = r.string("profiles_dir")) s.daemon.profiles_dir = base / *v;
-  if (auto v = r.string("protocols_dir")) s.daemon.protocols_dir = base / *v;
+  // A directory named here must be one: refused at its key, not later without a position.
+  for (auto [key, dir] : {std::pair{"profiles_dir", &s.daemon.profiles_dir},
+                          std::pair{"protocols_dir", &s.daemon.protocols_dir}}) {
+    if (auto v = r.string(key)) {
+      *dir = base / *v;
+      std::error_code ec;
+      if (!std::filesystem::is_directory(*dir, ec))
+        r.error(key,
+                "'" + dir->string() + "' " +
+                    (std::filesystem::exists(*dir, ec) ? "is not a directory" : "does not exist"));
+    }
+  }
   if (auto v = r.string("default_protocol")) s.daemon.default_protocol = *v;
   r.finish();
 }
@@ -411,9 +421,12 @@ void load_protocols(Settings& s, const toml::table* daemon, const std::string& c
     s.protocols.emplace(std::move(name), std::make_shared<const alarms::Protocol>(std::move(*p)));
   }
   if (!s.protocols.count(s.daemon.default_protocol)) {
-    core::SourcePos where{config_file, 0, 0};
-    if (daemon)
+    core::SourcePos where{config_file, 1, 1};
+    if (daemon) {
+      where = core::position(*daemon, config_file);
+      if (const auto* n = daemon->get("protocols_dir")) where = core::position(*n, config_file);
       if (const auto* n = daemon->get("default_protocol")) where = core::position(*n, config_file);
+    }
     out.push_back({where, "default protocol '" + s.daemon.default_protocol + "' not found in " +
                               s.daemon.protocols_dir.string()});
   }
@@ -472,8 +485,14 @@ LoadResult parse(const std::string& text, const std::filesystem::path& path) {
   const toml::table empty;
   const auto* daemon = r.table("daemon");
   read_daemon(daemon ? *daemon : empty, base, s, file, out);
-  if (!daemon)
-    out.push_back({{file, 0, 0}, "[daemon] table missing: state_dir and site are required"});
+  // Problems of the whole file are reported at its start (1:1), like every other problem at a
+  // position editors and CI logs can jump to.
+  if (root.empty())
+    out.push_back({{file, 1, 1},
+                   "the config is empty: at least [daemon] with state_dir is required (see "
+                   "config/vitalsd.toml and docs/config.md)"});
+  else if (!daemon)
+    out.push_back({{file, 1, 1}, "[daemon] table missing: state_dir and site are required"});
   else if (!daemon->get("state_dir"))
     out.push_back({core::position(*daemon, file), "daemon.state_dir: required key missing"});
   if (const auto* api = r.table("api")) read_api(*api, s, file, out, base);
@@ -524,7 +543,11 @@ LoadResult parse(const std::string& text, const std::filesystem::path& path) {
     m.hl7.source = source;
   }
   r.finish();
-  load_protocols(s, daemon, file, out);
+  // A protocols_dir that is no directory was reported at its key; there is nothing to load.
+  std::error_code dir_ec;
+  const auto* protocols_key = daemon ? daemon->get("protocols_dir") : nullptr;
+  if (!protocols_key || std::filesystem::is_directory(s.daemon.protocols_dir, dir_ec))
+    load_protocols(s, daemon, file, out);
   result.settings = std::move(s);
   return result;
 }

@@ -9,6 +9,7 @@
 
 #include "core/version.hpp"
 #include "drivers/registry.hpp"
+#include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
 namespace vitalsd::settings {
@@ -339,6 +340,58 @@ TEST(SettingsTls, BadCertificateKeyOrCaPathsAreErrorsWithTheirLine) {
   d = check_text("tls = true\ntls_cert = \"a.crt\"\n");
   ASSERT_EQ(d.size(), 1u);
   EXPECT_NE(d[0].message.find("go together"), std::string::npos) << first(d);
+}
+
+// ---- every refusal carries its position ---------------------------------------------------
+
+TEST(SettingsPositions, AnEmptyFileIsRefusedAtLineOneColumnOne) {
+  for (const char* text : {"", "\n\n", "# only a comment\n"}) {
+    const auto d = check(text);
+    ASSERT_FALSE(d.empty()) << "'" << text << "'";
+    for (const auto& e : d)
+      EXPECT_EQ(core::to_string(e).rfind("/etc/vitalsd/vitalsd.toml:1:1: ", 0), 0u)
+          << core::to_string(e);
+  }
+}
+
+TEST(SettingsPositions, AProtocolsDirThatDoesNotExistIsRefusedAtItsKey) {
+  const auto d = check("[daemon]\nstate_dir = \"/tmp/x\"\nprotocols_dir = \"no-such-dir\"\n");
+  ASSERT_FALSE(d.empty());
+  EXPECT_EQ(first(d).rfind("/etc/vitalsd/vitalsd.toml:3:17: daemon.protocols_dir: ", 0), 0u)
+      << first(d);
+  EXPECT_NE(first(d).find("/etc/vitalsd/no-such-dir"), std::string::npos) << first(d);
+  for (const auto& e : d) EXPECT_GT(e.where.line, 0) << core::to_string(e);
+}
+
+TEST(SettingsPositions, APathThatIsAFileIsNoProtocolsDir) {
+  vitalsd::test::TempDir dir;
+  std::ofstream(dir / "afile") << "x";
+  std::ofstream(dir / "c.toml") << "[daemon]\nstate_dir = \"s\"\nprotocols_dir = \"afile\"\n";
+  const auto r = load(dir / "c.toml");
+  ASSERT_FALSE(r.diagnostics.empty());
+  EXPECT_EQ(
+      first(r.diagnostics).rfind((dir / "c.toml").string() + ":3:17: daemon.protocols_dir: ", 0),
+      0u)
+      << first(r.diagnostics);
+}
+
+// The same through the binary, as clinic IT runs it.
+TEST(SettingsPositions, CheckConfigPrintsThePositionsAndExitsTwo) {
+  vitalsd::test::TempDir dir;
+  std::ofstream(dir / "empty.toml");
+  std::ofstream(dir / "nodir.toml") << "[daemon]\nstate_dir = \"s\"\nprotocols_dir = \"nope\"\n";
+  auto [rc, out] = vitalsd::test::run(
+      {VITALSD_BIN_DIR "/vitalsd", "--config", (dir / "empty.toml").string(), "--check-config"},
+      dir / "out1");
+  EXPECT_EQ(rc, 2) << out;
+  EXPECT_NE(out.find((dir / "empty.toml").string() + ":1:1: "), std::string::npos) << out;
+  auto [rc2, out2] = vitalsd::test::run(
+      {VITALSD_BIN_DIR "/vitalsd", "--config", (dir / "nodir.toml").string(), "--check-config"},
+      dir / "out2");
+  EXPECT_EQ(rc2, 2) << out2;
+  EXPECT_NE(out2.find((dir / "nodir.toml").string() + ":3:17: daemon.protocols_dir"),
+            std::string::npos)
+      << out2;
 }
 
 }  // namespace
