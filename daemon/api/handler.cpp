@@ -8,6 +8,7 @@
 
 #include <boost/beast/websocket/rfc6455.hpp>
 
+#include "api/free_text.hpp"
 #include "api/routes.hpp"
 #include "core/time.hpp"
 #include "web/assets.hpp"
@@ -271,7 +272,14 @@ std::optional<Response> parse_body(const std::string& body, std::initializer_lis
           return true;
         },
         false);
-    if (out.is_discarded()) return error(400, "bad_request", "malformed JSON");
+    if (out.is_discarded()) {
+      if (const auto field = field_with_invalid_utf8(body); !field.empty())
+        return error(400, "bad_request", "field " + shown_name(field) + " is not valid UTF-8");
+      if (const auto at = first_invalid_utf8(body); at != std::string::npos)
+        return error(400, "bad_request",
+                     "the body is not valid UTF-8 (byte " + std::to_string(at) + ")");
+      return error(400, "bad_request", "malformed JSON");
+    }
     if (!duplicate.empty())
       return error(400, "bad_request", "field " + shown_name(duplicate) + " given twice");
     if (has_nul(out)) return error(400, "bad_request", "a string holds a NUL character (\\u0000)");
@@ -291,6 +299,8 @@ std::optional<Response> parse_body(const std::string& body, std::initializer_lis
       if (f->max_length && s.size() > f->max_length)
         return error(400, "bad_request",
                      "field \"" + key + "\" longer than " + std::to_string(f->max_length));
+      if (auto problem = free_text_error(s))
+        return error(400, "bad_request", "field \"" + key + "\" " + *problem);
     } else if (!value.is_number() || !std::isfinite(value.get<double>())) {
       return error(400, "bad_request", "field \"" + key + "\" must be a number");
     }

@@ -381,5 +381,70 @@ TEST_F(ApiFramingTest, PlainChunkedAnyCaseIsServed) {
   EXPECT_EQ(actions.calls()[0], "ack 5 by acc-nurse");
 }
 
+// ---- free text from clients -------------------------------------------------------------
+// A patient reference or an override reason ends up in the journal, the dashboard, exports,
+// HL7 and logs: control characters (C0, DEL, C1) and invalid UTF-8 are refused with 400 naming
+// the field, and nothing is done.
+
+TEST_F(ApiTest, ControlCharactersInFreeTextAre400NamingTheField) {
+  struct Case {
+    std::string target, body, field;
+  };
+  const std::vector<Case> cases{
+      {"/api/v1/sessions",
+       R"({"monitor":"chair-1","patient":"P-1\u0007","protocol":"ketamine-iv"})", "patient"},
+      {"/api/v1/sessions", R"({"monitor":"chair-1","patient":"P-1\nX","protocol":"ketamine-iv"})",
+       "patient"},
+      {"/api/v1/sessions", R"({"monitor":"chair-1","patient":"P-1\u001b[2J","protocol":"x"})",
+       "patient"},
+      {"/api/v1/sessions", "{\"monitor\":\"chair-1\",\"patient\":\"P-1\x7f\",\"protocol\":\"x\"}",
+       "patient"},
+      {"/api/v1/sessions", R"({"monitor":"chair-1","patient":"P-1\u0085","protocol":"x"})",
+       "patient"},
+      {"/api/v1/sessions",
+       "{\"monitor\":\"chair-1\",\"patient\":\"P-1\xc2\x9b\",\"protocol\":\"x\"}", "patient"},
+      {"/api/v1/sessions", R"({"monitor":"chair\t1","patient":"P","protocol":"x"})", "monitor"},
+      {"/api/v1/sessions/1/phase", R"({"phase":"infusing","override":"ok\r\nforged line"})",
+       "override"},
+      {"/api/v1/sessions/1/end", R"({"override":"reason \u009b31m"})", "override"},
+  };
+  for (const auto& c : cases) {
+    auto r = post(c.target, c.body);
+    EXPECT_EQ(r.status, 400u) << c.body << "\n" << r.body;
+    EXPECT_EQ(r.j().value("error", ""), "bad_request") << r.body;
+    EXPECT_NE(r.j().value("detail", "").find("\"" + c.field + "\""), std::string::npos)
+        << c.body << "\n"
+        << r.body;
+  }
+  EXPECT_TRUE(actions.calls().empty()) << actions.calls().front();
+}
+
+TEST_F(ApiTest, InvalidUtf8InFreeTextIs400NamingTheField) {
+  for (const std::string bad :
+       {"\xff", "\xc0\xaf", "\xed\xa0\x80", "\xe2\x82", "\xf4\x90\x80\x80"}) {
+    const auto body = "{\"monitor\":\"chair-1\",\"patient\":\"P" + bad + "\",\"protocol\":\"x\"}";
+    auto r = post("/api/v1/sessions", body);
+    EXPECT_EQ(r.status, 400u) << r.body;
+    EXPECT_NE(r.j().value("detail", "").find("\"patient\""), std::string::npos) << r.body;
+    EXPECT_NE(r.j().value("detail", "").find("UTF-8"), std::string::npos) << r.body;
+  }
+  auto r = post("/api/v1/sessions/1/end", "{\"override\":\"\xfe\"}");
+  EXPECT_EQ(r.status, 400u) << r.body;
+  EXPECT_NE(r.j().value("detail", "").find("\"override\""), std::string::npos) << r.body;
+  EXPECT_TRUE(actions.calls().empty());
+}
+
+TEST_F(ApiTest, PrintableTextInAnyScriptIsAccepted) {
+  auto r = post(
+      "/api/v1/sessions",
+      R"({"monitor":"chair-1","patient":"Zoë Ñúñez 山田 — №42 🙂","protocol":"ketamine-iv"})");
+  EXPECT_EQ(r.status, 201u) << r.body;
+  auto end = post("/api/v1/sessions/1/end", R"({"override":"relief nurse: « ok », ½ dose"})");
+  EXPECT_EQ(end.status, 200u) << end.body;
+  ASSERT_EQ(actions.calls().size(), 2u);
+  EXPECT_EQ(actions.calls()[0],
+            "start chair-1 Zoë Ñúñez 山田 — №42 🙂 ketamine-iv by acc-nurse");
+}
+
 }  // namespace
 }  // namespace vitalsd::api::test
