@@ -675,6 +675,55 @@ bool json_media_type(std::string_view type) {
                                "application/json");
 }
 
+// GET events (as a stream), events/stream, events/ws.
+bool opens_event_stream(const Route& route, const Request& req) {
+  return route.endpoint == Endpoint::events_ws || route.endpoint == Endpoint::events_stream ||
+         (route.endpoint == Endpoint::events_page && wants_event_stream(req));
+}
+
+std::string header_text(const Request& req, std::string_view name) {
+  const auto v = req[boost::beast::string_view(name.data(), name.size())];
+  return std::string(v.data(), v.size());
+}
+
+// Why a browser-session request for an event stream is refused for its origin, or nullopt
+// (docs/api.md "Origins"). Accepted: the daemon's own origin (this listener's scheme and the
+// Host the request came to) and [api] allowed_origins. A WebSocket always carries Origin in a
+// browser, so one without it is refused. Chromium leaves Origin off a same-origin EventSource:
+// there Sec-Fetch-Site, when sent, must say same-origin (or none: typed in the address bar);
+// with neither header (plain HTTP to a LAN name: no Sec-Fetch-*) it is served, since a page
+// of another origin always sends Origin with an EventSource, and CORS keeps anything else
+// (an <img>, a no-cors fetch) from reading the answer.
+std::optional<std::string> origin_refusal(const State& st, const Request& req, bool websocket) {
+  const bool has_origin = req.find(http::field::origin) != req.end();
+  if (!has_origin) {
+    if (websocket)
+      return "a WebSocket opened with a browser session must carry Origin (browsers always send "
+             "it); clinic systems use a bearer token";
+    const auto site = header_text(req, "Sec-Fetch-Site");
+    if (site.empty() || boost::beast::iequals(site, "same-origin") ||
+        boost::beast::iequals(site, "none"))
+      return std::nullopt;
+    return "this event stream was requested by a page of another origin (Sec-Fetch-Site: " +
+           site.substr(0, 20) + "); open it from the dashboard's own origin";
+  }
+  const auto origin_text = header_text(req, "Origin");
+  const auto origin = settings::canonical_origin(origin_text);
+  const auto host = header_text(req, "Host");
+  const auto own = settings::canonical_origin(
+      std::string(st.settings.tls.enabled ? "https://" : "http://") + host);
+  if (origin) {
+    if (own && *origin == *own) return std::nullopt;
+    for (const auto& allowed : st.settings.allowed_origins)
+      if (*origin == allowed) return std::nullopt;
+  }
+  auto shown = origin_text.substr(0, 100);
+  for (auto& c : shown)
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7F) c = '?';
+  return "origin " + shown + " may not open the event streams with a browser session: only " +
+         (own ? *own : std::string("this daemon's own origin")) + " and [api] allowed_origins may";
+}
+
 // A 401, reported for the journal and answered late when this address keeps failing.
 asio::awaitable<Outcome> unauthorized(const std::shared_ptr<State>& state,
                                       const asio::ip::address& address, Method method,
@@ -787,6 +836,17 @@ asio::awaitable<Outcome> handle(const std::shared_ptr<State>& state, const Reque
                                 "a change made from a browser needs the X-CSRF-Token the "
                                 "sign-in gave; reload the page"),
                           {}};
+      }
+    }
+    // An event stream opened with a browser session: only from this daemon's own origin or one
+    // of [api] allowed_origins. A page of another origin of the same site (another port, another
+    // host of the clinic's domain) gets the SameSite=Strict cookie sent along, and a WebSocket
+    // has no CORS to keep it from reading what comes back.
+    if (web && opens_event_stream(*m.route, req)) {
+      if (auto why = origin_refusal(*state, req, m.route->endpoint == Endpoint::events_ws)) {
+        ++state->forbidden;
+        report_refusal(*state, address, method, m, 403, "origin_refused", who);
+        co_return Outcome{error(403, "origin_refused", *why), {}};
       }
     }
     if (method == Method::post && !blank(req.body())) {

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <fstream>
 #include <limits>
@@ -106,6 +107,22 @@ void read_api(const toml::table& t, Settings& s, const std::string& file, core::
     s.api.failure_delay_max = std::chrono::milliseconds{*v};
   if (auto v = r.integer("web_session_hours", 1, 24 * 14))
     s.api.web_session_hours = std::chrono::hours{*v};
+  if (const auto* origins = r.array("allowed_origins")) {
+    for (const auto& node : *origins) {
+      const auto* text = node.as_string();
+      auto origin = text ? canonical_origin(text->get()) : std::nullopt;
+      if (!origin) {
+        out.push_back({core::position(node, file),
+                       "api.allowed_origins: " +
+                           (text ? "'" + text->get() + "' is not an origin" : "not a string") +
+                           ": each entry must be scheme://host[:port] "
+                           "with scheme http or https and nothing after the port (e.g. "
+                           "\"https://station.example:8573\")"});
+        continue;
+      }
+      s.api.allowed_origins.push_back(std::move(*origin));
+    }
+  }
   if (const auto* tokens = r.array("tokens")) {
     std::map<std::string, int> names;
     for (const auto& node : *tokens) {
@@ -455,6 +472,56 @@ std::optional<Endpoint> parse_endpoint(const std::string& text) {
       ec != std::errc{} || p != port.data() + port.size() || value == 0 || value > 65535)
     return std::nullopt;
   return Endpoint{host, static_cast<std::uint16_t>(value)};
+}
+
+std::optional<std::string> canonical_origin(std::string_view text) {
+  const auto lower = [](std::string_view v) {
+    std::string out(v);
+    for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+  };
+  const auto sep = text.find("://");
+  if (sep == std::string_view::npos || text.size() > 300) return std::nullopt;
+  const auto scheme = lower(text.substr(0, sep));
+  if (scheme != "http" && scheme != "https") return std::nullopt;
+  auto rest = text.substr(sep + 3);
+  std::string_view host;
+  std::string_view port;
+  bool has_port = false;
+  if (!rest.empty() && rest.front() == '[') {  // [IPv6]
+    const auto close = rest.find(']');
+    if (close == std::string_view::npos || close < 2) return std::nullopt;
+    host = rest.substr(0, close + 1);
+    for (char c : host.substr(1, host.size() - 2))
+      if (!std::isxdigit(static_cast<unsigned char>(c)) && c != ':' && c != '.')
+        return std::nullopt;
+    rest.remove_prefix(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return std::nullopt;
+      port = rest.substr(1);
+      has_port = true;
+    }
+  } else {
+    const auto colon = rest.find(':');
+    host = rest.substr(0, colon);
+    if (colon != std::string_view::npos) {
+      port = rest.substr(colon + 1);
+      has_port = true;
+    }
+    // A name or an IPv4 address: nothing that could start a user, path, query or fragment.
+    if (host.empty()) return std::nullopt;
+    for (char c : host)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_')
+        return std::nullopt;
+  }
+  unsigned number = scheme == "https" ? 443 : 80;
+  if (has_port) {
+    if (port.empty() || port.size() > 5) return std::nullopt;
+    auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
+    if (ec != std::errc{} || p != port.data() + port.size() || number == 0 || number > 65535)
+      return std::nullopt;
+  }
+  return scheme + "://" + lower(host) + ":" + std::to_string(number);
 }
 
 LoadResult parse(const std::string& text, const std::filesystem::path& path) {

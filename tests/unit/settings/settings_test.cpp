@@ -394,5 +394,56 @@ TEST(SettingsPositions, CheckConfigPrintsThePositionsAndExitsTwo) {
       << out2;
 }
 
+// ---- [api] allowed_origins ----------------------------------------------------------------
+
+TEST(Origins, CanonicalFormComparesSchemeHostAndPort) {
+  EXPECT_EQ(canonical_origin("https://station.example:8573"), "https://station.example:8573");
+  EXPECT_EQ(canonical_origin("HTTPS://Station.Example"), "https://station.example:443");
+  EXPECT_EQ(canonical_origin("http://10.0.0.5"), "http://10.0.0.5:80");
+  EXPECT_EQ(canonical_origin("http://[::1]:8573"), "http://[::1]:8573");
+  EXPECT_EQ(canonical_origin("http://[FE80::1]"), "http://[fe80::1]:80");
+  for (const char* bad :
+       {"null", "", "station.example:8573", "ftp://station.example", "https://", "https://:443",
+        "https://station.example/", "https://station.example:8573/path", "https://a@b",
+        "https://station.example:0", "https://station.example:65536", "https://station.example:",
+        "https://station.example:8a", "https://station.example?x", "https://station.example#x",
+        "https://[::1", "https://[zz]:1", "https://st ation", "file://x"})
+    EXPECT_FALSE(canonical_origin(bad)) << bad;
+}
+
+TEST(SettingsApi, AllowedOriginsAreReadCanonicalAndBadOnesNamedWithTheirPosition) {
+  std::string text = kGood;
+  text.replace(text.find("[api]\n"), 6,
+               "[api]\nallowed_origins = [\"HTTPS://Vitals.Clinic.Example\", "
+               "\"http://10.0.0.5:8573\"]\n");
+  auto r = parse(text, "/etc/vitalsd/vitalsd.toml");
+  ASSERT_TRUE(r.diagnostics.empty()) << first(r.diagnostics);
+  EXPECT_EQ(
+      r.settings->api.allowed_origins,
+      (std::vector<std::string>{"https://vitals.clinic.example:443", "http://10.0.0.5:8573"}));
+
+  text = kGood;
+  text.replace(text.find("[api]\n"), 6,
+               "[api]\nallowed_origins = [\"https://ok.example\", \"https://x.example/\", 7]\n");
+  const auto d = check(text);
+  ASSERT_EQ(d.size(), 2u) << first(d);
+  const auto line = [&](const std::string& t) {
+    return 1 + static_cast<int>(std::count(
+                   t.begin(), t.begin() + static_cast<std::ptrdiff_t>(t.find("allowed_origins")),
+                   '\n'));
+  }(text);
+  EXPECT_EQ(d[0].where.line, line);
+  EXPECT_EQ(d[0].where.column, 42);
+  EXPECT_NE(d[0].message.find("'https://x.example/' is not an origin"), std::string::npos)
+      << d[0].message;
+  EXPECT_EQ(d[1].where.column, 64);
+  EXPECT_NE(d[1].message.find("not a string"), std::string::npos) << d[1].message;
+  const auto wrong = check(std::string(kGood).replace(
+      std::string(kGood).find("[api]\n"), 6, "[api]\nallowed_origins = \"https://x.example\"\n"));
+  ASSERT_FALSE(wrong.empty());
+  EXPECT_NE(first(wrong).find("api.allowed_origins: expected an array"), std::string::npos)
+      << first(wrong);
+}
+
 }  // namespace
 }  // namespace vitalsd::settings
