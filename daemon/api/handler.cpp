@@ -585,6 +585,7 @@ asio::awaitable<Outcome> dispatch(const Ctx& c) {
           s.after = *n;
         }
         s.actor = actor;
+        if (const auto* token = st.auth.digest_of(actor)) s.token = *token;
         co_return Outcome{{}, std::move(s)};
       }
       auto page = queries::events(*st.db, s.after, static_cast<int>(limit), s.filter);
@@ -786,7 +787,7 @@ asio::awaitable<Outcome> handle(const std::shared_ptr<State>& state, const Reque
       const auto cookie = req[http::field::cookie];
       const std::string_view cookie_text(cookie.data(), cookie.size());
       if (auth_text.empty() && !WebSessions::find_cookie(cookie_text).empty()) {
-        web = state->web.check(cookie_text, unix_now());
+        web = state->web.check(cookie_text, unix_now(), state->auth);
         if (web) who = state->auth.find(web->name);
         if (!who)
           co_return co_await unauthorized(
@@ -868,17 +869,28 @@ asio::awaitable<Outcome> handle(const std::shared_ptr<State>& state, const Reque
       if (!id)
         co_return co_await unauthorized(state, address, method, m, "unknown_token",
                                         "that token is not known here", false);
-      const auto issued = state->web.issue(id->name, unix_now());
+      const auto* digest = state->auth.digest_of(id->name);
+      const auto now = unix_now();
+      const auto issued = digest ? state->web.issue(id->name, *digest, now) : std::nullopt;
+      if (!issued) {
+        auto r = error(503, "sign_in_unavailable",
+                       "too many browser sessions were signed out and have not expired yet (" +
+                           std::to_string(state->web.max_sign_outs()) +
+                           "); sign-ins resume as they expire (Retry-After). Bearer tokens "
+                           "still work.");
+        r.headers.emplace_back("Retry-After", std::to_string(state->web.retry_after(now)));
+        co_return Outcome{std::move(r), {}};
+      }
       Access a;
       a.address = address_text(address);
       a.actor = id->name;
       a.role = std::string(role_name(id->role));
-      a.expires_at = iso_from_unix(issued.expires);
+      a.expires_at = iso_from_unix(issued->expires);
       state->actions.access(a);
       spdlog::info("api: {} signed in from {}", id->name, a.address);
-      auto r = json_response(200, who_json(*id, issued.csrf, issued.expires));
+      auto r = json_response(200, who_json(*id, issued->csrf, issued->expires));
       r.headers.emplace_back("Set-Cookie",
-                             session_cookie(issued.cookie, state->web.lifetime().count(),
+                             session_cookie(issued->cookie, state->web.lifetime().count(),
                                             state->settings.tls.enabled));
       co_return Outcome{std::move(r), {}};
     }

@@ -148,8 +148,9 @@ TEST_F(WebTest, TheSignInKeyOutlivesARestart) {
   const auto s = sign_in();
   WebSessions again(dir.path(), std::chrono::hours{12});
   again.open();
-  EXPECT_TRUE(again.check(s.cookie, std::time(nullptr)).has_value());
-  EXPECT_FALSE(again.check(s.cookie, std::time(nullptr) + 13 * 3600).has_value());  // expired
+  const Auth auth(settings.tokens);
+  EXPECT_TRUE(again.check(s.cookie, std::time(nullptr), auth).has_value());
+  EXPECT_FALSE(again.check(s.cookie, std::time(nullptr) + 13 * 3600, auth).has_value());  // expired
 }
 
 TEST_F(WebTest, BodiesThatAreNotJsonAre415) {
@@ -187,13 +188,6 @@ TEST_F(WebTest, ProtocolsAreListedForTheDashboard) {
   EXPECT_EQ(r.status, 200u);
   EXPECT_EQ(r.j()["protocols"][0]["name"], "ketamine-iv");
   EXPECT_EQ(get("/api/v1/protocols", "").status, 401u);
-}
-
-// HSTS is for HTTPS only (tests/integration/tls checks it is there): over plain HTTP a browser
-// ignores it, and sending it would claim a promise the listener does not keep.
-TEST_F(WebTest, PlainHttpCarriesNoStrictTransportSecurity) {
-  EXPECT_TRUE(get("/api/v1/health").raw["Strict-Transport-Security"].empty());
-  EXPECT_TRUE(call(V::get, "/", "").raw["Strict-Transport-Security"].empty());
 }
 
 // ---- origins of the event streams ---------------------------------------------------------
@@ -320,11 +314,67 @@ TEST_F(AllowedOriginTest, ListedOriginsOpenTheStreamsOthersDoNot) {
   EXPECT_NE(r.j().value("detail", "").find("allowed_origins"), std::string::npos) << r.body;
 }
 
+// ---- a rotated token ends its cookies ----------------------------------------------------
+
+TEST_F(WebTest, ChangingATokensSecretEndsTheCookiesMintedWithIt) {
+  auto s = sign_in();
+  auto other = sign_in("auditor");
+  ASSERT_EQ(as(s, V::get, "/api/v1/alerts").status, 200u);
+  // Reload: acc-nurse keeps its name and role with a new secret.
+  auto tokens = settings.tokens;
+  for (auto& t : tokens)
+    if (t.name == "acc-nurse") t.sha256 = sha256_hex("a-new-secret-for-acc-nurse");
+  server->set_tokens(tokens);
+  for (int i = 0; i < 100 && call(V::get, "/api/v1/alerts", "nurse").status != 401; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  ASSERT_EQ(call(V::get, "/api/v1/alerts", "nurse").status, 401u);  // the old bearer token
+  auto r = as(s, V::get, "/api/v1/alerts");
+  EXPECT_EQ(r.status, 401u) << r.body;
+  EXPECT_EQ(actions.refusals().back().reason, "session_invalid");
+  EXPECT_EQ(as(other, V::get, "/api/v1/alerts").status, 200u);  // another token's cookie lives
+  // Its bearer token's and its cookie's event streams opened before the reload were closed by
+  // it (see StreamsOfARotatedTokenAreClosedByTheReload); signing in with the new secret works.
+  auto fresh = call(V::post, "/api/v1/login", "", R"({"token":"a-new-secret-for-acc-nurse"})");
+  ASSERT_EQ(fresh.status, 200u) << fresh.body;
+  EXPECT_EQ(as({cookie_of(fresh), fresh.j().value("csrf", "")}, V::get, "/api/v1/alerts").status,
+            200u);
+}
+
 // HSTS is for HTTPS only (tests/integration/tls checks it is there): over plain HTTP a browser
 // ignores it, and sending it would claim a promise the listener does not keep.
 TEST_F(WebTest, PlainHttpCarriesNoStrictTransportSecurity) {
   EXPECT_TRUE(get("/api/v1/health").raw["Strict-Transport-Security"].empty());
   EXPECT_TRUE(call(V::get, "/", "").raw["Strict-Transport-Security"].empty());
+}
+
+// An event stream outlives no reload that ends its credentials: a browser's (cookie) and a
+// clinic system's (bearer token) are closed at once; another token's stream carries on.
+TEST_F(OriginTest, StreamsOfARotatedTokenAreClosedByTheReload) {
+  auto s = sign_in();
+  const auto open_stream = [&](const std::vector<std::string>& lines) {
+    int fd = raw_connect();
+    std::string req = "GET /api/v1/events/stream?after=0 HTTP/1.1\r\nHost: " + host() + "\r\n";
+    for (const auto& l : lines) req += l + "\r\n";
+    req += "\r\n";
+    ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+    return fd;
+  };
+  const int browser = open_stream({"Cookie: " + s.cookie, "Origin: " + own()});
+  const int system = open_stream({"Authorization: Bearer " + token_of("nurse")});
+  const int auditor = open_stream({"Authorization: Bearer " + token_of("auditor")});
+  for (int fd : {browser, system, auditor}) {
+    auto [head, closed] = raw_read_all(fd, std::chrono::milliseconds{300});
+    EXPECT_EQ(head.rfind("HTTP/1.1 200 ", 0), 0u) << head;
+    EXPECT_FALSE(closed);
+  }
+  auto tokens = settings.tokens;
+  for (auto& t : tokens)
+    if (t.name == "acc-nurse") t.sha256 = sha256_hex("a-new-secret-for-acc-nurse");
+  server->set_tokens(tokens);
+  EXPECT_TRUE(raw_read_all(browser, std::chrono::milliseconds{1000}).second);
+  EXPECT_TRUE(raw_read_all(system, std::chrono::milliseconds{1000}).second);
+  EXPECT_FALSE(raw_read_all(auditor, std::chrono::milliseconds{300}).second);
+  for (int fd : {browser, system, auditor}) ::close(fd);
 }
 
 }  // namespace
