@@ -37,6 +37,8 @@ class ApiTls : public ::testing::Test {
   virtual std::pair<std::string, std::string> server_files() {
     return {certs.server_cert(), certs.server_key()};
   }
+  // More of the config (another listener), given the certificate and key.
+  virtual std::string extra_config(const std::string&, const std::string&) { return {}; }
   void SetUp() override {
     port = test::free_port();
     const auto [cert, key] = server_files();
@@ -46,7 +48,8 @@ class ApiTls : public ::testing::Test {
                                   << key << "\"\n\n[[api.tokens]]\nname = \"n\"\nrole = \"nurse\"\n"
                                   << "sha256 = \"" << api::sha256_hex(kToken) << "\"\n\n"
                                   << "[[monitors]]\nid = \"chair-1\"\ndriver = \"simulator\"\n"
-                                     "poll_ms = 250\n";
+                                     "poll_ms = 250\n"
+                                  << extra_config(cert, key);
     daemon = std::make_unique<test::Process>(
         std::vector<std::string>{VITALSD_BIN_DIR "/vitalsd", "--config", (dir / "c.toml").string()},
         dir / "daemon.log");
@@ -168,6 +171,38 @@ TEST_F(ApiTlsRsa, Tls12RefusesStaticRsaAndCbcSuitesAndAcceptsEcdheAead) {
   EXPECT_NE(tls13.output.find("TLSv1.3"), std::string::npos) << tls13.output;
   // Served meanwhile.
   EXPECT_EQ(curl({"--cacert", certs.ca(), url("/api/v1/health")}).rc, 0);
+}
+
+// The HL7 PCD-01 listener gets the same policy (one place: net::make_tls_context).
+class Hl7TlsRsa : public ApiTlsRsa {
+ protected:
+  std::string extra_config(const std::string& cert, const std::string& key) override {
+    hl7_port = test::free_port();
+    return "\n[hl7]\nlisten = \"127.0.0.1:" + std::to_string(hl7_port) +
+           "\"\ntls = true\ntls_cert = \"" + cert + "\"\ntls_key = \"" + key +
+           "\"\n\n[[monitors]]\nid = \"chair-h\"\ndriver = \"hl7\"\nsource = \"MON-H\"\n";
+  }
+  bool hl7_handshake_tls12(const std::string& suite) {
+    auto r =
+        run({"/bin/sh", "-c",
+             "openssl s_client -connect 127.0.0.1:" + std::to_string(hl7_port) +
+                 " -servername localhost -tls1_2 -cipher '" + suite + ":@SECLEVEL=0' </dev/null"});
+    last_handshake = r.output;
+    return r.rc == 0 && r.output.find("Cipher is " + suite) != std::string::npos;
+  }
+  std::uint16_t hl7_port = 0;
+};
+
+TEST_F(Hl7TlsRsa, TheHl7ListenerRefusesStaticRsaAndCbcSuitesToo) {
+  // The accepted suite first, so that a listener not up yet cannot pass for a refusal.
+  bool accepted = false;
+  for (int i = 0; i < 50 && !accepted; ++i) {
+    accepted = hl7_handshake_tls12("ECDHE-RSA-AES128-GCM-SHA256");
+    if (!accepted) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_TRUE(accepted) << last_handshake << daemon->output();
+  for (const char* refused : {"AES128-SHA", "AES256-GCM-SHA384", "ECDHE-RSA-AES128-SHA"})
+    EXPECT_FALSE(hl7_handshake_tls12(refused)) << refused << " was accepted:\n" << last_handshake;
 }
 
 TEST_F(ApiTls, Tls12WithAnEcCertificateRefusesCbcSuitesToo) {
