@@ -145,4 +145,10 @@ const Identity* Auth::find(std::string_view name) const {
   return nullptr;
 }
 
+const Auth::Digest* Auth::digest_of(std::string_view name) const {
+  for (const auto& e : entries_)
+    if (e.identity.name == name) return &e.digest;
+  return nullptr;
+}
+
 }  // namespace vitalsd::api

@@ -33,6 +33,8 @@ struct Identity {
 
 class Auth {
  public:
+  using Digest = std::array<unsigned char, 32>;  // SHA-256 of a token
+
   // Throws std::runtime_error (start-up) on a token with an unknown role or a digest that is
   // not 64 hex digits.
   explicit Auth(const std::vector<settings::Token>& tokens);
@@ -46,6 +48,9 @@ class Auth {
 
   // The identity of the token with this name (a browser session names its token), or nullptr.
   const Identity* find(std::string_view name) const;
+  // The configured SHA-256 of the token with this name, or nullptr. A browser session is bound
+  // to it: a reload that changes the digest under the same name ends the session.
+  const Digest* digest_of(std::string_view name) const;
 
   std::size_t size() const { return entries_.size(); }
 
@@ -55,7 +60,6 @@ class Auth {
   void replace(const std::vector<settings::Token>& tokens);
 
  private:
-  using Digest = std::array<unsigned char, 32>;
   struct Entry {
     Digest digest;
     Identity identity;

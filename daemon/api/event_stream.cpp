@@ -42,6 +42,15 @@ void EventStream::close() {
   wake_.cancel();
 }
 
+void EventStream::tokens_changed(const Auth& auth) {
+  if (closed_) return;
+  const auto* token = auth.digest_of(request_.actor);
+  if (token && *token == request_.token) return;
+  spdlog::info("api: event stream of {} closed: its token was {} by a reload", request_.actor,
+               token ? "given a new secret" : "removed");
+  close();
+}
+
 void EventStream::deliver(const std::vector<Frame>& frames) {
   if (!live_ || closed_ || overflowed_) return;  // during catch-up the database has them
   bool added = false;

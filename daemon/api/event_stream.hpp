@@ -32,6 +32,7 @@ class EventStream : public Connection,
   void run();
   void close() final;
   void deliver(const std::vector<Frame>& frames) final;
+  void tokens_changed(const Auth& auth) final;
 
  protected:
   // The transport. Each returns false when the client is gone (the stream then ends).

@@ -8,6 +8,7 @@
 
 #include <boost/beast/websocket/rfc6455.hpp>
 
+#include "api/free_text.hpp"
 #include "api/routes.hpp"
 #include "core/time.hpp"
 #include "web/assets.hpp"
@@ -271,7 +272,14 @@ std::optional<Response> parse_body(const std::string& body, std::initializer_lis
           return true;
         },
         false);
-    if (out.is_discarded()) return error(400, "bad_request", "malformed JSON");
+    if (out.is_discarded()) {
+      if (const auto field = field_with_invalid_utf8(body); !field.empty())
+        return error(400, "bad_request", "field " + shown_name(field) + " is not valid UTF-8");
+      if (const auto at = first_invalid_utf8(body); at != std::string::npos)
+        return error(400, "bad_request",
+                     "the body is not valid UTF-8 (byte " + std::to_string(at) + ")");
+      return error(400, "bad_request", "malformed JSON");
+    }
     if (!duplicate.empty())
       return error(400, "bad_request", "field " + shown_name(duplicate) + " given twice");
     if (has_nul(out)) return error(400, "bad_request", "a string holds a NUL character (\\u0000)");
@@ -291,6 +299,8 @@ std::optional<Response> parse_body(const std::string& body, std::initializer_lis
       if (f->max_length && s.size() > f->max_length)
         return error(400, "bad_request",
                      "field \"" + key + "\" longer than " + std::to_string(f->max_length));
+      if (auto problem = free_text_error(s))
+        return error(400, "bad_request", "field \"" + key + "\" " + *problem);
     } else if (!value.is_number() || !std::isfinite(value.get<double>())) {
       return error(400, "bad_request", "field \"" + key + "\" must be a number");
     }
@@ -575,6 +585,7 @@ asio::awaitable<Outcome> dispatch(const Ctx& c) {
           s.after = *n;
         }
         s.actor = actor;
+        if (const auto* token = st.auth.digest_of(actor)) s.token = *token;
         co_return Outcome{{}, std::move(s)};
       }
       auto page = queries::events(*st.db, s.after, static_cast<int>(limit), s.filter);
@@ -665,6 +676,55 @@ bool json_media_type(std::string_view type) {
                                "application/json");
 }
 
+// GET events (as a stream), events/stream, events/ws.
+bool opens_event_stream(const Route& route, const Request& req) {
+  return route.endpoint == Endpoint::events_ws || route.endpoint == Endpoint::events_stream ||
+         (route.endpoint == Endpoint::events_page && wants_event_stream(req));
+}
+
+std::string header_text(const Request& req, std::string_view name) {
+  const auto v = req[boost::beast::string_view(name.data(), name.size())];
+  return std::string(v.data(), v.size());
+}
+
+// Why a browser-session request for an event stream is refused for its origin, or nullopt
+// (docs/api.md "Origins"). Accepted: the daemon's own origin (this listener's scheme and the
+// Host the request came to) and [api] allowed_origins. A WebSocket always carries Origin in a
+// browser, so one without it is refused. Chromium leaves Origin off a same-origin EventSource:
+// there Sec-Fetch-Site, when sent, must say same-origin (or none: typed in the address bar);
+// with neither header (plain HTTP to a LAN name: no Sec-Fetch-*) it is served, since a page
+// of another origin always sends Origin with an EventSource, and CORS keeps anything else
+// (an <img>, a no-cors fetch) from reading the answer.
+std::optional<std::string> origin_refusal(const State& st, const Request& req, bool websocket) {
+  const bool has_origin = req.find(http::field::origin) != req.end();
+  if (!has_origin) {
+    if (websocket)
+      return "a WebSocket opened with a browser session must carry Origin (browsers always send "
+             "it); clinic systems use a bearer token";
+    const auto site = header_text(req, "Sec-Fetch-Site");
+    if (site.empty() || boost::beast::iequals(site, "same-origin") ||
+        boost::beast::iequals(site, "none"))
+      return std::nullopt;
+    return "this event stream was requested by a page of another origin (Sec-Fetch-Site: " +
+           site.substr(0, 20) + "); open it from the dashboard's own origin";
+  }
+  const auto origin_text = header_text(req, "Origin");
+  const auto origin = settings::canonical_origin(origin_text);
+  const auto host = header_text(req, "Host");
+  const auto own = settings::canonical_origin(
+      std::string(st.settings.tls.enabled ? "https://" : "http://") + host);
+  if (origin) {
+    if (own && *origin == *own) return std::nullopt;
+    for (const auto& allowed : st.settings.allowed_origins)
+      if (*origin == allowed) return std::nullopt;
+  }
+  auto shown = origin_text.substr(0, 100);
+  for (auto& c : shown)
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7F) c = '?';
+  return "origin " + shown + " may not open the event streams with a browser session: only " +
+         (own ? *own : std::string("this daemon's own origin")) + " and [api] allowed_origins may";
+}
+
 // A 401, reported for the journal and answered late when this address keeps failing.
 asio::awaitable<Outcome> unauthorized(const std::shared_ptr<State>& state,
                                       const asio::ip::address& address, Method method,
@@ -727,7 +787,7 @@ asio::awaitable<Outcome> handle(const std::shared_ptr<State>& state, const Reque
       const auto cookie = req[http::field::cookie];
       const std::string_view cookie_text(cookie.data(), cookie.size());
       if (auth_text.empty() && !WebSessions::find_cookie(cookie_text).empty()) {
-        web = state->web.check(cookie_text, unix_now());
+        web = state->web.check(cookie_text, unix_now(), state->auth);
         if (web) who = state->auth.find(web->name);
         if (!who)
           co_return co_await unauthorized(
@@ -779,6 +839,17 @@ asio::awaitable<Outcome> handle(const std::shared_ptr<State>& state, const Reque
                           {}};
       }
     }
+    // An event stream opened with a browser session: only from this daemon's own origin or one
+    // of [api] allowed_origins. A page of another origin of the same site (another port, another
+    // host of the clinic's domain) gets the SameSite=Strict cookie sent along, and a WebSocket
+    // has no CORS to keep it from reading what comes back.
+    if (web && opens_event_stream(*m.route, req)) {
+      if (auto why = origin_refusal(*state, req, m.route->endpoint == Endpoint::events_ws)) {
+        ++state->forbidden;
+        report_refusal(*state, address, method, m, 403, "origin_refused", who);
+        co_return Outcome{error(403, "origin_refused", *why), {}};
+      }
+    }
     if (method == Method::post && !blank(req.body())) {
       const auto type = req[http::field::content_type];
       if (!json_media_type(std::string_view(type.data(), type.size())))
@@ -798,17 +869,28 @@ asio::awaitable<Outcome> handle(const std::shared_ptr<State>& state, const Reque
       if (!id)
         co_return co_await unauthorized(state, address, method, m, "unknown_token",
                                         "that token is not known here", false);
-      const auto issued = state->web.issue(id->name, unix_now());
+      const auto* digest = state->auth.digest_of(id->name);
+      const auto now = unix_now();
+      const auto issued = digest ? state->web.issue(id->name, *digest, now) : std::nullopt;
+      if (!issued) {
+        auto r = error(503, "sign_in_unavailable",
+                       "too many browser sessions were signed out and have not expired yet (" +
+                           std::to_string(state->web.max_sign_outs()) +
+                           "); sign-ins resume as they expire (Retry-After). Bearer tokens "
+                           "still work.");
+        r.headers.emplace_back("Retry-After", std::to_string(state->web.retry_after(now)));
+        co_return Outcome{std::move(r), {}};
+      }
       Access a;
       a.address = address_text(address);
       a.actor = id->name;
       a.role = std::string(role_name(id->role));
-      a.expires_at = iso_from_unix(issued.expires);
+      a.expires_at = iso_from_unix(issued->expires);
       state->actions.access(a);
       spdlog::info("api: {} signed in from {}", id->name, a.address);
-      auto r = json_response(200, who_json(*id, issued.csrf, issued.expires));
+      auto r = json_response(200, who_json(*id, issued->csrf, issued->expires));
       r.headers.emplace_back("Set-Cookie",
-                             session_cookie(issued.cookie, state->web.lifetime().count(),
+                             session_cookie(issued->cookie, state->web.lifetime().count(),
                                             state->settings.tls.enabled));
       co_return Outcome{std::move(r), {}};
     }

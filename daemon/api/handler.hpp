@@ -35,6 +35,8 @@ struct StreamRequest {
   std::int64_t after = 0;
   queries::EventFilter filter;
   std::string actor;
+  Auth::Digest token{};    // the actor's token digest when it opened: a reload that changes it ends
+                           // the stream
   bool websocket = false;  // a WebSocket upgrade, else SSE
 };
 

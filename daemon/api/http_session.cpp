@@ -14,6 +14,31 @@ namespace beast = boost::beast;
 using asio::redirect_error;
 using asio::use_awaitable;
 
+namespace {
+
+// RFC 9112 §6.1, §6.3: what frames a request body must be unambiguous, or a proxy in front of
+// us and we could split the connection into different requests. Only `Transfer-Encoding:
+// chunked` (any case, surrounding whitespace) is accepted, given once and without
+// Content-Length; anything else is refused before a body byte is read. Beast alone reads
+// "xchunked" or "identity" plus Content-Length by the length, and "chunked, identity" as no
+// body at all.
+std::optional<std::string> framing_error(const http::request_parser<http::string_body>& parser) {
+  const auto& head = parser.get();
+  const auto [first, last] = head.equal_range(http::field::transfer_encoding);
+  if (first == last) return std::nullopt;
+  if (std::next(first) != last) return "Transfer-Encoding is given more than once";
+  auto value = std::string_view(first->value().data(), first->value().size());
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  if (!beast::iequals(beast::string_view(value.data(), value.size()), "chunked"))
+    return "the only Transfer-Encoding accepted is chunked";
+  if (head.count(http::field::content_length) > 0)
+    return "Transfer-Encoding and Content-Length together";
+  return std::nullopt;
+}
+
+}  // namespace
+
 HttpSession::HttpSession(std::shared_ptr<State> state, asio::ip::tcp::socket socket,
                          const asio::ip::address& address, std::shared_ptr<TlsServer> tls)
     : state_(std::move(state)),
@@ -47,6 +72,7 @@ asio::awaitable<void> HttpSession::refuse(unsigned status, std::string_view code
   http::response<http::string_body> res{static_cast<http::status>(status), 11};
   res.set(http::field::content_type, "application/json");
   res.set(http::field::connection, "close");
+  if (stream_->tls()) res.set(http::field::strict_transport_security, kStrictTransportSecurity);
   res.body() = std::move(r.body);
   res.prepare_payload();
   boost::system::error_code ec;
@@ -134,6 +160,13 @@ asio::awaitable<void> HttpSession::loop() {
         break;
       }
       if (!state_->connections.contains(this)) break;  // evicted while its request arrived
+      if (auto bad = framing_error(parser)) {
+        // Named, not a temporary (see too_large above).
+        const std::string detail = *bad + " (RFC 9112); the connection is closed";
+        co_await refuse(400, "bad_request", detail);
+        co_await linger();
+        break;
+      }
       auto& head = parser.get();
       const auto cl = parser.content_length();
       if (cl && *cl > cfg.body_limit_bytes) {
@@ -184,6 +217,7 @@ asio::awaitable<void> HttpSession::loop() {
       res.set(http::field::server, "vitalsd");
       res.set(http::field::content_type, out.response.content_type);
       res.set(http::field::cache_control, "no-store");
+      if (stream_->tls()) res.set(http::field::strict_transport_security, kStrictTransportSecurity);
       for (const auto& [name, value] : out.response.headers) res.set(name, value);
       if (out.response.challenge) res.set(http::field::www_authenticate, "Bearer");
       if (!out.response.allow.empty()) res.set(http::field::allow, out.response.allow);

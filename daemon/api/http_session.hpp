@@ -1,8 +1,11 @@
 // One client connection: reads requests one at a time (pipelined requests wait in the buffer),
 // bounded by the header timeout (the first request's header must be complete that long after
 // the connection was accepted, each later one that long after its first byte), the idle
-// timeout between requests, an 8 KiB header and the body limit. It is `idle` for the
-// connection caps until a request is read to its end, `busy` while it is answered.
+// timeout between requests, an 8 KiB header and the body limit. A body framed ambiguously (a
+// Transfer-Encoding other than chunked, or one with Content-Length) is 400 and the connection
+// closed before the body is read. Over TLS every answer carries Strict-Transport-Security. It
+// is `idle` for the connection caps until a request is read to its end, `busy` while it is
+// answered.
 #pragma once
 
 #include <boost/beast/core.hpp>

@@ -103,6 +103,12 @@ void Server::set_tokens(const std::vector<settings::Token>& tokens) {
     state->auth.replace(tokens);
     state->settings.tokens = tokens;
     spdlog::info("api: token table reloaded ({} tokens)", state->auth.size());
+    // Event streams of a token removed or given a new secret end now, not at their next
+    // reconnect (which is refused).
+    const std::vector<detail::Subscriber*> subs(state->subscribers.begin(),
+                                                state->subscribers.end());
+    for (auto* s : subs)
+      if (state->subscribers.count(s)) s->tokens_changed(state->auth);
   });
 }
 

@@ -63,7 +63,8 @@ class Server {
   void publish_uncommitted(const std::vector<store::Event>& events);
 
   // Reload: the new token table (checked first: on a bad one this throws std::runtime_error
-  // and the old table stays). Requests already authenticated finish as they were.
+  // and the old table stays). Requests already authenticated finish as they were; event streams
+  // of a token removed or given a new secret are closed, and its browser sessions end.
   void set_tokens(const std::vector<settings::Token>& tokens);
 
   // Read on the strand; approximate from other threads.

@@ -27,9 +27,11 @@ asio::awaitable<bool> SseSession::write(const std::vector<asio::const_buffer>& b
 asio::awaitable<bool> SseSession::open() {
   static const std::string kHead =
       "HTTP/1.1 200 OK\r\nServer: vitalsd\r\nContent-Type: text/event-stream\r\n"
-      "Cache-Control: no-store\r\nX-Accel-Buffering: no\r\nConnection: keep-alive\r\n\r\n"
-      "retry: 2000\n\n";
-  buffers_.assign(1, asio::buffer(kHead));
+      "Cache-Control: no-store\r\nX-Accel-Buffering: no\r\nConnection: keep-alive\r\n";
+  static const std::string kPlain = kHead + "\r\nretry: 2000\n\n";
+  static const std::string kTls =
+      kHead + "Strict-Transport-Security: " + kStrictTransportSecurity + "\r\n\r\nretry: 2000\n\n";
+  buffers_.assign(1, asio::buffer(stream_->tls() ? kTls : kPlain));
   co_return co_await write(buffers_);
 }
 

@@ -41,6 +41,9 @@ class Subscriber {
  public:
   virtual ~Subscriber() = default;
   virtual void deliver(const std::vector<Frame>& frames) = 0;
+  // After a reload of the token table: a subscriber whose token was removed or given another
+  // secret ends (as its bearer token or browser session would be refused now).
+  virtual void tokens_changed(const Auth& auth) = 0;
 };
 
 // The client's address of an accepted socket (unspecified when the peer is already gone).

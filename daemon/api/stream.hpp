@@ -17,6 +17,10 @@
 
 namespace vitalsd::api::detail {
 
+// Strict-Transport-Security on every answer over TLS (docs/tls.md): browsers use only HTTPS for
+// this host for a year after. No includeSubDomains: the daemon speaks for its own host only.
+inline constexpr const char* kStrictTransportSecurity = "max-age=31536000";
+
 // The listener's TLS: the context, and failed handshakes logged once per client address and
 // reason (a client retrying every second logs one line). Touched on the server's strand.
 struct TlsServer {

@@ -31,8 +31,11 @@ asio::awaitable<bool> WsSession::open() {
   timeouts.idle_timeout = 2 * Limits::kSseHeartbeat;  // a ping after 15 s, closed 15 s later
   timeouts.keep_alive_pings = true;
   ws_.set_option(timeouts);
-  ws_.set_option(websocket::stream_base::decorator(
-      [](websocket::response_type& res) { res.set(beast::http::field::server, "vitalsd"); }));
+  ws_.set_option(
+      websocket::stream_base::decorator([tls = stream_->tls()](websocket::response_type& res) {
+        res.set(beast::http::field::server, "vitalsd");
+        if (tls) res.set(beast::http::field::strict_transport_security, kStrictTransportSecurity);
+      }));
   ws_.read_message_max(kMaxClientMessage);
   ws_.text(true);
   boost::system::error_code ec;

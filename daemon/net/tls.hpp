@@ -1,7 +1,9 @@
 // OpenSSL contexts for vitalsd's TLS links (docs/tls.md), from a link's core::TlsConfig: TLS 1.2
 // minimum, the peer verified against tls_ca (clients: else the system's CAs), this end's
-// certificate and key when given. The files were checked at --check-config; a problem here
-// (a file changed since) is returned as text, never thrown.
+// certificate and key when given. A server (the API, the HL7 listener) offers in TLS 1.2 only
+// the suites of kServerTls12Suites; TLS 1.3 keeps OpenSSL's (all forward secret and AEAD). The
+// files were checked at --check-config; a problem here (a file changed since) is returned as
+// text, never thrown.
 #pragma once
 
 #include <boost/asio/ssl.hpp>
@@ -18,6 +20,14 @@ namespace ssl = asio::ssl;
 
 enum class TlsRole { client, server };
 
+// TLS 1.2 suites a server accepts: ECDHE key exchange (forward secrecy) with an AEAD cipher
+// (AES-GCM, ChaCha20-Poly1305), for ECDSA and RSA certificates alike (Mozilla's "intermediate"
+// list without DHE). No static RSA key exchange, no CBC, no SHA-1 MAC.
+inline constexpr const char* kServerTls12Suites =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
 // nullptr and `error` set when a file cannot be used.
 inline std::shared_ptr<ssl::context> make_tls_context(const core::TlsConfig& cfg, TlsRole role,
                                                       std::string& error) {
@@ -28,6 +38,9 @@ inline std::shared_ptr<ssl::context> make_tls_context(const core::TlsConfig& cfg
   ctx->set_options(ssl::context::default_workarounds | ssl::context::no_compression |
                        ssl::context::single_dh_use,
                    ec);
+  if (role == TlsRole::server &&
+      SSL_CTX_set_cipher_list(ctx->native_handle(), kServerTls12Suites) != 1)
+    return error = "OpenSSL refused the TLS 1.2 cipher list", nullptr;
   SSL_CTX_set_default_passwd_cb(ctx->native_handle(),
                                 [](char*, int, int, void*) { return 0; });  // no tty prompt
   if (!cfg.cert.empty()) {

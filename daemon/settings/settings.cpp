@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <fstream>
 #include <limits>
@@ -60,8 +61,18 @@ void read_daemon(const toml::table& t, const std::filesystem::path& base, Settin
     s.daemon.storage_backlog_observations = static_cast<std::size_t>(*v);
   if (auto v = r.integer("storage_stop_timeout_s", 0, 600))
     s.daemon.storage_stop_timeout_s = static_cast<int>(*v);
-  if (auto v = r.string("profiles_dir")) s.daemon.profiles_dir = base / *v;
-  if (auto v = r.string("protocols_dir")) s.daemon.protocols_dir = base / *v;
+  // A directory named here must be one: refused at its key, not later without a position.
+  for (auto [key, dir] : {std::pair{"profiles_dir", &s.daemon.profiles_dir},
+                          std::pair{"protocols_dir", &s.daemon.protocols_dir}}) {
+    if (auto v = r.string(key)) {
+      *dir = base / *v;
+      std::error_code ec;
+      if (!std::filesystem::is_directory(*dir, ec))
+        r.error(key,
+                "'" + dir->string() + "' " +
+                    (std::filesystem::exists(*dir, ec) ? "is not a directory" : "does not exist"));
+    }
+  }
   if (auto v = r.string("default_protocol")) s.daemon.default_protocol = *v;
   r.finish();
 }
@@ -96,6 +107,22 @@ void read_api(const toml::table& t, Settings& s, const std::string& file, core::
     s.api.failure_delay_max = std::chrono::milliseconds{*v};
   if (auto v = r.integer("web_session_hours", 1, 24 * 14))
     s.api.web_session_hours = std::chrono::hours{*v};
+  if (const auto* origins = r.array("allowed_origins")) {
+    for (const auto& node : *origins) {
+      const auto* text = node.as_string();
+      auto origin = text ? canonical_origin(text->get()) : std::nullopt;
+      if (!origin) {
+        out.push_back({core::position(node, file),
+                       "api.allowed_origins: " +
+                           (text ? "'" + text->get() + "' is not an origin" : "not a string") +
+                           ": each entry must be scheme://host[:port] "
+                           "with scheme http or https and nothing after the port (e.g. "
+                           "\"https://station.example:8573\")"});
+        continue;
+      }
+      s.api.allowed_origins.push_back(std::move(*origin));
+    }
+  }
   if (const auto* tokens = r.array("tokens")) {
     std::map<std::string, int> names;
     for (const auto& node : *tokens) {
@@ -411,9 +438,12 @@ void load_protocols(Settings& s, const toml::table* daemon, const std::string& c
     s.protocols.emplace(std::move(name), std::make_shared<const alarms::Protocol>(std::move(*p)));
   }
   if (!s.protocols.count(s.daemon.default_protocol)) {
-    core::SourcePos where{config_file, 0, 0};
-    if (daemon)
+    core::SourcePos where{config_file, 1, 1};
+    if (daemon) {
+      where = core::position(*daemon, config_file);
+      if (const auto* n = daemon->get("protocols_dir")) where = core::position(*n, config_file);
       if (const auto* n = daemon->get("default_protocol")) where = core::position(*n, config_file);
+    }
     out.push_back({where, "default protocol '" + s.daemon.default_protocol + "' not found in " +
                               s.daemon.protocols_dir.string()});
   }
@@ -444,6 +474,56 @@ std::optional<Endpoint> parse_endpoint(const std::string& text) {
   return Endpoint{host, static_cast<std::uint16_t>(value)};
 }
 
+std::optional<std::string> canonical_origin(std::string_view text) {
+  const auto lower = [](std::string_view v) {
+    std::string out(v);
+    for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+  };
+  const auto sep = text.find("://");
+  if (sep == std::string_view::npos || text.size() > 300) return std::nullopt;
+  const auto scheme = lower(text.substr(0, sep));
+  if (scheme != "http" && scheme != "https") return std::nullopt;
+  auto rest = text.substr(sep + 3);
+  std::string_view host;
+  std::string_view port;
+  bool has_port = false;
+  if (!rest.empty() && rest.front() == '[') {  // [IPv6]
+    const auto close = rest.find(']');
+    if (close == std::string_view::npos || close < 2) return std::nullopt;
+    host = rest.substr(0, close + 1);
+    for (char c : host.substr(1, host.size() - 2))
+      if (!std::isxdigit(static_cast<unsigned char>(c)) && c != ':' && c != '.')
+        return std::nullopt;
+    rest.remove_prefix(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return std::nullopt;
+      port = rest.substr(1);
+      has_port = true;
+    }
+  } else {
+    const auto colon = rest.find(':');
+    host = rest.substr(0, colon);
+    if (colon != std::string_view::npos) {
+      port = rest.substr(colon + 1);
+      has_port = true;
+    }
+    // A name or an IPv4 address: nothing that could start a user, path, query or fragment.
+    if (host.empty()) return std::nullopt;
+    for (char c : host)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_')
+        return std::nullopt;
+  }
+  unsigned number = scheme == "https" ? 443 : 80;
+  if (has_port) {
+    if (port.empty() || port.size() > 5) return std::nullopt;
+    auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
+    if (ec != std::errc{} || p != port.data() + port.size() || number == 0 || number > 65535)
+      return std::nullopt;
+  }
+  return scheme + "://" + lower(host) + ":" + std::to_string(number);
+}
+
 LoadResult parse(const std::string& text, const std::filesystem::path& path) {
   LoadResult result;
   auto& out = result.diagnostics;
@@ -472,8 +552,14 @@ LoadResult parse(const std::string& text, const std::filesystem::path& path) {
   const toml::table empty;
   const auto* daemon = r.table("daemon");
   read_daemon(daemon ? *daemon : empty, base, s, file, out);
-  if (!daemon)
-    out.push_back({{file, 0, 0}, "[daemon] table missing: state_dir and site are required"});
+  // Problems of the whole file are reported at its start (1:1), like every other problem at a
+  // position editors and CI logs can jump to.
+  if (root.empty())
+    out.push_back({{file, 1, 1},
+                   "the config is empty: at least [daemon] with state_dir is required (see "
+                   "config/vitalsd.toml and docs/config.md)"});
+  else if (!daemon)
+    out.push_back({{file, 1, 1}, "[daemon] table missing: state_dir and site are required"});
   else if (!daemon->get("state_dir"))
     out.push_back({core::position(*daemon, file), "daemon.state_dir: required key missing"});
   if (const auto* api = r.table("api")) read_api(*api, s, file, out, base);
@@ -524,7 +610,11 @@ LoadResult parse(const std::string& text, const std::filesystem::path& path) {
     m.hl7.source = source;
   }
   r.finish();
-  load_protocols(s, daemon, file, out);
+  // A protocols_dir that is no directory was reported at its key; there is nothing to load.
+  std::error_code dir_ec;
+  const auto* protocols_key = daemon ? daemon->get("protocols_dir") : nullptr;
+  if (!protocols_key || std::filesystem::is_directory(s.daemon.protocols_dir, dir_ec))
+    load_protocols(s, daemon, file, out);
   result.settings = std::move(s);
   return result;
 }

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <map>
@@ -25,6 +26,13 @@ struct Endpoint {
 };
 // "host:port" or "[v6]:port"; nullopt when malformed.
 std::optional<Endpoint> parse_endpoint(const std::string& text);
+
+// A web origin (RFC 6454) as browsers send it in `Origin`: "http" or "https", "://", a host
+// (name, IPv4, or [IPv6]) and an optional port; no user, path, query or fragment. Returned in
+// one canonical form, "scheme://host:port" with scheme and host in lower case and the default
+// port (80, 443) written out, so that two spellings of one origin compare equal. nullopt for
+// anything else ("null" included).
+std::optional<std::string> canonical_origin(std::string_view text);
 
 struct DaemonSettings {
   std::filesystem::path state_dir = "/var/lib/vitalsd";
@@ -64,6 +72,10 @@ struct ApiSettings {
   std::chrono::milliseconds failure_delay_max{1000};
   // How long a browser stays signed in (the dashboard's session cookie): one shift by default.
   std::chrono::hours web_session_hours{12};
+  // Origins besides the daemon's own (the Host a request came to, with this listener's
+  // scheme) whose pages may open the event streams with a browser session cookie
+  // (docs/api.md "Origins"); canonical_origin() form.
+  std::vector<std::string> allowed_origins;
   std::vector<Token> tokens;
   // HTTPS / WSS (docs/tls.md): tls_cert + tls_key; with tls_ca, clients must present a
   // certificate signed by it.

@@ -295,5 +295,156 @@ TEST_F(ApiNoDelayTest, ThousandsOfBadTokensStayCheapAndBounded) {
   EXPECT_EQ(get("/api/v1/monitors", "nurse").status, 200u);
 }
 
+// ---- request framing (RFC 9112 §6.1, §6.3) ------------------------------------------------
+// A Transfer-Encoding other than exactly "chunked", or one together with Content-Length, is
+// read differently by different parsers (a proxy in front of us could see another request
+// boundary): 400 and the connection closed, before any body byte is read, so that nothing
+// behind it on the connection is ever served.
+
+struct Framed {
+  std::string text;  // all the server sent
+  bool closed = false;
+  std::size_t answers = 0;  // HTTP responses in `text`
+};
+
+class ApiFramingTest : public ApiTest {
+ protected:
+  // Sends `raw` on one connection and reads for less than the idle timeout (1.5 s), so that a
+  // close means the server refused, not that the connection idled out.
+  Framed send_raw(const std::string& raw) {
+    int fd = raw_connect();
+    ::send(fd, raw.data(), raw.size(), MSG_NOSIGNAL);
+    auto [text, closed] = raw_read_all(fd, std::chrono::milliseconds{1000});
+    ::close(fd);
+    Framed f{text, closed, 0};
+    for (auto at = text.find("HTTP/1.1 "); at != std::string::npos;
+         at = text.find("HTTP/1.1 ", at + 1))
+      ++f.answers;
+    return f;
+  }
+  // A nurse's acknowledgement with `framing` header lines and `body`, then a pipelined GET.
+  static std::string ack_then_health(const std::string& framing, const std::string& body) {
+    return "POST /api/v1/alerts/5/ack HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+           token_of("nurse") + "\r\nContent-Type: application/json\r\n" + framing + "\r\n" + body +
+           "GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n";
+  }
+  void expect_refused_and_closed(const Framed& f, const std::string& what) {
+    EXPECT_EQ(f.text.rfind("HTTP/1.1 400 ", 0), 0u) << what << "\n" << f.text;
+    EXPECT_EQ(f.answers, 1u) << what << ": the pipelined request was served\n" << f.text;
+    EXPECT_EQ(f.text.find("\"status\""), std::string::npos) << what << "\n" << f.text;
+    EXPECT_TRUE(f.closed) << what << ": the connection stayed open";
+  }
+};
+
+TEST_F(ApiFramingTest, ATransferEncodingOtherThanChunkedWithAContentLengthIs400AndClosed) {
+  for (const char* te : {"xchunked", "identity", "gzip", "chunked, identity"}) {
+    const auto f = send_raw(ack_then_health(
+        std::string("Transfer-Encoding: ") + te + "\r\nContent-Length: 2\r\n", "{}"));
+    expect_refused_and_closed(f, te);
+  }
+  EXPECT_TRUE(actions.calls().empty()) << actions.calls().front();
+  EXPECT_EQ(get("/api/v1/health", "").status, 200u);  // still serving
+}
+
+TEST_F(ApiFramingTest, ChunkedThenIdentityDoesNotTurnTheChunksIntoTheNextRequest) {
+  // Read as "not chunked", the body would be empty and the chunk bytes, which here spell a
+  // request, would be served as the next one.
+  const std::string smuggled = "GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n";
+  const auto f = send_raw(
+      "POST /api/v1/alerts/5/ack HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+      token_of("nurse") +
+      "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked, identity\r\n\r\n" +
+      smuggled);
+  expect_refused_and_closed(f, "chunked, identity");
+  EXPECT_TRUE(actions.calls().empty());
+}
+
+TEST_F(ApiFramingTest, TransferEncodingWithContentLengthIs400AndClosedInEitherOrder) {
+  const std::string chunk = "2\r\n{}\r\n0\r\n\r\n";
+  for (const auto& framing :
+       {std::string("Content-Length: 13\r\nTransfer-Encoding: chunked\r\n"),
+        std::string("Transfer-Encoding: chunked\r\nContent-Length: 13\r\n"),
+        std::string("Transfer-Encoding: gzip, chunked\r\n"),
+        std::string("Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n")}) {
+    const auto f = send_raw(ack_then_health(framing, chunk));
+    expect_refused_and_closed(f, framing);
+  }
+  EXPECT_TRUE(actions.calls().empty());
+}
+
+TEST_F(ApiFramingTest, PlainChunkedAnyCaseIsServed) {
+  const auto f =
+      send_raw(ack_then_health("Transfer-Encoding:  ChunKed \r\n", "2\r\n{}\r\n0\r\n\r\n"));
+  EXPECT_EQ(f.text.rfind("HTTP/1.1 200 ", 0), 0u) << f.text;
+  EXPECT_EQ(f.answers, 2u) << f.text;  // and the pipelined request after it
+  ASSERT_EQ(actions.calls().size(), 1u);
+  EXPECT_EQ(actions.calls()[0], "ack 5 by acc-nurse");
+}
+
+// ---- free text from clients -------------------------------------------------------------
+// A patient reference or an override reason ends up in the journal, the dashboard, exports,
+// HL7 and logs: control characters (C0, DEL, C1) and invalid UTF-8 are refused with 400 naming
+// the field, and nothing is done.
+
+TEST_F(ApiTest, ControlCharactersInFreeTextAre400NamingTheField) {
+  struct Case {
+    std::string target, body, field;
+  };
+  const std::vector<Case> cases{
+      {"/api/v1/sessions",
+       R"({"monitor":"chair-1","patient":"P-1\u0007","protocol":"ketamine-iv"})", "patient"},
+      {"/api/v1/sessions", R"({"monitor":"chair-1","patient":"P-1\nX","protocol":"ketamine-iv"})",
+       "patient"},
+      {"/api/v1/sessions", R"({"monitor":"chair-1","patient":"P-1\u001b[2J","protocol":"x"})",
+       "patient"},
+      {"/api/v1/sessions", "{\"monitor\":\"chair-1\",\"patient\":\"P-1\x7f\",\"protocol\":\"x\"}",
+       "patient"},
+      {"/api/v1/sessions", R"({"monitor":"chair-1","patient":"P-1\u0085","protocol":"x"})",
+       "patient"},
+      {"/api/v1/sessions",
+       "{\"monitor\":\"chair-1\",\"patient\":\"P-1\xc2\x9b\",\"protocol\":\"x\"}", "patient"},
+      {"/api/v1/sessions", R"({"monitor":"chair\t1","patient":"P","protocol":"x"})", "monitor"},
+      {"/api/v1/sessions/1/phase", R"({"phase":"infusing","override":"ok\r\nforged line"})",
+       "override"},
+      {"/api/v1/sessions/1/end", R"({"override":"reason \u009b31m"})", "override"},
+  };
+  for (const auto& c : cases) {
+    auto r = post(c.target, c.body);
+    EXPECT_EQ(r.status, 400u) << c.body << "\n" << r.body;
+    EXPECT_EQ(r.j().value("error", ""), "bad_request") << r.body;
+    EXPECT_NE(r.j().value("detail", "").find("\"" + c.field + "\""), std::string::npos)
+        << c.body << "\n"
+        << r.body;
+  }
+  EXPECT_TRUE(actions.calls().empty()) << actions.calls().front();
+}
+
+TEST_F(ApiTest, InvalidUtf8InFreeTextIs400NamingTheField) {
+  for (const std::string bad :
+       {"\xff", "\xc0\xaf", "\xed\xa0\x80", "\xe2\x82", "\xf4\x90\x80\x80"}) {
+    const auto body = "{\"monitor\":\"chair-1\",\"patient\":\"P" + bad + "\",\"protocol\":\"x\"}";
+    auto r = post("/api/v1/sessions", body);
+    EXPECT_EQ(r.status, 400u) << r.body;
+    EXPECT_NE(r.j().value("detail", "").find("\"patient\""), std::string::npos) << r.body;
+    EXPECT_NE(r.j().value("detail", "").find("UTF-8"), std::string::npos) << r.body;
+  }
+  auto r = post("/api/v1/sessions/1/end", "{\"override\":\"\xfe\"}");
+  EXPECT_EQ(r.status, 400u) << r.body;
+  EXPECT_NE(r.j().value("detail", "").find("\"override\""), std::string::npos) << r.body;
+  EXPECT_TRUE(actions.calls().empty());
+}
+
+TEST_F(ApiTest, PrintableTextInAnyScriptIsAccepted) {
+  auto r = post(
+      "/api/v1/sessions",
+      R"({"monitor":"chair-1","patient":"Zoë Ñúñez 山田 — №42 🙂","protocol":"ketamine-iv"})");
+  EXPECT_EQ(r.status, 201u) << r.body;
+  auto end = post("/api/v1/sessions/1/end", R"({"override":"relief nurse: « ok », ½ dose"})");
+  EXPECT_EQ(end.status, 200u) << end.body;
+  ASSERT_EQ(actions.calls().size(), 2u);
+  EXPECT_EQ(actions.calls()[0],
+            "start chair-1 Zoë Ñúñez 山田 — №42 🙂 ketamine-iv by acc-nurse");
+}
+
 }  // namespace
 }  // namespace vitalsd::api::test

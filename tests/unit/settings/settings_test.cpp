@@ -9,6 +9,7 @@
 
 #include "core/version.hpp"
 #include "drivers/registry.hpp"
+#include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
 namespace vitalsd::settings {
@@ -339,6 +340,109 @@ TEST(SettingsTls, BadCertificateKeyOrCaPathsAreErrorsWithTheirLine) {
   d = check_text("tls = true\ntls_cert = \"a.crt\"\n");
   ASSERT_EQ(d.size(), 1u);
   EXPECT_NE(d[0].message.find("go together"), std::string::npos) << first(d);
+}
+
+// ---- every refusal carries its position ---------------------------------------------------
+
+TEST(SettingsPositions, AnEmptyFileIsRefusedAtLineOneColumnOne) {
+  for (const char* text : {"", "\n\n", "# only a comment\n"}) {
+    const auto d = check(text);
+    ASSERT_FALSE(d.empty()) << "'" << text << "'";
+    for (const auto& e : d)
+      EXPECT_EQ(core::to_string(e).rfind("/etc/vitalsd/vitalsd.toml:1:1: ", 0), 0u)
+          << core::to_string(e);
+  }
+}
+
+TEST(SettingsPositions, AProtocolsDirThatDoesNotExistIsRefusedAtItsKey) {
+  const auto d = check("[daemon]\nstate_dir = \"/tmp/x\"\nprotocols_dir = \"no-such-dir\"\n");
+  ASSERT_FALSE(d.empty());
+  EXPECT_EQ(first(d).rfind("/etc/vitalsd/vitalsd.toml:3:17: daemon.protocols_dir: ", 0), 0u)
+      << first(d);
+  EXPECT_NE(first(d).find("/etc/vitalsd/no-such-dir"), std::string::npos) << first(d);
+  for (const auto& e : d) EXPECT_GT(e.where.line, 0) << core::to_string(e);
+}
+
+TEST(SettingsPositions, APathThatIsAFileIsNoProtocolsDir) {
+  vitalsd::test::TempDir dir;
+  std::ofstream(dir / "afile") << "x";
+  std::ofstream(dir / "c.toml") << "[daemon]\nstate_dir = \"s\"\nprotocols_dir = \"afile\"\n";
+  const auto r = load(dir / "c.toml");
+  ASSERT_FALSE(r.diagnostics.empty());
+  EXPECT_EQ(
+      first(r.diagnostics).rfind((dir / "c.toml").string() + ":3:17: daemon.protocols_dir: ", 0),
+      0u)
+      << first(r.diagnostics);
+}
+
+// The same through the binary, as clinic IT runs it.
+TEST(SettingsPositions, CheckConfigPrintsThePositionsAndExitsTwo) {
+  vitalsd::test::TempDir dir;
+  std::ofstream(dir / "empty.toml");
+  std::ofstream(dir / "nodir.toml") << "[daemon]\nstate_dir = \"s\"\nprotocols_dir = \"nope\"\n";
+  auto [rc, out] = vitalsd::test::run(
+      {VITALSD_BIN_DIR "/vitalsd", "--config", (dir / "empty.toml").string(), "--check-config"},
+      dir / "out1");
+  EXPECT_EQ(rc, 2) << out;
+  EXPECT_NE(out.find((dir / "empty.toml").string() + ":1:1: "), std::string::npos) << out;
+  auto [rc2, out2] = vitalsd::test::run(
+      {VITALSD_BIN_DIR "/vitalsd", "--config", (dir / "nodir.toml").string(), "--check-config"},
+      dir / "out2");
+  EXPECT_EQ(rc2, 2) << out2;
+  EXPECT_NE(out2.find((dir / "nodir.toml").string() + ":3:17: daemon.protocols_dir"),
+            std::string::npos)
+      << out2;
+}
+
+// ---- [api] allowed_origins ----------------------------------------------------------------
+
+TEST(Origins, CanonicalFormComparesSchemeHostAndPort) {
+  EXPECT_EQ(canonical_origin("https://station.example:8573"), "https://station.example:8573");
+  EXPECT_EQ(canonical_origin("HTTPS://Station.Example"), "https://station.example:443");
+  EXPECT_EQ(canonical_origin("http://10.0.0.5"), "http://10.0.0.5:80");
+  EXPECT_EQ(canonical_origin("http://[::1]:8573"), "http://[::1]:8573");
+  EXPECT_EQ(canonical_origin("http://[FE80::1]"), "http://[fe80::1]:80");
+  for (const char* bad :
+       {"null", "", "station.example:8573", "ftp://station.example", "https://", "https://:443",
+        "https://station.example/", "https://station.example:8573/path", "https://a@b",
+        "https://station.example:0", "https://station.example:65536", "https://station.example:",
+        "https://station.example:8a", "https://station.example?x", "https://station.example#x",
+        "https://[::1", "https://[zz]:1", "https://st ation", "file://x"})
+    EXPECT_FALSE(canonical_origin(bad)) << bad;
+}
+
+TEST(SettingsApi, AllowedOriginsAreReadCanonicalAndBadOnesNamedWithTheirPosition) {
+  std::string text = kGood;
+  text.replace(text.find("[api]\n"), 6,
+               "[api]\nallowed_origins = [\"HTTPS://Vitals.Clinic.Example\", "
+               "\"http://10.0.0.5:8573\"]\n");
+  auto r = parse(text, "/etc/vitalsd/vitalsd.toml");
+  ASSERT_TRUE(r.diagnostics.empty()) << first(r.diagnostics);
+  EXPECT_EQ(
+      r.settings->api.allowed_origins,
+      (std::vector<std::string>{"https://vitals.clinic.example:443", "http://10.0.0.5:8573"}));
+
+  text = kGood;
+  text.replace(text.find("[api]\n"), 6,
+               "[api]\nallowed_origins = [\"https://ok.example\", \"https://x.example/\", 7]\n");
+  const auto d = check(text);
+  ASSERT_EQ(d.size(), 2u) << first(d);
+  const auto line = [&](const std::string& t) {
+    return 1 + static_cast<int>(std::count(
+                   t.begin(), t.begin() + static_cast<std::ptrdiff_t>(t.find("allowed_origins")),
+                   '\n'));
+  }(text);
+  EXPECT_EQ(d[0].where.line, line);
+  EXPECT_EQ(d[0].where.column, 42);
+  EXPECT_NE(d[0].message.find("'https://x.example/' is not an origin"), std::string::npos)
+      << d[0].message;
+  EXPECT_EQ(d[1].where.column, 64);
+  EXPECT_NE(d[1].message.find("not a string"), std::string::npos) << d[1].message;
+  const auto wrong = check(std::string(kGood).replace(
+      std::string(kGood).find("[api]\n"), 6, "[api]\nallowed_origins = \"https://x.example\"\n"));
+  ASSERT_FALSE(wrong.empty());
+  EXPECT_NE(first(wrong).find("api.allowed_origins: expected an array"), std::string::npos)
+      << first(wrong);
 }
 
 }  // namespace
