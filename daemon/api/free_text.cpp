@@ -1,60 +1,31 @@
 #include "api/free_text.hpp"
 
-#include <cstdint>
 #include <cstdio>
 
+#include "core/text.hpp"
+
 namespace vitalsd::api {
-namespace {
-
-// Decodes one UTF-8 sequence at `i` (RFC 3629: shortest form, no surrogates, at most
-// U+10FFFF): its code point and length, or a length of 0 when the bytes there are not UTF-8.
-struct Decoded {
-  char32_t cp = 0;
-  std::size_t size = 0;
-};
-
-Decoded decode(std::string_view s, std::size_t i) {
-  const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
-  const auto cont = [&](std::size_t k) { return i + k < s.size() && (b(k) & 0xC0) == 0x80; };
-  const unsigned char c = b(0);
-  if (c < 0x80) return {c, 1};
-  if (c >= 0xC2 && c <= 0xDF && cont(1)) return {char32_t((c & 0x1F) << 6 | (b(1) & 0x3F)), 2};
-  if (c >= 0xE0 && c <= 0xEF && cont(1) && cont(2)) {
-    const char32_t cp = char32_t((c & 0x0F) << 12 | (b(1) & 0x3F) << 6 | (b(2) & 0x3F));
-    if (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF)) return {};
-    return {cp, 3};
-  }
-  if (c >= 0xF0 && c <= 0xF4 && cont(1) && cont(2) && cont(3)) {
-    const char32_t cp =
-        char32_t((c & 0x07) << 18 | (b(1) & 0x3F) << 12 | (b(2) & 0x3F) << 6 | (b(3) & 0x3F));
-    if (cp < 0x10000 || cp > 0x10FFFF) return {};
-    return {cp, 4};
-  }
-  return {};
-}
-
-}  // namespace
 
 std::size_t first_invalid_utf8(std::string_view s) {
-  for (std::size_t i = 0; i < s.size();) {
-    const auto d = decode(s, i);
-    if (d.size == 0) return i;
-    i += d.size;
-  }
-  return std::string_view::npos;
+  return core::first_invalid_utf8(s);
 }
 
 std::optional<std::string> free_text_error(std::string_view text) {
-  for (std::size_t i = 0; i < text.size();) {
-    const auto d = decode(text, i);
-    if (d.size == 0) return "is not valid UTF-8 (byte " + std::to_string(i) + ")";
-    if (d.cp < 0x20 || (d.cp >= 0x7F && d.cp <= 0x9F)) {
-      char cp[8];
-      std::snprintf(cp, sizeof cp, "U+%04X", static_cast<unsigned>(d.cp));
-      return "holds a control character, " + std::string(cp) + ", at byte " + std::to_string(i) +
-             " (control characters are not accepted in text)";
-    }
-    i += d.size;
+  if (const auto bad = core::first_invalid_utf8(text); bad != std::string_view::npos)
+    return "is not valid UTF-8 (byte " + std::to_string(bad) + ")";
+  // Valid UTF-8: a control is one byte (C0, DEL) or C2 80..C2 9F (C1).
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto b = static_cast<unsigned char>(text[i]);
+    unsigned cp = 0x100;
+    if (b < 0x20 || b == 0x7F)
+      cp = b;
+    else if (b == 0xC2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) <= 0x9F)
+      cp = static_cast<unsigned char>(text[i + 1]);
+    if (cp == 0x100) continue;
+    char code[8];
+    std::snprintf(code, sizeof code, "U+%04X", cp);
+    return "holds a control character, " + std::string(code) + ", at byte " + std::to_string(i) +
+           " (control characters are not accepted in text)";
   }
   return std::nullopt;
 }

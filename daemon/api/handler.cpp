@@ -10,6 +10,8 @@
 
 #include "api/free_text.hpp"
 #include "api/routes.hpp"
+#include "core/json_text.hpp"
+#include "core/text.hpp"
 #include "core/time.hpp"
 #include "web/assets.hpp"
 
@@ -23,7 +25,7 @@ constexpr int kMaxJsonDepth = 16;
 Response json_response(unsigned status, const json& body) {
   Response r;
   r.status = status;
-  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  r.body = core::json_text(body);
   return r;
 }
 
@@ -115,8 +117,7 @@ std::optional<Response> parse_query(std::string_view text, std::string_view allo
     if (!listed(allowed, *name)) {
       const auto shown = name->size() > 40 ? name->substr(0, 40) + "..." : *name;
       return error(400, "bad_request",
-                   "unknown query parameter '" +
-                       json(shown).dump(-1, ' ', false, json::error_handler_t::replace) + "'" +
+                   "unknown query parameter '" + core::json_text(json(shown)) + "'" +
                        (allowed.empty() ? "" : "; accepted: " + std::string(allowed)));
     }
     if (q.get(*name)) return error(400, "bad_request", "query parameter '" + *name + "' repeated");
@@ -221,9 +222,8 @@ bool shallow(std::string_view body) {
 }
 
 std::string shown_name(const std::string& name) {
-  auto s = json(name.size() > 40 ? name.substr(0, 40) + "..." : name)
-               .dump(-1, ' ', false, json::error_handler_t::replace);
-  return s;
+  return core::json_text(
+      json(name.size() > 40 ? std::string(core::utf8_prefix(name, 40)) + "..." : name));
 }
 
 // JSON's whitespace only (an empty body is {}).
@@ -424,7 +424,8 @@ asio::awaitable<Outcome> dispatch(const Ctx& c) {
       if (reply.status == 200) reply.status = 201;
       if (reply.status == 201)
         spdlog::info("api: {} started session {} on {}", actor,
-                     reply.body.value("id", json()).dump(), body["monitor"].get<std::string>());
+                     core::json_text(reply.body.value("id", json())),
+                     body["monitor"].get<std::string>());
       co_return Outcome{from_reply(std::move(reply)), {}};
     }
     case Endpoint::sessions_list: {

@@ -143,6 +143,9 @@ ConfigDiff diff(const settings::Settings& before, const Digests& before_files,
   if (std::tie(ba.tls.enabled, ba.tls.ca, ba.tls.cert, ba.tls.key) !=
       std::tie(aa.tls.enabled, aa.tls.ca, aa.tls.cert, aa.tls.key))
     d.needs_restart.push_back("api.tls");
+  if (ba.web_session_hours != aa.web_session_hours)
+    d.needs_restart.push_back("api.web_session_hours");
+  if (ba.allowed_origins != aa.allowed_origins) d.needs_restart.push_back("api.allowed_origins");
   return d;
 }
 

@@ -59,7 +59,7 @@ void append_hex_byte(std::string& out, std::uint8_t b, std::string_view prefix) 
 
 }  // namespace
 
-bool valid_utf8(std::string_view text) {
+std::size_t first_invalid_utf8(std::string_view text) {
   for (std::size_t i = 0; i < text.size();) {
     if (static_cast<std::uint8_t>(text[i]) < 0x80) {
       ++i;
@@ -67,10 +67,14 @@ bool valid_utf8(std::string_view text) {
     }
     std::size_t bad = 0;
     const auto n = sequence_at(text, i, bad);
-    if (n == 0) return false;
+    if (n == 0) return i;
     i += n;
   }
-  return true;
+  return std::string_view::npos;
+}
+
+bool valid_utf8(std::string_view text) {
+  return first_invalid_utf8(text) == std::string_view::npos;
 }
 
 std::size_t repair_utf8(std::string& text) {
@@ -99,6 +103,14 @@ std::string valid_utf8_copy(std::string_view text, std::size_t* replaced) {
   const auto n = repair_utf8(s);
   if (replaced) *replaced = n;
   return s;
+}
+
+std::string_view utf8_prefix(std::string_view text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return text;
+  std::size_t n = max_bytes;
+  // Back off over continuation bytes to the start of the character cut in two.
+  while (n > 0 && (static_cast<std::uint8_t>(text[n]) & 0xC0) == 0x80) --n;
+  return text.substr(0, n);
 }
 
 bool has_control(std::string_view text) {

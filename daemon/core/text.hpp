@@ -21,6 +21,9 @@ namespace vitalsd::core {
 // True when text is well-formed UTF-8 (RFC 3629: no overlongs, no surrogates, <= U+10FFFF).
 bool valid_utf8(std::string_view text);
 
+// The offset of the first byte that is not part of a well-formed UTF-8 sequence, or npos.
+std::size_t first_invalid_utf8(std::string_view text);
+
 // Replaces, in place, every byte that is not part of a well-formed UTF-8 sequence with U+FFFD
 // (one per maximal invalid subpart, as Unicode's "best practice" and WHATWG's decoder do).
 // Returns how many replacements were made (0: text was valid and is unchanged).
@@ -28,6 +31,10 @@ std::size_t repair_utf8(std::string& text);
 
 // The same, returning a copy.
 std::string valid_utf8_copy(std::string_view text, std::size_t* replaced = nullptr);
+
+// At most max_bytes of text, cut at a character boundary (never inside a UTF-8 sequence): for
+// clipping text from outside to a length, so valid text stays valid.
+std::string_view utf8_prefix(std::string_view text, std::size_t max_bytes);
 
 // True when text holds a C0 control (U+0000..U+001F), DEL or a C1 control (U+0080..U+009F).
 bool has_control(std::string_view text);

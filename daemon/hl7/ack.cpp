@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "core/text.hpp"
 #include "hl7/builder.hpp"
 #include "hl7/dtm.hpp"
 #include "hl7/msh.hpp"
@@ -131,7 +132,7 @@ void add_msa_err(Builder& b, AckCode code, const Header& h, const std::vector<Ac
 constexpr std::size_t kMaxCopied = 199;
 
 std::string clip(std::string_view s) {
-  return std::string{s.substr(0, kMaxCopied)};
+  return std::string{core::utf8_prefix(s, kMaxCopied)};
 }
 
 // A field in the sender's delimiters rewritten in ours, its structure intact: repetitions,

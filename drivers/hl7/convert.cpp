@@ -7,6 +7,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "core/text.hpp"
 #include "hl7/dtm.hpp"
 #include "hl7/msh.hpp"
 
@@ -135,7 +136,7 @@ h::AckError obx_error(std::size_t seq, std::size_t field, int code, std::string 
 
 // Quotes a value for an error text, cut to a readable length.
 std::string quoted(std::string_view v) {
-  std::string s(v.substr(0, 40));
+  std::string s(core::utf8_prefix(v, 40));
   if (v.size() > 40) s += "...";
   return "'" + s + "'";
 }
@@ -335,8 +336,9 @@ Conversion convert(const h::Message& m, const SourceLookup& lookup, const CodeMa
           return u.monitor == *dest && u.code == code;
         });
         if (!seen)
-          out.unmapped.push_back({*dest, code.substr(0, 64),
-                                  std::string(trim(seg.value(3, 1, alt ? 5 : 2))).substr(0, 64)});
+          out.unmapped.push_back(
+              {*dest, std::string(core::utf8_prefix(code, 64)),
+               std::string(core::utf8_prefix(trim(seg.value(3, 1, alt ? 5 : 2)), 64))});
       }
       continue;
     }

@@ -15,9 +15,11 @@ build="${VITALSD_FUZZ_BUILD:-$repo/build-fuzz}"
 work="${VITALSD_FUZZ_WORK:-$build/fuzz-work}"
 jobs="${JOBS:-2}"
 
+# The whole-path targets link the daemon's modules, whose API uses Asio's coroutines: clang 14
+# needs the two defines to see them (Asio detects them for GCC only).
 cmake -S "$repo" -B "$build" -G Ninja \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined" \
+  -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -DBOOST_ASIO_HAS_CO_AWAIT=1 -DBOOST_ASIO_HAS_STD_COROUTINE=1" \
   -DVITALSD_FUZZ=ON -DVITALSD_TESTS=ON >/dev/null
 targets="fuzz_hl7_parser fuzz_mllp_framer fuzz_whole_path_raw fuzz_whole_path_fields"
 # shellcheck disable=SC2086

@@ -50,6 +50,20 @@ TEST(Text, RepairReplacesEachMaximalInvalidSubpartAndCounts) {
   }
 }
 
+// Found by the whole-path fuzzer: an ACK's error text, clipped to a length, cut a UTF-8
+// sequence in two and was no longer UTF-8.
+TEST(Text, Utf8PrefixNeverCutsACharacter) {
+  EXPECT_EQ(utf8_prefix("abc", 5), "abc");
+  EXPECT_EQ(utf8_prefix("abc", 2), "ab");
+  EXPECT_EQ(utf8_prefix("a\xC3\xA9", 2), "a");  // é would be cut
+  EXPECT_EQ(utf8_prefix("a\xC3\xA9", 3), "a\xC3\xA9");
+  EXPECT_EQ(utf8_prefix("\xE2\x82\xAC\xE2\x82\xAC", 5), "\xE2\x82\xAC");  // €€
+  EXPECT_EQ(utf8_prefix("\xF0\x9F\x92\x89", 3), "");
+  std::string s;
+  for (int i = 0; i < 50; ++i) s += "\xC3\xA9\xE2\x82\xAC";
+  for (std::size_t n = 0; n <= s.size(); ++n) EXPECT_TRUE(valid_utf8(utf8_prefix(s, n))) << n;
+}
+
 TEST(Text, HasControl) {
   EXPECT_FALSE(has_control("P-7 Jos\xC3\xA9"));
   EXPECT_TRUE(
