@@ -443,6 +443,17 @@ void Journal::storage_recovered(std::vector<CommittedEventPtr>& committed) {
   if (hooks_.on_storage) hooks_.on_storage(was);
 }
 
+void Journal::roll_back() {
+  db_->exec("ROLLBACK");
+  forget_added_keys();
+}
+
+void Journal::count_failed(const std::string& error) {
+  std::lock_guard lock(mutex_);
+  ++stats_.failed_commits;
+  last_error_ = error;
+}
+
 bool Journal::commit(std::vector<Item>& batch, bool urgent,
                      std::vector<CommittedEventPtr>& committed) {
   // A statement that cannot be prepared (the schema unreadable on a failing disk) is a failed
@@ -452,15 +463,11 @@ bool Journal::commit(std::vector<Item>& batch, bool urgent,
   try {
     return commit_batch(batch, urgent, committed);
   } catch (const StoreError& e) {
-    db_->exec("ROLLBACK");
-    forget_added_keys();
-    std::lock_guard lock(mutex_);
-    ++stats_.failed_commits;
-    last_error_ = e.what();
+    roll_back();
+    count_failed(e.what());
     return false;
   } catch (const std::exception& e) {
-    db_->exec("ROLLBACK");
-    forget_added_keys();
+    roll_back();
     return commit_isolating(batch, urgent, committed, e.what());
   }
 }
@@ -486,14 +493,10 @@ bool Journal::commit_isolating(std::vector<Item>& batch, bool urgent,
     try {
       ok = commit_batch(one, urgent, part);
     } catch (const StoreError& e) {
-      db_->exec("ROLLBACK");
-      forget_added_keys();
-      std::lock_guard lock(mutex_);
-      ++stats_.failed_commits;
-      last_error_ = e.what();
+      roll_back();
+      count_failed(e.what());
     } catch (const std::exception& e) {
-      db_->exec("ROLLBACK");
-      forget_added_keys();
+      roll_back();
       bug = e.what();
     }
     if (!bug.empty()) {
@@ -525,11 +528,8 @@ bool Journal::commit_isolating(std::vector<Item>& batch, bool urgent,
       try {
         ok = commit_batch(one, urgent, part);
       } catch (const std::exception& e) {
-        db_->exec("ROLLBACK");
-        forget_added_keys();
-        std::lock_guard lock(mutex_);
-        ++stats_.failed_commits;
-        last_error_ = e.what();
+        roll_back();
+        count_failed(e.what());
       }
     }
     if (!ok) {  // storage: this item and the rest wait for the retry
@@ -551,11 +551,8 @@ bool Journal::commit_isolating(std::vector<Item>& batch, bool urgent,
 bool Journal::commit_batch(std::vector<Item>& batch, bool urgent,
                            std::vector<CommittedEventPtr>& committed) {
   auto fail = [&](const std::string& what) {
-    db_->exec("ROLLBACK");
-    forget_added_keys();
-    std::lock_guard lock(mutex_);
-    ++stats_.failed_commits;
-    last_error_ = what;
+    roll_back();
+    count_failed(what);
     return false;
   };
   db_->exec(urgent ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");

@@ -160,6 +160,10 @@ class Journal {
   bool commit(std::vector<Item>& batch, bool urgent, std::vector<CommittedEventPtr>& committed);
   bool commit_batch(std::vector<Item>& batch, bool urgent,
                     std::vector<CommittedEventPtr>& committed);
+  // A commit that failed: its transaction rolled back (and the keys it added forgotten), and
+  // counted with SQLite's error.
+  void roll_back();
+  void count_failed(const std::string& error);
   // After an exception that is not SQLite's: each item in a commit of its own (see .cpp).
   bool commit_isolating(std::vector<Item>& batch, bool urgent,
                         std::vector<CommittedEventPtr>& committed, const std::string& what);
