@@ -26,8 +26,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <future>
 #include <mutex>
 #include <string>
@@ -52,6 +54,24 @@
 
 namespace vitalsd::fuzz {
 namespace {
+
+// connect() that survives a signal: libFuzzer's -timeout runs a SIGALRM timer, and a connect
+// it interrupts (EINTR) goes on in the background: wait for it and read its outcome.
+bool connect_to(int fd, const sockaddr_in& addr) {
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) return true;
+  if (errno != EINTR) return false;
+  pollfd p{fd, POLLOUT, 0};
+  int ready = 0;
+  do {
+    ready = ::poll(&p, 1, 5000);
+  } while (ready < 0 && errno == EINTR);
+  if (ready <= 0) return false;
+  int error = 0;
+  socklen_t len = sizeof error;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) != 0) return false;
+  errno = error;
+  return error == 0;
+}
 
 void check(bool ok, const char* what) {
   if (!ok) {
@@ -165,11 +185,19 @@ class Harness {
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port_);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    check(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0,
-          "the listener no longer accepts connections");
+    // Closed with a reset, not a FIN: a run makes hundreds of connections a second, and each
+    // closed normally would hold a loopback port in TIME_WAIT for a minute; two fuzzers in a row
+    // ran out of ephemeral ports (connect: EADDRNOTAVAIL), which is the harness, not the daemon.
+    const linger reset{1, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+    if (!connect_to(fd, addr)) {
+      std::fprintf(stderr, "whole path: connect: %s\n", std::strerror(errno));
+      check(false, "the listener no longer accepts connections");
+    }
     std::size_t sent = 0;
     while (sent < bytes.size()) {
       const auto n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;  // libFuzzer's -timeout timer (SIGALRM)
       if (n <= 0) break;  // closed by the listener (garbage): fine
       sent += static_cast<std::size_t>(n);
     }
@@ -178,8 +206,11 @@ class Harness {
     char buf[4096];
     while (got < owed) {
       pollfd p{fd, POLLIN, 0};
-      if (::poll(&p, 1, 2000) <= 0) break;  // no answer in 2 s: go on (checked below)
+      const int ready = ::poll(&p, 1, 2000);
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready <= 0) break;  // no answer in 2 s: go on (checked below)
       const auto n = ::recv(fd, buf, sizeof buf, 0);
+      if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
       answers.feed({buf, static_cast<std::size_t>(n)}, [&](const hl7::MllpEvent& ev) {
         if (ev.kind != hl7::MllpEvent::frame) return;
