@@ -11,10 +11,10 @@ namespace vitalsd::drivers {
 namespace {
 // The one list of drivers. Add a line here for a new driver.
 const std::array kDrivers{
-    DriverEntry{"simulator", &simulator::check, &simulator::make},
-    DriverEntry{"modbus-tcp", &modbus::check_tcp, &modbus::make_tcp},
-    DriverEntry{"modbus-rtu", &modbus::check_rtu, &modbus::make_rtu},
-    DriverEntry{"hl7", &hl7::check, &hl7::make},
+    DriverEntry{"simulator", &simulator::check, &simulator::make, &simulator::parameters, true},
+    DriverEntry{"modbus-tcp", &modbus::check_tcp, &modbus::make_tcp, &modbus::parameters, true},
+    DriverEntry{"modbus-rtu", &modbus::check_rtu, &modbus::make_rtu, &modbus::parameters, true},
+    DriverEntry{"hl7", &hl7::check, &hl7::make, &hl7::parameters, false},
 };
 }  // namespace
 
@@ -37,6 +37,19 @@ void check_monitor(const core::MonitorConfig& m, core::Diagnostics& out) {
   for (const auto& d : kDrivers) names += (names.empty() ? "" : ", ") + std::string(d.name);
   out.push_back({m.position("driver"), "monitor '" + m.id + "': unknown driver '" + m.driver +
                                            "' (known: " + names + ")"});
+}
+
+std::vector<core::Parameter> monitor_parameters(const core::MonitorConfig& m) {
+  if (!m.parameters.empty()) return m.parameters;
+  if (const auto* d = find_driver(m.driver)) return d->parameters(m);
+  return {};
+}
+
+double send_interval_s(const core::MonitorConfig& m) {
+  if (m.send_interval_s) return *m.send_interval_s;
+  const auto* d = find_driver(m.driver);
+  if (d && !d->polled) return kDefaultSendIntervalS;
+  return std::chrono::duration<double>(m.poll).count();
 }
 
 }  // namespace vitalsd::drivers

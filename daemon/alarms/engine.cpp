@@ -33,6 +33,14 @@ std::string number_text(double v) {
 
 }  // namespace
 
+bool MonitorCapabilities::has(core::Parameter p) const {
+  return parameters.empty() || std::find(parameters.begin(), parameters.end(), p) != parameters.end();
+}
+
+double MonitorCapabilities::stale_after_s() const {
+  return std::max(kMaxIntegrationStepS, 2 * send_interval_s);
+}
+
 std::string_view to_string(AlertState s) {
   switch (s) {
     case AlertState::active:
@@ -106,8 +114,14 @@ std::string_view to_string(ActionError e) {
 
 // --- construction and restore
 
-Engine::Engine(std::shared_ptr<const Protocol> protocol, std::int64_t session, IdSource next_id)
-    : protocol_(std::move(protocol)), session_(session), next_id_(std::move(next_id)) {
+Engine::Engine(std::shared_ptr<const Protocol> protocol, std::int64_t session, IdSource next_id,
+               MonitorCapabilities monitor)
+    : protocol_(std::move(protocol)),
+      caps_(std::move(monitor)),
+      session_(session),
+      next_id_(std::move(next_id)) {
+  if (!(caps_.send_interval_s > 0) || !std::isfinite(caps_.send_interval_s))
+    caps_.send_interval_s = 1;
   const auto& rules = protocol_->rules;
   applies_since_.assign(rules.size(), core::Timestamp{});
   for (std::size_t r = 0; r < rules.size(); ++r) order_.push_back(r);
@@ -119,8 +133,8 @@ Engine::Engine(std::shared_ptr<const Protocol> protocol, std::int64_t session, I
 }
 
 Engine::Engine(std::shared_ptr<const Protocol> protocol, std::int64_t session, IdSource next_id,
-               core::Timestamp start)
-    : Engine(std::move(protocol), session, std::move(next_id)) {
+               core::Timestamp start, MonitorCapabilities monitor)
+    : Engine(std::move(protocol), session, std::move(next_id), std::move(monitor)) {
   phase_since_ = start;
   now_ = start;
   monitor_since_ = start;
@@ -128,8 +142,9 @@ Engine::Engine(std::shared_ptr<const Protocol> protocol, std::int64_t session, I
 }
 
 Engine Engine::restore(std::shared_ptr<const Protocol> protocol, std::int64_t session,
-                       IdSource next_id, Snapshot snapshot) {
-  Engine e(std::move(protocol), session, std::move(next_id));
+                       IdSource next_id, Snapshot snapshot, MonitorCapabilities monitor) {
+  Engine e(std::move(protocol), session, std::move(next_id), std::move(monitor));
+  e.restarted_ = true;
   e.phase_ = snapshot.phase;
   e.phase_since_ = snapshot.phase_since;
   e.now_ = snapshot.phase_since;
@@ -238,6 +253,70 @@ void Engine::forget(const Alert& a) {
     key_of_.erase(k);
   }
   alerts_.erase(id);
+  clearing_since_.erase(id);
+}
+
+// Whether the monitor can feed the rule: it measures the rule's parameter or its fallback.
+bool Engine::measurable(const Rule& rule) const {
+  switch (rule.kind) {
+    case RuleKind::physiological:
+    case RuleKind::sensor_invalid:
+      return !rule.parameter || caps_.has(*rule.parameter) ||
+             (rule.fallback && caps_.has(*rule.fallback));
+    case RuleKind::nibp_overdue:
+      return caps_.has(core::Parameter::nibp_sys) || caps_.has(core::Parameter::nibp_dia) ||
+             caps_.has(core::Parameter::nibp_mean);
+    default:
+      return true;
+  }
+}
+
+bool Engine::absent(core::Parameter p) const {
+  if (!caps_.has(p)) return true;
+  const auto it = last_valid_.find(static_cast<int>(p));
+  return it == last_valid_.end() || seconds_between(it->second, now_) > caps_.stale_after_s();
+}
+
+// A physiological alert's latest value is past the limit itself (not only short of the clear
+// band): reminders and escalation wait while it is not. Technical alerts: always.
+bool Engine::beyond_limit(const Alert& a) const {
+  const Rule* rule = rule_of(a.id);
+  if (!rule || rule->kind != RuleKind::physiological || !a.value || !a.limit) return true;
+  switch (rule->condition.kind) {
+    case ConditionKind::above:
+      return *a.value > *a.limit;
+    case ConditionKind::below:
+      return *a.value < *a.limit;
+    case ConditionKind::rise_by:
+    case ConditionKind::rise_by_percent:
+      return *a.value >= *a.limit;
+    case ConditionKind::fall_by:
+    case ConditionKind::fall_by_percent:
+      return *a.value <= *a.limit;
+  }
+  return true;
+}
+
+// A continuous parameter is missing after delay_s, but never before two of the monitor's
+// sending intervals have passed without it: a slow sender is not a lost sensor.
+double Engine::missing_delay(const Rule& rule) const {
+  return std::max(rule.delay_s, 2 * caps_.send_interval_s);
+}
+
+std::vector<NotApplicable> Engine::not_applicable() const {
+  std::vector<NotApplicable> v;
+  for (const auto& rule : protocol_->rules) {
+    if (measurable(rule)) continue;
+    NotApplicable n;
+    n.rule = rule.id;
+    n.parameter = rule.parameter;
+    n.reason = rule.kind == RuleKind::nibp_overdue
+                   ? std::string("the monitor does not measure nibp")
+                   : "the monitor does not measure " +
+                         std::string(rule.parameter ? core::to_string(*rule.parameter) : "it");
+    v.push_back(std::move(n));
+  }
+  return v;
 }
 
 void Engine::close(Alert& a, EventType type, std::string_view actor, std::string_view reason,
@@ -259,6 +338,13 @@ void Engine::raise(std::size_t r, std::optional<core::Parameter> p, std::optiona
   a.kind = rule.kind;
   a.parameter = p;
   a.priority = rule.priority;
+  if (rule.kind == RuleKind::comm_lost) {
+    // Losing the monitor hides every physiological alert it could have raised: it ranks at
+    // least as high as the highest of them in this phase.
+    for (const auto& other : protocol_->rules)
+      if (other.kind == RuleKind::physiological && other.applies_in(phase_) && measurable(other))
+        a.priority = std::min(a.priority, other.priority);
+  }
   a.value = value;
   a.limit = limit;
   a.unit = std::move(unit);
@@ -276,6 +362,7 @@ void Engine::raise(std::size_t r, std::optional<core::Parameter> p, std::optiona
 void Engine::condition_ended(Alert& a, std::optional<double> value, std::string_view reason,
                              std::vector<Transition>& out) {
   if (value) a.value = value;
+  clearing_since_.erase(a.id);
   const auto k = key_of_.find(a.id);
   const bool latching = k != key_of_.end() && k->second.first != kOrphan &&
                         protocol_->rules[k->second.first].latching;
@@ -317,7 +404,7 @@ void Engine::reactivate(Alert& a, std::string_view reason, std::vector<Transitio
 // pause's end at once); acknowledged ones do not escalate.
 void Engine::escalate(std::vector<Transition>& out) {
   for (auto& [id, a] : alerts_) {
-    if (a.state != AlertState::active || a.superseded_by) continue;
+    if (a.state != AlertState::active || a.superseded_by || !beyond_limit(a)) continue;
     const Rule* rule = rule_of(id);
     if (!rule) continue;
     const auto& levels = rule->escalate_after_s;
@@ -425,6 +512,13 @@ bool Engine::delay_met(const Rule& rule, Track& track, bool intermittent) const 
 void Engine::advance(core::Timestamp at, std::vector<Transition>& out) {
   if (at > now_) now_ = at;
   if (phase_ == Phase::ended) return;
+  if (restarted_) {
+    // Back after a restart: the monitor is reconnecting now; what was missing before the
+    // restart is not known to have stayed missing.
+    restarted_ = false;
+    monitor_since_ = now_;
+    applies_since_.assign(protocol_->rules.size(), now_);
+  }
 
   // Pauses that are over: the condition is still present (otherwise the alert would have
   // been cleared or latched), so the alert is active again. The escalation clock was not
@@ -437,7 +531,9 @@ void Engine::advance(core::Timestamp at, std::vector<Transition>& out) {
   }
   // Reminders: acknowledged, condition still present, for the rule's reactivate_after_s.
   for (auto& [id, a] : alerts_) {
-    if (a.state != AlertState::acknowledged || !a.condition_present || !a.acknowledged_at) continue;
+    if (a.state != AlertState::acknowledged || !a.condition_present || !a.acknowledged_at ||
+        !beyond_limit(a))
+      continue;
     const Rule* rule = rule_of(id);
     if (!rule || !rule->reactivate_after_s ||
         seconds_between(*a.acknowledged_at, now_) < *rule->reactivate_after_s - 1e-9)
@@ -448,7 +544,7 @@ void Engine::advance(core::Timestamp at, std::vector<Transition>& out) {
   const auto& rules = protocol_->rules;
   for (std::size_t r = 0; r < rules.size(); ++r) {
     const Rule& rule = rules[r];
-    if (!rule.applies_in(phase_)) continue;
+    if (!rule.applies_in(phase_) || !measurable(rule)) continue;
     const Key key{r, -1};
     if (rule.kind == RuleKind::comm_lost) {
       const bool lost = monitor_ != core::MonitorState::online &&
@@ -462,7 +558,9 @@ void Engine::advance(core::Timestamp at, std::vector<Transition>& out) {
     } else if (rule.kind == RuleKind::nibp_overdue) {
       const auto limit = overdue_limit(rule);
       if (!limit) continue;
-      const auto ref = std::max(last_nibp_at_.value_or(phase_since_), phase_since_);
+      // From the last cuff, whichever phase it was taken in (a phase change does not restart
+      // the clock); before any cuff, from when the rule began to apply.
+      const auto ref = last_nibp_at_.value_or(applies_since_[r]);
       const double elapsed = seconds_between(ref, now_);
       if (Alert* a = open_alert(key)) {
         if (a->condition_present) a->value = std::round(elapsed);
@@ -489,15 +587,21 @@ void Engine::watch_missing(std::size_t r, std::vector<Transition>& out) {
   } else {
     for (const auto& other : protocol_->rules)
       if (other.kind == RuleKind::physiological && other.applies_in(phase_) && other.parameter &&
+          caps_.has(*other.parameter) &&
           std::find(watched.begin(), watched.end(), *other.parameter) == watched.end())
         watched.push_back(*other.parameter);
   }
   for (auto p : watched) {
     if (core::info(p).intermittent) continue;  // NIBP: counted in readings (evaluate_invalid)
+    // A parameter the monitor does not have is configuration, not a missing value.
+    if (!caps_.has(p) && !(rule.parameter && rule.fallback && caps_.has(*rule.fallback))) continue;
     const int pi = static_cast<int>(p);
     auto ref = std::max(monitor_since_, applies_since_[r]);
     if (auto it = last_valid_.find(pi); it != last_valid_.end()) ref = std::max(ref, it->second);
-    if (seconds_between(ref, now_) < rule.delay_s - 1e-9) continue;
+    if (rule.parameter && rule.fallback)  // a valid pulse rate is a heart rate
+      if (auto it = last_valid_.find(static_cast<int>(*rule.fallback)); it != last_valid_.end())
+        ref = std::max(ref, it->second);
+    if (seconds_between(ref, now_) < missing_delay(rule) - 1e-9) continue;
     if (Alert* a = open_alert({r, pi})) {
       if (!a->condition_present) condition_back(*a, std::nullopt, out);
       continue;
@@ -545,8 +649,13 @@ std::vector<Transition> Engine::observe(const core::Observation& obs) {
       if (it != last_measurement_.end() && it->second == *id) return out;  // polled again
       last_measurement_[p] = *id;
     }
-    if (o.validity != core::Validity::invalid) {
-      last_nibp_at_ = now_;
+    // A cuff counts by when it was measured (the monitor's time stamp; never later than now).
+    const auto measured = std::min(o.device_time.value_or(now_), now_);
+    if (seconds_between(measured, now_) > protocol_->nibp_max_age_s + 1e-9 ||
+        (last_nibp_at_ && measured < *last_nibp_at_))
+      return out;  // too old, or older than the cuff already applied: for the record only
+    if (o.validity != core::Validity::invalid && (!last_nibp_at_ || measured > *last_nibp_at_)) {
+      last_nibp_at_ = measured;  // a new cuff (its other values share the time stamp)
       for (std::size_t r = 0; r < protocol_->rules.size(); ++r) {
         if (protocol_->rules[r].kind != RuleKind::nibp_overdue) continue;
         Alert* a = open_alert({r, -1});
@@ -554,23 +663,77 @@ std::vector<Transition> Engine::observe(const core::Observation& obs) {
       }
     }
   }
-  if (phase_ == Phase::baseline && o.validity == core::Validity::valid)
+  if (phase_ == Phase::baseline && o.validity == core::Validity::valid) {
     baseline_.add(o, protocol_->baseline);
+    // A stand-in counts toward the baseline of the parameter it stands in for (pulse rate for
+    // heart rate on a chair without ECG).
+    for (const auto& rule : protocol_->rules)
+      if (rule.fallback == o.parameter && rule.parameter && absent(*rule.parameter) &&
+          std::find(protocol_->baseline.parameters.begin(), protocol_->baseline.parameters.end(),
+                    *rule.parameter) != protocol_->baseline.parameters.end()) {
+        core::Observation as = o;
+        as.parameter = *rule.parameter;
+        baseline_.add(as, protocol_->baseline);
+        break;
+      }
+  }
 
   last_seen_[p] = o.validity;
-  if (device_valid) last_valid_[p] = now_;
 
   const auto& rules = protocol_->rules;
   for (const std::size_t r : order_) {
     const Rule& rule = rules[r];
-    if (!rule.applies_in(phase_)) continue;
-    if (rule.kind == RuleKind::physiological && rule.parameter == o.parameter && device_valid)
-      evaluate_physiological(r, o, out);
-    else if (rule.kind == RuleKind::sensor_invalid &&
-             (!rule.parameter || rule.parameter == o.parameter))
-      evaluate_invalid(r, o, device_valid, out);
+    if (!rule.applies_in(phase_) || !measurable(rule)) continue;
+    const bool own = !rule.parameter || rule.parameter == o.parameter;
+    // The stand-in is read while the rule's own parameter has no valid value (checked before
+    // this reading counts), and for as long as an alert it raised is open.
+    const bool stand_in = rule.parameter && rule.fallback == o.parameter;
+    if (rule.kind == RuleKind::physiological && device_valid) {
+      if (own) {
+        evaluate_physiological(r, o, out);
+      } else if (stand_in) {
+        const bool standing_in = absent(*rule.parameter);
+        if (standing_in || open_alert({r, p}))
+          evaluate_physiological(r, o, out);
+        else
+          tracks_.erase({r, p});  // a delay the stand-in began does not outlive its standing in
+        if (standing_in) clear_from_fallback(r, o, out);
+      }
+    } else if (rule.kind == RuleKind::sensor_invalid && (own || (stand_in && device_valid))) {
+      core::Observation as = o;
+      if (!own) as.parameter = *rule.parameter;  // a valid stand-in is a valid value
+      evaluate_invalid(r, as, device_valid, out);
+    }
   }
+  if (device_valid) last_valid_[p] = now_;
   return finish(std::move(out));
+}
+
+// The rule's own parameter has no valid value and its stand-in is back on the normal side: an
+// alert the own parameter raised ends too (it would otherwise wait for a value that may not
+// come back, reminding about a heart rate the pulse rate shows is normal).
+void Engine::clear_from_fallback(std::size_t r, const core::Observation& o,
+                                 std::vector<Transition>& out) {
+  const Rule& rule = protocol_->rules[r];
+  Alert* a = open_alert({r, static_cast<int>(*rule.parameter)});
+  const auto limit = limit_of(rule);
+  if (!a || !a->condition_present || !limit) return;
+  const double h = rule.clear_hysteresis;
+  const bool clear_side = rule.condition.upward() ? o.value <= *limit - h : o.value >= *limit + h;
+  if (cleared_for_long_enough(rule, *a, clear_side))
+    condition_ended(*a, std::nullopt, "condition_ended", out);
+}
+
+// A reading on the clear side ends the condition once the value has stayed there for the
+// rule's clear_after_s (at once without one); one short of it starts the count again.
+bool Engine::cleared_for_long_enough(const Rule& rule, const Alert& a, bool clear_side) {
+  if (!clear_side) {
+    clearing_since_.erase(a.id);
+    return false;
+  }
+  if (rule.clear_after_s <= 0) return true;
+  const auto since = clearing_since_.try_emplace(a.id, now_).first->second;
+  return seconds_between(since, now_) >= rule.clear_after_s - 1e-9;
 }
 
 void Engine::evaluate_physiological(std::size_t r, const core::Observation& o,
@@ -604,7 +767,7 @@ void Engine::evaluate_physiological(std::size_t r, const core::Observation& o,
   if (Alert* a = open_alert(key)) {
     if (a->condition_present) {
       a->value = v;
-      if (clear_side) {
+      if (cleared_for_long_enough(rule, *a, clear_side)) {
         condition_ended(*a, v, "condition_ended", out);
       } else if (rule.worsen_by && a->silenced_value &&
                  (a->state == AlertState::acknowledged || a->state == AlertState::paused)) {
@@ -621,7 +784,9 @@ void Engine::evaluate_physiological(std::size_t r, const core::Observation& o,
   Track& tr = tracks_[key];
   if (rule.delay_area) {
     const double depth = rule.condition.upward() ? v - L : L - v;
-    if (integrate(rule, tr, breach, std::max(depth, 0.0))) raise(r, o.parameter, v, L, o.unit, out);
+    if (integrate(rule, tr, breach, std::max(depth, 0.0)))
+      raise(r, o.parameter, v, L, o.unit, out,
+            tr.area < *rule.delay_area - 1e-9 ? "safety_net" : "");
     return;
   }
   if (!breach) {
@@ -636,10 +801,16 @@ void Engine::evaluate_physiological(std::size_t r, const core::Observation& o,
 
 // One reading of an integrating delay; true when the sum has reached delay_area on a
 // breaching reading.
-bool Engine::integrate(const Rule& rule, Track& tr, bool breach, double depth) {
-  const double step =
-      tr.last_at ? std::min(seconds_between(*tr.last_at, now_), kMaxIntegrationStepS) : 1.0;
+// Each breaching reading stands for the time since the previous reading, up to two of the
+// monitor's sending intervals (at least kMaxIntegrationStepS): a monitor sending every 10 s
+// integrates 10 s per reading, not 1. With a safety net, the rule's count of separate
+// breaches starting within safety_net_s raises too (Nellcor SatSeconds).
+bool Engine::integrate(const Rule& rule, Track& tr, bool breach, double depth) const {
+  const double cap = caps_.stale_after_s();
+  const double step = tr.last_at ? std::min(seconds_between(*tr.last_at, now_), cap) : 1.0;
   tr.last_at = now_;
+  const bool starts = breach && !tr.breaching;
+  tr.breaching = breach;
   if (!breach) {
     if (!tr.normal_since) tr.normal_since = now_;
     if (seconds_between(*tr.normal_since, now_) >= rule.reset_after_s - 1e-9) tr.area = 0;
@@ -647,6 +818,16 @@ bool Engine::integrate(const Rule& rule, Track& tr, bool breach, double depth) {
   }
   tr.normal_since.reset();
   tr.area += depth * step;
+  if (rule.safety_net_breaches > 0 && starts) {
+    auto& v = tr.breach_starts;
+    v.push_back(now_);
+    v.erase(std::remove_if(v.begin(), v.end(),
+                           [&](core::Timestamp t) {
+                             return seconds_between(t, now_) > rule.safety_net_s + 1e-9;
+                           }),
+            v.end());
+    if (v.size() >= rule.safety_net_breaches) return true;
+  }
   return tr.area >= *rule.delay_area - 1e-9;
 }
 
@@ -708,6 +889,11 @@ Gate Engine::gate() const {
   const auto& spec = protocol_->baseline;
   if (spec.gate == GateMode::off || phase_ != Phase::baseline) return g;
   for (auto p : spec.parameters) {
+    // A parameter the monitor cannot measure (nor a stand-in for it) has no baseline to wait for.
+    bool measured = caps_.has(p);
+    for (const auto& rule : protocol_->rules)
+      measured = measured || (rule.parameter == p && rule.fallback && caps_.has(*rule.fallback));
+    if (!measured) continue;
     const auto n = baseline_.count(p);
     if (n >= spec.readings) continue;
     GateReason reason;
@@ -732,7 +918,7 @@ Gate Engine::gate() const {
     const auto k = key_of_.find(id);
     if (k == key_of_.end() || k->second.first == kOrphan) continue;
     const Rule& rule = protocol_->rules[k->second.first];
-    if (!rule.blocks_start || !rule.applies_in(Phase::baseline)) continue;
+    if (!rule.blocks_start || !rule.applies_in(Phase::baseline) || !measurable(rule)) continue;
     GateReason reason;
     reason.kind = GateReason::Kind::breach;
     reason.parameter = a.parameter;
@@ -787,10 +973,8 @@ void Engine::reevaluate_applicability(std::vector<Transition>& out) {
     const Key k = key_of_.at(id);
     if (k.first == kOrphan || !a.condition_present) continue;
     const Rule& rule = protocol_->rules[k.first];
-    if (!rule.applies_in(phase_))
-      condition_ended(a, std::nullopt, "not_in_phase", out);
-    else if (rule.kind == RuleKind::nibp_overdue)  // the interval starts again with the phase
-      condition_ended(a, std::nullopt, "condition_ended", out);
+    // An overdue cuff stays overdue across a phase change: only a new cuff ends it.
+    if (!rule.applies_in(phase_)) condition_ended(a, std::nullopt, "not_in_phase", out);
   }
 }
 

@@ -137,6 +137,28 @@ struct Snapshot {
   core::MonitorState monitor = core::MonitorState::online;
 };
 
+// What the chair's monitor can measure and how often it sends: configuration, not an alarm
+// (docs/alarms.md, "What a chair measures"). Rules on a parameter the monitor does not have
+// (nor a fallback for it) do not apply to the session; not_applicable() lists them.
+struct MonitorCapabilities {
+  // The parameters the monitor measures; empty = not declared: every parameter.
+  std::vector<core::Parameter> parameters;
+  // How often a value arrives (poll interval, or an HL7 monitor's declared sending interval),
+  // seconds. Integrating delays, missing-value delays and the fallback's staleness scale with it.
+  double send_interval_s = 1;
+
+  bool has(core::Parameter p) const;
+  // How long a continuous parameter's last valid value stands: two sending intervals, >= 5 s.
+  double stale_after_s() const;
+};
+
+// A rule that does not apply to a session because its monitor cannot measure what it watches.
+struct NotApplicable {
+  std::string rule;
+  std::optional<core::Parameter> parameter;
+  std::string reason;  // "chair-3 does not measure etco2"
+};
+
 class Engine {
  public:
   // Returns a new alert id, unique across all sessions (the app keeps one counter, restored
@@ -145,14 +167,16 @@ class Engine {
 
   // A new session in phase `baseline`, started at `start`, monitor assumed online.
   Engine(std::shared_ptr<const Protocol> protocol, std::int64_t session, IdSource next_id,
-         core::Timestamp start);
+         core::Timestamp start, MonitorCapabilities monitor = {});
 
   // Rebuilds a session's engine after a restart. Open alerts keep their ids and states; no
   // alert is raised again for a condition that already has one. Pending condition delays
   // restart from zero. Alerts whose rule is no longer in the protocol are cleared
   // (reason rule_removed) at the next call.
+  // Missing-value and comm_lost delays count from the first call after the restore (the
+  // monitor is reconnecting), not from before the restart.
   static Engine restore(std::shared_ptr<const Protocol> protocol, std::int64_t session,
-                        IdSource next_id, Snapshot snapshot);
+                        IdSource next_id, Snapshot snapshot, MonitorCapabilities monitor = {});
 
   // --- inputs; each first advances time to its `at` (escalations, pause ends, overdue cuffs,
   // comm_lost delays) and returns every transition in order. Time never goes back: an
@@ -161,7 +185,10 @@ class Engine {
   // One observation of this session (time = o.received_at). Valid values evaluate the rules
   // and, in `baseline`, count toward the baseline; questionable values are ignored; invalid
   // values feed sensor_invalid rules. A repeated NIBP measurement (same measurement_id, else
-  // same device_time) is ignored.
+  // same device_time) is ignored, and so is a cuff measured (device_time) before the last one
+  // applied or more than the protocol's nibp_max_age_s ago: it neither raises nor clears nor
+  // counts as the last cuff. A rule's fallback parameter (pr for hr) is read while the
+  // monitor gives no valid value of the rule's own parameter.
   std::vector<Transition> observe(const core::Observation& o);
   std::vector<Transition> monitor_state(core::MonitorState s, core::Timestamp at);
   std::vector<Transition> tick(core::Timestamp now);
@@ -193,6 +220,9 @@ class Engine {
   const Baseline& baseline() const { return baseline_; }
   const Protocol& protocol() const { return *protocol_; }
   std::int64_t session() const { return session_; }
+  const MonitorCapabilities& monitor() const { return caps_; }
+  // Rules that do not apply to this session's monitor, with why.
+  std::vector<NotApplicable> not_applicable() const;
   const Alert* find(std::int64_t alert_id) const;  // open alerts only
   std::vector<Alert> open_alerts() const;          // by id
   Snapshot snapshot() const;
@@ -204,18 +234,28 @@ class Engine {
     double area = 0;                              // integrating delay: unit x s so far
     std::optional<core::Timestamp> last_at;       // integrating delay: previous reading
     std::optional<core::Timestamp> normal_since;  // integrating delay: normal side since
+    bool breaching = false;                       // integrating delay: the last reading breached
+    std::vector<core::Timestamp> breach_starts;   // safety net: starts of recent breaches
   };
   using Key = std::pair<std::size_t, int>;  // rule index, parameter (-1: none)
 
-  Engine(std::shared_ptr<const Protocol> protocol, std::int64_t session, IdSource next_id);
+  Engine(std::shared_ptr<const Protocol> protocol, std::int64_t session, IdSource next_id,
+         MonitorCapabilities monitor);
 
   void advance(core::Timestamp at, std::vector<Transition>& out);
   void evaluate_physiological(std::size_t r, const core::Observation& o,
                               std::vector<Transition>& out);
+  void clear_from_fallback(std::size_t r, const core::Observation& o,
+                           std::vector<Transition>& out);
+  bool measurable(const Rule& rule) const;
+  bool absent(core::Parameter p) const;  // no valid value within stale_after_s
+  bool beyond_limit(const Alert& a) const;
+  bool cleared_for_long_enough(const Rule& rule, const Alert& a, bool clear_side);
+  double missing_delay(const Rule& rule) const;
   void evaluate_invalid(std::size_t r, const core::Observation& o, bool device_valid,
                         std::vector<Transition>& out);
   bool delay_met(const Rule& rule, Track& track, bool intermittent) const;
-  bool integrate(const Rule& rule, Track& track, bool breach, double depth);
+  bool integrate(const Rule& rule, Track& track, bool breach, double depth) const;
   void watch_missing(std::size_t r, std::vector<Transition>& out);
   void reactivate(Alert& a, std::string_view reason, std::vector<Transition>& out);
   void escalate(std::vector<Transition>& out);
@@ -241,6 +281,8 @@ class Engine {
   void forget(const Alert& a);
 
   std::shared_ptr<const Protocol> protocol_;
+  MonitorCapabilities caps_;
+  bool restarted_ = false;  // restored: the first call starts the missing-value clocks
   std::int64_t session_ = 0;
   IdSource next_id_;
   std::int64_t own_next_id_ = 1;
@@ -251,7 +293,7 @@ class Engine {
   Baseline baseline_;
   core::MonitorState monitor_ = core::MonitorState::online;
   core::Timestamp monitor_since_{};
-  std::optional<core::Timestamp> last_nibp_at_;
+  std::optional<core::Timestamp> last_nibp_at_;  // measurement time of the last cuff applied
   std::map<int, std::uint64_t> last_measurement_;  // parameter -> last NIBP measurement identity
   std::map<int, core::Timestamp> last_valid_;      // parameter -> last valid reading
   std::map<int, core::Validity> last_seen_;        // parameter -> validity of its last reading
@@ -262,6 +304,7 @@ class Engine {
   std::map<Key, std::int64_t> open_by_key_;
   std::map<std::int64_t, Alert> alerts_;  // open alerts by id
   std::map<std::int64_t, Key> key_of_;
+  std::map<std::int64_t, core::Timestamp> clearing_since_;  // alert -> on the clear side since
 };
 
 }  // namespace vitalsd::alarms

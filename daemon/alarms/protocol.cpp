@@ -184,7 +184,11 @@ void Parser::parse_rule(const toml::table& t, const std::string& path, Protocol&
                 "reactivate_after_s",
                 "worsen_by",
                 "delay_area",
-                "reset_after_s"});
+                "reset_after_s",
+                "fallback",
+                "safety_net_breaches",
+                "safety_net_s",
+                "clear_after_s"});
   Rule r;
   r.where = pos(t);
   const int before = errors_;
@@ -306,6 +310,16 @@ void Parser::parse_rule(const toml::table& t, const std::string& path, Protocol&
       error(*t.get("clear_hysteresis"), label + ": clear_hysteresis is for physiological rules");
     r.clear_hysteresis = *h;
   }
+  if (auto v = number(t, path, "clear_after_s")) {
+    if (*v < 0) error(*t.get("clear_after_s"), label + ": clear_after_s must not be negative");
+    if (!physiological)
+      error(*t.get("clear_after_s"), label + ": clear_after_s is for physiological rules");
+    if (intermittent)
+      error(*t.get("clear_after_s"), label + ": clear_after_s is for continuous parameters (" +
+                                         std::string(to_string(*r.parameter)) +
+                                         " is one cuff at a time)");
+    r.clear_after_s = *v;
+  }
 
   // Priority.
   if (auto pr = string(t, path, "priority")) {
@@ -380,6 +394,33 @@ void Parser::parse_rule(const toml::table& t, const std::string& path, Protocol&
     r.worsen_by = *v;
   }
 
+  if (physiological && !r.worsen_by && r.parameter) r.worsen_by = default_worsen_by(*r.parameter);
+
+  // Fallback parameter.
+  const bool may_fall_back =
+      r.kind == RuleKind::physiological || r.kind == RuleKind::sensor_invalid;
+  if (auto f = string(t, path, "fallback")) {
+    const auto* n = t.get("fallback");
+    if (!may_fall_back || !r.parameter) {
+      error(*n, label + ": fallback is for rules on one parameter (physiological, sensor_invalid)");
+    } else if (*f != "none") {
+      const auto fp = core::parameter_from_name(*f);
+      if (!fp)
+        error(*n, label + ": unknown fallback parameter '" + *f + "' (known: " +
+                      known_parameters() + ", or none)");
+      else if (*fp == *r.parameter)
+        error(*n, label + ": fallback is the rule's own parameter");
+      else if (core::info(*fp).intermittent != core::info(*r.parameter).intermittent ||
+               core::info(*fp).ucum != core::info(*r.parameter).ucum)
+        error(*n, label + ": fallback " + *f + " is not measured like " +
+                      std::string(to_string(*r.parameter)) + " (unit or continuity differ)");
+      else
+        r.fallback = fp;
+    }
+  } else if (may_fall_back && r.parameter == core::Parameter::hr) {
+    r.fallback = core::Parameter::pr;  // a pulse oximeter's pulse rate is a heart rate
+  }
+
   // Integrating delay.
   if (auto v = number(t, path, "delay_area")) {
     const auto* n = t.get("delay_area");
@@ -401,6 +442,22 @@ void Parser::parse_rule(const toml::table& t, const std::string& path, Protocol&
     if (!t.get("delay_area"))
       error(*t.get("reset_after_s"), label + ": reset_after_s is only used with delay_area");
     r.reset_after_s = *v;
+  }
+
+  if (auto n = integer(t, path, "safety_net_breaches")) {
+    const auto* node = t.get("safety_net_breaches");
+    if (*n < 2) error(*node, label + ": safety_net_breaches must be at least 2");
+    if (!t.get("delay_area"))
+      error(*node, label + ": safety_net_breaches is only used with delay_area");
+    if (!t.get("safety_net_s"))
+      error(*node, label + ": safety_net_breaches needs safety_net_s (the window)");
+    r.safety_net_breaches = static_cast<std::uint32_t>(std::clamp<std::int64_t>(*n, 2, 1000));
+  }
+  if (auto v = number(t, path, "safety_net_s")) {
+    if (*v <= 0) error(*t.get("safety_net_s"), label + ": safety_net_s must be > 0");
+    if (!t.get("safety_net_breaches"))
+      error(*t.get("safety_net_s"), label + ": safety_net_s is only used with safety_net_breaches");
+    r.safety_net_s = *v;
   }
 
   // nibp_overdue.
@@ -505,6 +562,27 @@ std::string_view to_string(GateMode g) {
   return "block";
 }
 
+double default_worsen_by(core::Parameter p) {
+  switch (p) {
+    case core::Parameter::nibp_sys:
+    case core::Parameter::nibp_dia:
+    case core::Parameter::nibp_mean:
+      return 10;  // mm[Hg]: beyond a cuff's ~4 mm[Hg] noise
+    case core::Parameter::hr:
+    case core::Parameter::pr:
+      return 10;  // /min
+    case core::Parameter::spo2:
+      return 3;  // %: beyond an oximeter's +-2 % accuracy
+    case core::Parameter::rr:
+      return 3;  // /min
+    case core::Parameter::etco2:
+      return 5;  // mm[Hg]
+    case core::Parameter::temp:
+      return 0.5;  // Cel
+  }
+  return 10;
+}
+
 const Rule* Protocol::find_rule(std::string_view id) const {
   for (const auto& r : rules)
     if (r.id == id) return &r;
@@ -520,7 +598,8 @@ std::optional<Protocol> parse_protocol(const toml::table& table, const std::stri
 
   if (const auto* t = ps.table(table, "", "protocol")) {
     ps.unknown_keys(*t, "protocol",
-                    {"name", "description", "max_pause_s", "max_paused_total_s", "min_recovery_s"});
+                    {"name", "description", "max_pause_s", "max_paused_total_s", "min_recovery_s",
+                     "nibp_max_age_s"});
     if (auto n = ps.string(*t, "protocol", "name")) {
       if (n->empty()) ps.error(*t->get("name"), "protocol.name: must not be empty");
       p.name = *n;
@@ -546,6 +625,10 @@ std::optional<Protocol> parse_protocol(const toml::table& table, const std::stri
       if (*m < 0)
         ps.error(*t->get("min_recovery_s"), "protocol.min_recovery_s: must not be negative");
       p.min_recovery_s = *m;
+    }
+    if (auto m = ps.number(*t, "protocol", "nibp_max_age_s")) {
+      if (*m <= 0) ps.error(*t->get("nibp_max_age_s"), "protocol.nibp_max_age_s: must be > 0");
+      p.nibp_max_age_s = *m;
     }
   } else if (!table.get("protocol")) {
     ps.error(core::SourcePos{file, 0, 0}, "missing [protocol] table (with name = \"...\")");

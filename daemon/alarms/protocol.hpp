@@ -69,9 +69,13 @@ struct Condition {
   bool relative() const { return kind != ConditionKind::above && kind != ConditionKind::below; }
 };
 
-// The most time one reading of an integrating delay stands for: a longer gap is missing data
-// (sensor_invalid), not a long breach.
+// The most time one reading of an integrating delay stands for is twice the monitor's sending
+// interval, and at least this: a longer gap is missing data (sensor_invalid), not a long breach.
 inline constexpr double kMaxIntegrationStepS = 5;
+
+// What worsen_by is when a physiological rule does not say, per parameter, in its unit: a
+// deeper or further breach of an acknowledged or paused alert is news (docs/alarms.md).
+double default_worsen_by(core::Parameter p);
 
 struct Rule {
   std::string id;    // "sbp-severe-high": unique in the protocol; the alert's `rule`
@@ -103,6 +107,10 @@ struct Rule {
   // reading is at or below limit - clear_hysteresis, a `below`-like one at or above
   // limit + clear_hysteresis.
   double clear_hysteresis = 0;
+  // And the value must have stayed there this long (every reading short of it starts the
+  // count again): a value flapping across the limit keeps its one alert instead of a new alert
+  // per dip. 0 = the first reading there ends the condition.
+  double clear_after_s = 0;
 
   Priority priority = Priority::medium;
   bool applies[kPhaseCount] = {false, false, false, false};  // indexed by Phase
@@ -116,7 +124,17 @@ struct Rule {
   std::optional<double> reactivate_after_s;
   // An acknowledged or paused alert whose value moves this far (parameter's unit) further past
   // the limit than the value when it was silenced is active again at once (reason worsened).
+  // Default for physiological rules: default_worsen_by(parameter).
   std::optional<double> worsen_by;
+  // Another parameter that stands in for `parameter` while the monitor gives no valid value
+  // of it (HR rules: the pulse oximeter's pulse rate). The alert then names the stand-in as
+  // its parameter. Default: pr for rules on hr; `fallback = "none"` turns it off.
+  std::optional<core::Parameter> fallback;
+  // Integrating delays only (Nellcor SatSeconds' safety net): this many separate breaches
+  // (runs of breaching readings) starting within safety_net_s raise the alert even before
+  // the sum reaches delay_area. 0 = off.
+  std::uint32_t safety_net_breaches = 0;
+  double safety_net_s = 0;
   // Whether an open alert of this rule during `baseline` blocks the move to `infusing`.
   bool blocks_start = true;
 
@@ -165,6 +183,9 @@ struct Protocol {
   // Ending a session that has started infusing before this long in `recovery` is refused
   // unless the nurse gives an override reason (the discharge guard).
   std::optional<double> min_recovery_s;
+  // A cuff measurement (by the monitor's own time stamp) older than this when it arrives is
+  // stored but neither raises nor clears an alert nor counts as the last cuff.
+  double nibp_max_age_s = 300;
   BaselineSpec baseline;
   std::vector<Rule> rules;
 

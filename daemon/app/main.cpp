@@ -34,6 +34,24 @@ using namespace vitalsd;
 constexpr int kExitConfig = 2;
 constexpr int kExitStartup = 1;
 
+// What each chair's monitor measures and how often it sends, for the sessions started on it
+// (docs/alarms.md, "What a chair measures"). A sender without a declared list is logged once:
+// every rule applies to it, including those on parameters it may not have.
+void describe_monitors(sessions::Manager& sessions, const std::vector<core::MonitorConfig>& monitors,
+                       bool log) {
+  for (const auto& m : monitors) {
+    alarms::MonitorCapabilities caps;
+    caps.parameters = drivers::monitor_parameters(m);
+    caps.send_interval_s = drivers::send_interval_s(m);
+    if (log && caps.parameters.empty())
+      spdlog::warn(
+          "monitor {}: no `parameters` declared: every rule of a session's protocol applies, and "
+          "a parameter it does not measure raises its missing-value alert",
+          m.id);
+    sessions.describe(m.id, std::move(caps));
+  }
+}
+
 // Open files: the soft limit up to the hard one, so that held connections (API, HL7) run into
 // the caps and their eviction (docs/api.md), never into "too many open files". Logged.
 void raise_open_files_limit() {
@@ -148,6 +166,7 @@ int main(int argc, char** argv) {
     for (const auto& m : config->monitors) monitor_ids.insert(m.id);
     sessions = std::make_unique<sessions::Manager>(
         config->protocols, monitor_ids, restored.next_session_id, restored.next_alert_id);
+    describe_monitors(*sessions, config->monitors, true);
     for (auto& [session, snapshot] : restored.sessions) {
       if (!config->protocols.count(session.protocol) || !monitor_ids.count(session.monitor)) {
         spdlog::error(
@@ -279,6 +298,7 @@ int main(int argc, char** argv) {
     }
     std::set<std::string> monitor_ids;
     for (const auto& m : next.monitors) monitor_ids.insert(m.id);
+    describe_monitors(*sessions, next.monitors, false);
     const auto rebuilt = sessions->reconfigure(next.protocols, monitor_ids, d.protocols_changed);
     std::vector<std::string> failed;
     for (const auto& id : d.monitors_removed) {

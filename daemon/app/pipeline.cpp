@@ -55,11 +55,13 @@ void Pipeline::persist(const sessions::Change& change) {
     saved.insert(e.session.id);
     // The record says which rules watched this session, exactly as they were applied.
     if (e.type == "started")
-      if (const auto* engine = sessions_.engine(e.session.id))
-        journal_.record(
+      if (const auto* engine = sessions_.engine(e.session.id)) {
+        auto applied =
             store::protocol_applied(engine->protocol(), store::AppliedBecause::session_started,
-                                    e.at, e.session.monitor, e.session.id),
-            store::Durability::urgent);
+                                    e.at, e.session.monitor, e.session.id);
+        applied.payload.update(store::capabilities_json(*engine));
+        journal_.record(std::move(applied), store::Durability::urgent);
+      }
   }
   for (const auto& t : change.transitions) {
     const auto* session = sessions_.find(t.session);
@@ -421,6 +423,7 @@ json Pipeline::session(std::int64_t id) {
   json reasons = json::array();
   for (const auto& r : gate.reasons) reasons.push_back(r.message);
   j["gate"] = {{"blocked", gate.blocked}, {"reasons", reasons}};
+  j.update(store::capabilities_json(*engine));
   json alerts = json::array();
   for (const auto& a : engine->open_alerts()) alerts.push_back(a.id);
   j["open_alerts"] = alerts;

@@ -21,8 +21,10 @@ std::optional<MonitorState> monitor_state_from_name(std::string_view name);
 #include <chrono>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "core/diagnostic.hpp"
+#include "core/parameter.hpp"
 #include "core/tls.hpp"
 
 namespace vitalsd::core {
@@ -57,8 +59,9 @@ struct Hl7MonitorConfig {
   std::string listen = "127.0.0.1:2575";  // the PCD-01 MLLP listener
   std::size_t max_message_bytes = 1 << 20;
   std::map<std::string, std::string> codes;  // vendor-local OBX-3 code -> parameter name
-  std::size_t max_clients = 64;              // connections; at the cap the longest idle goes
-  std::size_t max_clients_per_address = 16;  // the same, per sender address
+  std::size_t max_clients = 256;             // connections; at the cap the longest idle goes
+  std::size_t max_clients_per_address = 64;  // the same, per sender address (a gateway or
+                                             // central station sends for many monitors)
   std::chrono::milliseconds idle_timeout{std::chrono::minutes{2}};
   // MLLP over TLS (docs/tls.md): the listener's certificate and key; with tls_ca, senders must
   // present a certificate signed by it.
@@ -73,6 +76,11 @@ struct MonitorConfig {
   std::chrono::milliseconds comm_timeout{3000};
   // Device time and receive time further apart than this: a clock_skew event (once).
   std::chrono::milliseconds max_skew{5000};
+  // The parameters the monitor measures, as the config declares them (empty: the driver's own
+  // list, see drivers::monitor_parameters), and how often it sends a value (empty: poll_ms for
+  // polled drivers, 10 s for HL7 senders). The alarm engine scales its delays with it.
+  std::vector<Parameter> parameters;
+  std::optional<double> send_interval_s;
   SimulatorConfig simulator;
   ModbusConfig modbus;
   Hl7MonitorConfig hl7;

@@ -107,8 +107,20 @@ Manager::Manager(Protocols protocols, std::set<std::string> monitors, std::int64
       next_session_id_(next_session_id),
       next_alert_id_(std::make_shared<std::int64_t>(next_alert_id)) {}
 
+void Manager::describe(const std::string& monitor, alarms::MonitorCapabilities capabilities) {
+  capabilities_[monitor] = std::move(capabilities);
+}
+
+alarms::MonitorCapabilities Manager::capabilities(const std::string& monitor) const {
+  auto it = capabilities_.find(monitor);
+  return it == capabilities_.end() ? alarms::MonitorCapabilities{} : it->second;
+}
+
 bool Manager::track_extremes(Session& session, const core::Observation& o) {
-  if (o.validity != core::Validity::valid || o.implausible || !std::isfinite(o.value)) return false;
+  // Every value the rules see counts, including one the device vouched for that vitalsd's range
+  // table calls implausible (HR 0, an asystole the alarms raised for).
+  if ((o.validity != core::Validity::valid && !o.implausible) || !std::isfinite(o.value))
+    return false;
   auto [it, fresh] = session.extremes.try_emplace(o.parameter);
   auto& e = it->second;
   const auto at =
@@ -138,7 +150,8 @@ void Manager::restore(Session session, alarms::Snapshot snapshot) {
   if (p == protocols_.end()) return;  // the app checks this before calling; see store/records
   auto counter = next_alert_id_;
   auto engine = alarms::Engine::restore(
-      p->second, session.id, [counter] { return (*counter)++; }, std::move(snapshot));
+      p->second, session.id, [counter] { return (*counter)++; }, std::move(snapshot),
+      capabilities(session.monitor));
   const auto id = session.id;
   by_monitor_[session.monitor] = id;
   next_session_id_ = std::max(next_session_id_, id + 1);
@@ -155,7 +168,8 @@ std::vector<std::int64_t> Manager::reconfigure(Protocols protocols, std::set<std
     if (p == protocols_.end() || !changed.count(live.session.protocol)) continue;
     auto counter = next_alert_id_;
     live.engine = alarms::Engine::restore(
-        p->second, id, [counter] { return (*counter)++; }, live.engine.snapshot());
+        p->second, id, [counter] { return (*counter)++; }, live.engine.snapshot(),
+        capabilities(live.session.monitor));
     rebuilt.push_back(id);
   }
   return rebuilt;
@@ -184,7 +198,7 @@ Outcome Manager::start(const std::string& monitor, const std::string& patient,
   s.started_by = actor;
   auto counter = next_alert_id_;
   alarms::Engine engine(
-      p->second, s.id, [counter] { return (*counter)++; }, now);
+      p->second, s.id, [counter] { return (*counter)++; }, now, capabilities(monitor));
   Outcome out;
   out.session = s.id;
   out.change.session_events.push_back({"started", s, actor, now, "", "", {}, std::nullopt});

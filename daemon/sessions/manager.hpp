@@ -38,8 +38,8 @@ struct Session {
   std::string started_by;
   std::optional<core::Timestamp> ended_at;
   std::string ended_by;
-  // Peak and trough per parameter over the whole session (valid readings only: never
-  // questionable, invalid, implausible, demo or test values).
+  // Peak and trough per parameter over the whole session (what the rules saw: valid readings
+  // and device-valid implausible ones such as HR 0; never questionable, invalid, demo or test).
   std::map<core::Parameter, Extreme> extremes;
 };
 
@@ -98,8 +98,14 @@ class Manager {
   Manager(Protocols protocols, std::set<std::string> monitors, std::int64_t next_session_id,
           std::int64_t next_alert_id);
 
-  // Counts one observation into the session's peaks and troughs (valid readings only; an NIBP
-  // cuff reading seen again is the same value and changes nothing). True when it changed them.
+  // What a monitor measures and how often it sends (from its config). A session started on it
+  // (or restored, or rebuilt on reload) gets an engine with these; undescribed: every parameter.
+  void describe(const std::string& monitor, alarms::MonitorCapabilities capabilities);
+  alarms::MonitorCapabilities capabilities(const std::string& monitor) const;
+
+  // Counts one observation into the session's peaks and troughs (every value the rules see:
+  // valid readings and device-valid implausible ones such as HR 0; never questionable, invalid,
+  // demo or test values; an NIBP cuff seen again changes nothing). True when it changed them.
   static bool track_extremes(Session& session, const core::Observation& o);
 
   // Restart: an active session with the engine state it had (see store/records.hpp).
@@ -154,6 +160,7 @@ class Manager {
   std::shared_ptr<std::int64_t> next_alert_id_;
   std::map<std::int64_t, Live> live_;               // active sessions by id
   std::map<std::string, std::int64_t> by_monitor_;  // monitor -> active session
+  std::map<std::string, alarms::MonitorCapabilities> capabilities_;
 };
 
 std::string_view to_string(Errc e);

@@ -206,6 +206,27 @@ void read_monitor(const toml::table& t, Settings& s, const std::string& file,
   }
 
   if (auto v = r.integer("max_skew_ms", 0, 86'400'000)) m.max_skew = std::chrono::milliseconds{*v};
+  // What the chair's monitor measures (docs/alarms.md, "What a chair measures").
+  if (const auto* a = r.array("parameters")) {
+    for (const auto& e : *a) {
+      const auto name = e.value<std::string>();
+      const auto p = name ? core::parameter_from_name(*name) : std::nullopt;
+      if (!p) {
+        std::string known;
+        for (const auto& i : core::all_parameters())
+          known += (known.empty() ? "" : ", ") + std::string(i.name);
+        out.push_back({core::position(e, file),
+                       context + ".parameters: " +
+                           (name ? "unknown parameter '" + *name + "'" : std::string("expected names")) +
+                           " (known: " + known + ")"});
+        continue;
+      }
+      if (std::find(m.parameters.begin(), m.parameters.end(), *p) == m.parameters.end())
+        m.parameters.push_back(*p);
+    }
+    if (a->empty()) r.error("parameters", "is empty (leave it out to take the driver's own list)");
+  }
+  if (auto v = r.number("send_interval_s", 0.1, 3600)) m.send_interval_s = *v;
 
   const auto& keys = driver_keys();
   const auto dk = keys.find(m.driver);

@@ -295,6 +295,12 @@ json protocol_json(const alarms::Protocol& p) {
     }
     if (r.reactivate_after_s) j["reactivate_after_s"] = *r.reactivate_after_s;
     if (r.worsen_by) j["worsen_by"] = *r.worsen_by;
+    if (r.fallback) j["fallback"] = core::to_string(*r.fallback);
+    if (r.clear_after_s > 0) j["clear_after_s"] = r.clear_after_s;
+    if (r.safety_net_breaches > 0) {
+      j["safety_net_breaches"] = r.safety_net_breaches;
+      j["safety_net_s"] = r.safety_net_s;
+    }
     if (r.kind == alarms::RuleKind::nibp_overdue) {
       json iv = json::object();
       for (auto ph : {Phase::baseline, Phase::infusing, Phase::recovery})
@@ -316,6 +322,7 @@ json protocol_json(const alarms::Protocol& p) {
           {"max_pause_s", p.max_pause_s},
           {"max_paused_total_s", opt(p.max_paused_total_s)},
           {"min_recovery_s", opt(p.min_recovery_s)},
+          {"nibp_max_age_s", p.nibp_max_age_s},
           {"baseline",
            {{"parameters", baseline_params},
             {"readings", p.baseline.readings},
@@ -341,6 +348,19 @@ Event protocol_applied(const alarms::Protocol& p, AppliedBecause why, core::Time
   json payload = protocol_json(p);
   payload["reason"] = to_string(why);
   return Event{"protocol.applied", at, monitor, session, std::move(payload)};
+}
+
+json capabilities_json(const alarms::Engine& engine) {
+  json parameters = json::array();
+  for (auto p : engine.monitor().parameters) parameters.push_back(core::to_string(p));
+  json na = json::array();
+  for (const auto& n : engine.not_applicable())
+    na.push_back({{"rule", n.rule},
+                  {"parameter", n.parameter ? json(core::to_string(*n.parameter)) : json()},
+                  {"reason", n.reason}});
+  return {{"monitor_parameters", parameters.empty() ? json("all") : parameters},
+          {"send_interval_s", engine.monitor().send_interval_s},
+          {"not_applicable", na}};
 }
 
 void journal_protocols_applied(

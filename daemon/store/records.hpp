@@ -42,6 +42,11 @@ nlohmann::json baseline_from_events(const std::vector<nlohmann::json>& events);
 // [protocol] and [baseline] settings, and every rule with its condition, limits, delays,
 // priority, phases and escalation (docs/events.md, "protocol.applied").
 nlohmann::json protocol_json(const alarms::Protocol& p);
+// What the session's monitor measures and sends, and the rules that therefore do not apply to
+// the session: {"monitor_parameters": [..] or "all", "send_interval_s", "not_applicable":
+// [{"rule", "parameter", "reason"}]}. In the session_started protocol.applied event and the
+// session's API view.
+nlohmann::json capabilities_json(const alarms::Engine& engine);
 // Why a protocol is journaled as applied.
 enum class AppliedBecause { config_loaded, config_reloaded, session_started };
 std::string_view to_string(AppliedBecause why);

@@ -67,6 +67,10 @@ class Hl7Driver final : public Driver {
 
 }  // namespace
 
+std::vector<core::Parameter> parameters(const core::MonitorConfig&) {
+  return {};
+}
+
 void check(const core::MonitorConfig& m, core::Diagnostics& out) {
   // check() sees one monitor at a time, so a source used twice is reported at start-up (make).
   const auto& s = m.hl7.source;

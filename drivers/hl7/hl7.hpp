@@ -14,6 +14,8 @@
 namespace vitalsd::drivers::hl7 {
 
 void check(const core::MonitorConfig& monitor, core::Diagnostics& out);
+// A sender's parameters are not known from its config: empty (the monitor's `parameters` says).
+std::vector<core::Parameter> parameters(const core::MonitorConfig& monitor);
 // Binds the shared listener with the first hl7 monitor. Throws std::runtime_error when the
 // listener cannot bind or the source is already another monitor's.
 std::unique_ptr<Driver> make(const core::MonitorConfig& monitor, Context& ctx);

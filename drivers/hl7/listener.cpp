@@ -140,6 +140,8 @@ struct Listener::Server : std::enable_shared_from_this<Listener::Server> {
   asio::steady_timer backoff;              // after an accept error with no client to close
   std::shared_ptr<net::ssl::context> tls;  // MLLP over TLS; null: plain
   net::HandshakeFailures tls_failed;       // on the strand
+  std::set<asio::ip::address> crowded;     // addresses at max_clients_per_address (logged)
+  bool full = false;                       // at max_clients (logged)
   bool stopped = false;
   std::uint64_t next_ack_id = 1;  // strand only
 
@@ -396,6 +398,21 @@ void Listener::Server::admit(tcp::socket socket) {
   boost::system::error_code ec;
   const auto peer = socket.remote_endpoint(ec);
   const auto address = ec ? asio::ip::address{} : peer.address();
+  // A cap reached is logged once, and again only after the connections fell to half of it: a
+  // gateway over the cap reconnecting all day is one line, not one per connection.
+  if (table.count(address) >= options.max_clients_per_address && crowded.insert(address).second)
+    spdlog::warn(
+        "hl7 listener: {} has max_clients_per_address ({}) connections open: each new one "
+        "closes its longest-idle (raise [hl7] max_clients_per_address for a gateway; logged "
+        "again once it is down to half)",
+        address.to_string(), options.max_clients_per_address);
+  if (table.size() >= options.max_clients && !full) {
+    full = true;
+    spdlog::warn(
+        "hl7 listener: max_clients ({}) connections open: each new one closes the longest-idle "
+        "(logged again once down to half)",
+        options.max_clients);
+  }
   auto room = table.make_room(address, {options.max_clients, options.max_clients_per_address});
   if (!room) {
     count(stats, &ListenerStats::refused);
@@ -418,6 +435,18 @@ void Listener::Server::admit(tcp::socket socket) {
 void Listener::Server::closed(Client* c) {
   table.remove(c);
   clients.erase(c);
+  for (auto it = crowded.begin(); it != crowded.end();) {
+    if (table.count(*it) * 2 <= options.max_clients_per_address) {
+      spdlog::info("hl7 listener: {} is down to {} connections", it->to_string(), table.count(*it));
+      it = crowded.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (full && table.size() * 2 <= options.max_clients) {
+    full = false;
+    spdlog::info("hl7 listener: down to {} connections", table.size());
+  }
   std::lock_guard lock(mutex);
   stats.clients = clients.size();
 }

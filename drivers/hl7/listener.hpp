@@ -34,8 +34,8 @@ struct ListenerOptions {
   std::string listen = "127.0.0.1:2575";  // host:port; port 0 picks a free one (tests)
   std::size_t max_message_bytes = 1 << 20;
   std::map<std::string, std::string> codes;  // vendor OBX-3 code -> parameter name
-  std::size_t max_clients = 64;
-  std::size_t max_clients_per_address = 16;
+  std::size_t max_clients = 256;
+  std::size_t max_clients_per_address = 64;  // a gateway or central station sends for many
   std::chrono::milliseconds idle_timeout{std::chrono::minutes{2}};
   std::size_t max_garbage_bytes = 4096;  // non-MLLP bytes in a row before a client is closed
   std::size_t max_unsent_ack_bytes = 256 * 1024;  // reading pauses above this

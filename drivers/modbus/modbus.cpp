@@ -1,5 +1,6 @@
 #include "drivers/modbus/modbus.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 #include <stdexcept>
@@ -179,6 +180,16 @@ struct SerialLink {
 };
 
 }  // namespace
+
+std::vector<core::Parameter> parameters(const core::MonitorConfig& m) {
+  core::Diagnostics ignored;  // check_tcp/check_rtu report them
+  const auto p = load_profile(resolve_profile(m.modbus), ignored);
+  std::vector<core::Parameter> v;
+  if (!p) return v;
+  for (const auto& f : p->fields)
+    if (std::find(v.begin(), v.end(), f.parameter) == v.end()) v.push_back(f.parameter);
+  return v;
+}
 
 void check_tcp(const core::MonitorConfig& m, core::Diagnostics& out) {
   std::string host;

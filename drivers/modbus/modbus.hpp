@@ -16,6 +16,8 @@ namespace vitalsd::drivers::modbus {
 
 void check_tcp(const core::MonitorConfig& monitor, core::Diagnostics& out);
 void check_rtu(const core::MonitorConfig& monitor, core::Diagnostics& out);
+// The parameters the monitor's profile maps (empty when the profile does not load).
+std::vector<core::Parameter> parameters(const core::MonitorConfig& monitor);
 // Throw std::runtime_error with every problem when the monitor cannot be driven.
 std::unique_ptr<Driver> make_tcp(const core::MonitorConfig& monitor, Context& ctx);
 std::unique_ptr<Driver> make_rtu(const core::MonitorConfig& monitor, Context& ctx);

@@ -201,6 +201,12 @@ class SimulatorDriver final : public Driver {
 
 }  // namespace
 
+std::vector<core::Parameter> parameters(const core::MonitorConfig&) {
+  return {core::Parameter::hr,       core::Parameter::pr,       core::Parameter::spo2,
+          core::Parameter::rr,       core::Parameter::etco2,    core::Parameter::nibp_sys,
+          core::Parameter::nibp_dia, core::Parameter::nibp_mean};
+}
+
 void check(const core::MonitorConfig& m, core::Diagnostics& out) {
   if (!find_scenario(m.simulator.scenario)) {
     std::string names;

@@ -64,6 +64,8 @@ class Model {
 };
 
 void check(const core::MonitorConfig& monitor, core::Diagnostics& out);
+// Every parameter the simulated monitor produces.
+std::vector<core::Parameter> parameters(const core::MonitorConfig& monitor);
 std::unique_ptr<Driver> make(const core::MonitorConfig& monitor, Context& ctx);
 
 }  // namespace vitalsd::drivers::simulator

@@ -5,146 +5,41 @@
 // minutes before it.
 #include <gtest/gtest.h>
 
-#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "alarms/engine.hpp"
-#include "support/protocols.hpp"
+#include "bedside.hpp"
 
 namespace vitalsd::alarms {
 namespace {
 
-using core::Parameter;
-const core::Timestamp T0 = core::Timestamp{} + std::chrono::hours(24 * 365 * 56);
-
-core::Timestamp at(int s) {
-  return T0 + std::chrono::seconds(s);
-}
-
-std::shared_ptr<const Protocol> shipped() {
-  static const auto p = test::shipped_protocol("ketamine-iv");
-  return p;
-}
-
-core::Observation reading(Parameter p, double v, int t,
-                          core::Validity validity = core::Validity::valid) {
-  core::Observation o;
-  o.monitor = "chair-1";
-  o.parameter = p;
-  o.value = v;
-  o.unit = std::string(core::info(p).ucum);
-  o.received_at = at(t);
-  o.validity = validity;
-  return o;
-}
-
-// "600 reactivated sbp-severe-high worsened", "660 escalated sbp-severe-high level 1",
-// "9 raised spo2-low (superseded)", "30 acknowledged sbp-rise by nurse superseding_acknowledged"
-std::string line(const Transition& t) {
-  const auto s = std::chrono::duration_cast<std::chrono::seconds>(t.at - T0).count();
-  std::string r = std::to_string(s) + " " + std::string(to_string(t.type)) + " " + t.rule;
-  if (t.type == EventType::escalated) r += " level " + std::to_string(t.level);
-  if (t.superseded_by) r += " (superseded)";
-  if (!t.actor.empty()) r += " by " + t.actor;
-  if (!t.reason.empty() && t.type != EventType::cleared && t.type != EventType::latched)
-    r += " " + t.reason;
-  return r;
-}
-
-struct Bedside {
-  Engine e{shipped(), 1, {}, at(-300)};
-  std::vector<Transition> all;
-  std::vector<std::string> actions;  // nurse actions that were refused, "250 pause pause_limit"
-  std::uint64_t cuff_id = 0;
-
-  Bedside() {
-    for (int t = -299; t < 0; ++t) {
-      if (t % 60 == 0) cuff(120, t);
-      vitals(t, 70, 97);
-    }
-    add(e.set_phase(Phase::infusing, at(0)));
-  }
-  void add(const std::vector<Transition>& ts) { all.insert(all.end(), ts.begin(), ts.end()); }
-  void add(const ActionResult& r) {
-    add(r.transitions);
-    if (!r.ok()) actions.push_back(std::to_string(now_s) + " " + std::string(to_string(r.error)));
-  }
-  void cuff(double sys, int t) {
-    ++cuff_id;
-    last_cuff_s = t;
-    for (auto [p, v] :
-         {std::pair{Parameter::nibp_sys, sys}, std::pair{Parameter::nibp_dia, 80.0}}) {
-      auto o = reading(p, v, t);
-      o.measurement_id = cuff_id;
-      add(e.observe(o));
-    }
-  }
-  void vitals(int t, std::optional<double> hr, std::optional<double> spo2,
-              core::Validity spo2_validity = core::Validity::valid) {
-    if (hr) add(e.observe(reading(Parameter::hr, *hr, t)));
-    if (spo2) add(e.observe(reading(Parameter::spo2, *spo2, t, spo2_validity)));
-    // The monitor has capnography: normal breathing unless a case says otherwise.
-    add(e.observe(reading(Parameter::rr, breathing_rr, t)));
-    add(e.observe(reading(Parameter::etco2, breathing_etco2, t)));
-  }
-  // Every second from `from` to `to`: `each(t)` feeds readings and acts, then the clock ticks.
-  void run(int from, int to, const std::function<void(int)>& each) {
-    for (int t = from; t <= to; ++t) {
-      now_s = t;
-      // A normal cuff on the protocol's 5-minute cycle, for cases that are not about BP.
-      if (routine_cuffs && t > 0 && t % 300 == 0 && t - last_cuff_s >= 300) cuff(120, t);
-      each(t);
-      add(e.tick(at(t)));
-    }
-  }
-  const Alert* open(std::string_view rule) const {
-    for (const auto& a : e.open_alerts())
-      if (a.rule == rule) return e.find(a.id);
-    return nullptr;
-  }
-  std::vector<std::string> lines(std::string_view rule = {}) const {
-    std::vector<std::string> v;
-    for (const auto& t : all)
-      if (rule.empty() || t.rule == rule) v.push_back(line(t));
-    return v;
-  }
-  int now_s = 0;
-  int last_cuff_s = -300;
-  bool routine_cuffs = false;
-  double breathing_rr = 14, breathing_etco2 = 38;
-};
-
-std::string dump(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v) s += "  \"" + x + "\",\n";
-  return s;
-}
+using namespace bedside;
 
 // Was: SBP 185 acknowledged, then 230 for 75 minutes, produced no further event.
-// Now: the 230 cuff at 600 s is 45 mm[Hg] worse than when acknowledged (worsen_by 20): active
-// again at once. Acknowledged again at 620 s, the condition persists: a reminder at 1220 s
-// (reactivate_after_s 600), acknowledged at 1230 s, a reminder at 1830 s; nobody acknowledges
-// any more: level 1 at 1890 s, level 2 at 2010 s.
+// Now (cuffs every 5 minutes, the protocol's interval): the 230 cuff at 300 s is 45 mm[Hg]
+// worse than when acknowledged (worsen_by 20): active again at once. Acknowledged again at
+// 320 s, the condition persists: a reminder at 620 s (reactivate_after_s 300, one cuff cycle),
+// acknowledged at 630 s, a reminder at 930 s; nobody acknowledges any more: level 1 at 990 s,
+// level 2 at 1110 s.
 TEST(Bedside, AcknowledgedSevereBpRemindsAndReactivatesWhenWorse) {
   Bedside b;
   b.run(0, 4500, [&](int t) {
     b.vitals(t, 70, 97);
-    if (t % 600 == 0) b.cuff(t == 0 ? 185 : 230, t);
+    if (t % 300 == 0) b.cuff(t == 0 ? 185 : 230, t);
     const Alert* a = b.open("sbp-severe-high");
-    if (a && (t == 30 || t == 620 || t == 1230)) b.add(b.e.acknowledge(a->id, "nurse", at(t)));
+    if (a && (t == 30 || t == 320 || t == 630)) b.add(b.e.acknowledge(a->id, "nurse", at(t)));
   });
   const std::vector<std::string> want{
       "0 raised sbp-severe-high",
       "30 acknowledged sbp-severe-high by nurse",
-      "600 reactivated sbp-severe-high worsened",
-      "620 acknowledged sbp-severe-high by nurse",
-      "1220 reactivated sbp-severe-high ack_expired",
-      "1230 acknowledged sbp-severe-high by nurse",
-      "1830 reactivated sbp-severe-high ack_expired",
-      "1890 escalated sbp-severe-high level 1",
-      "2010 escalated sbp-severe-high level 2",
+      "300 reactivated sbp-severe-high worsened",
+      "320 acknowledged sbp-severe-high by nurse",
+      "620 reactivated sbp-severe-high ack_expired",
+      "630 acknowledged sbp-severe-high by nurse",
+      "930 reactivated sbp-severe-high ack_expired",
+      "990 escalated sbp-severe-high level 1",
+      "1110 escalated sbp-severe-high level 2",
   };
   EXPECT_EQ(b.lines("sbp-severe-high"), want) << dump(b.lines());
   EXPECT_TRUE(b.actions.empty()) << dump(b.actions);
@@ -182,14 +77,16 @@ TEST(Bedside, PausesAreBoundedAndNeverRestartEscalation) {
 }
 
 // Was: SpO2 alternating 88/91 raised nothing for 10 minutes (each 91 restarted the delay).
-// Now: the 91s do not reset the saturation seconds (only 10 s at >= 90 % would); each 88 adds
-// 2: 50 at 48 s.
+// Now: the 91s do not reset the saturation seconds (only 10 s at >= 90 % would), and the third
+// dip below 90 % within 60 s (at 4 s) raises by SatSeconds' safety net (issue 26); the 91s never
+// last the 10 s that would end it, and the level clock runs only while a reading is below 90.
 TEST(Bedside, AlternatingSpo2IntegratesToAnAlert) {
   Bedside b;
   b.routine_cuffs = true;
   b.run(0, 600, [&](int t) { b.vitals(t, 70, t % 2 == 0 ? 88 : 91); });
-  const std::vector<std::string> want{"48 raised spo2-low", "108 escalated spo2-low level 1",
-                                      "228 escalated spo2-low level 2"};
+  const std::vector<std::string> want{"4 raised spo2-low safety_net",
+                                      "64 escalated spo2-low level 1",
+                                      "184 escalated spo2-low level 2"};
   EXPECT_EQ(b.lines(), want) << dump(b.lines());
 }
 
@@ -266,7 +163,7 @@ TEST(Bedside, OneCuffOneAnnouncementOneAcknowledgement) {
 
 // Was: a session could be ended, and its open high alerts cleared, seconds into recovery.
 // Now: at 10 s into recovery with SBP 200 open, the end is refused (discharge_blocked) with
-// both reasons; with the nurse's reason it ends. Without an alert, 3600 s into recovery
+// both reasons; with the nurse's reason it ends. Without an alert, 7200 s into recovery
 // (min_recovery_s) it ends without one.
 TEST(Bedside, DischargeGuardHoldsTheSessionInRecovery) {
   Bedside b;
@@ -281,7 +178,7 @@ TEST(Bedside, DischargeGuardHoldsTheSessionInRecovery) {
   const auto reasons = b.e.discharge(at(2410));
   ASSERT_EQ(reasons.size(), 2u);
   EXPECT_NE(reasons[0].find("sbp-severe-high"), std::string::npos) << reasons[0];
-  EXPECT_EQ(reasons[1], "in recovery for 10 s of the protocol's min_recovery_s 3600 s");
+  EXPECT_EQ(reasons[1], "in recovery for 10 s of the protocol's min_recovery_s 7200 s");
   EXPECT_NE(refused.message.find("sbp-severe-high"), std::string::npos);
   const auto ended = b.e.set_phase(Phase::ended, at(2410), "nurse", "transferred to the ED");
   ASSERT_TRUE(ended.ok());
@@ -293,13 +190,13 @@ TEST(Bedside, DischargeGuardHoldsTheSessionInRecovery) {
     if (t % 300 == 0) quiet.cuff(120, t);  // the protocol's 5-minute cycle
   });
   quiet.add(quiet.e.set_phase(Phase::recovery, at(2400)));
-  quiet.run(2401, 5999, [&](int t) {
+  quiet.run(2401, 9599, [&](int t) {
     quiet.vitals(t, 70, 97);
     if (t % 900 == 0) quiet.cuff(120, t);
   });
-  EXPECT_EQ(quiet.e.set_phase(Phase::ended, at(5999), "nurse").error,
+  EXPECT_EQ(quiet.e.set_phase(Phase::ended, at(9599), "nurse").error,
             ActionError::discharge_blocked);
-  EXPECT_TRUE(quiet.e.set_phase(Phase::ended, at(6000), "nurse").ok());
+  EXPECT_TRUE(quiet.e.set_phase(Phase::ended, at(9600), "nurse").ok());
   EXPECT_TRUE(quiet.lines().empty()) << dump(quiet.lines());
 }
 

@@ -435,11 +435,11 @@ TEST(Engine, NibpOverdueUsesThePhaseInterval) {
   run.add(e.observe(cuff(121, 11300)));
   run.add(e.tick(at(11500)));
   run.add(e.set_phase(Phase::recovery, at(11900)).transitions);
-  run.add(e.tick(at(12859)));
-  run.add(e.tick(at(12860)));  // 900 + 60 after the phase change
+  run.add(e.tick(at(12259)));
+  run.add(e.tick(at(12260)));  // 900 + 60 after the last cuff: the clock ran through the change
   EXPECT_EQ(run.lines,
             (std::vector<std::string>{"11260 raised cuff active", "11300 cleared cuff cleared",
-                                      "12860 raised cuff active"}));
+                                      "12260 raised cuff active"}));
   EXPECT_EQ(run.all[0].limit, 660);
   EXPECT_EQ(run.all[0].value, 660);
   EXPECT_EQ(run.all[0].unit, "s");

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "alarms/protocol.hpp"
+#include "support/protocols.hpp"
 
 namespace vitalsd::alarms {
 namespace {
@@ -76,14 +77,86 @@ TEST(Protocol, ShippedKetamineIvParses) {
   }
   // Issue 12: bounded silencing, a discharge guard, reminders, an integrating SpO2 delay.
   EXPECT_EQ(p->max_paused_total_s, 300);
-  EXPECT_EQ(p->min_recovery_s, 3600);
+  EXPECT_EQ(p->min_recovery_s, 7200);  // issue 26: the label's 2 h, a clinic decision
   const Rule* spo2 = p->find_rule("spo2-low");
   ASSERT_NE(spo2, nullptr);
   EXPECT_EQ(spo2->delay_area, 50);
   EXPECT_EQ(spo2->reset_after_s, 10);
   EXPECT_EQ(sbp->escalate_after_s, (std::vector<double>{60, 180}));
-  EXPECT_EQ(sbp->reactivate_after_s, 600);
+  EXPECT_EQ(sbp->reactivate_after_s, 300);  // issue 26: one cuff cycle of this protocol
   EXPECT_EQ(sbp->worsen_by, 20);
+}
+
+// Issue 26: every rule reminds (technical ones too), every physiological rule says what worse
+// is, HR rules read the pulse rate when there is no HR, losing the monitor is high, and a
+// connected capnograph without EtCO2 is high.
+TEST(Protocol, ShippedKetamineIvRemindsAndWatchesWorsening) {
+  const auto p = test::shipped_protocol("ketamine-iv");
+  ASSERT_TRUE(p);
+  for (const auto& r : p->rules) {
+    EXPECT_TRUE(r.reactivate_after_s) << r.id << " has no reactivate_after_s";
+    if (r.kind == RuleKind::physiological) {
+      EXPECT_TRUE(r.worsen_by) << r.id;
+    }
+    if (r.parameter == core::Parameter::hr) {
+      EXPECT_EQ(r.fallback, core::Parameter::pr) << r.id;
+    }
+  }
+  EXPECT_EQ(p->find_rule("comm-lost")->priority, Priority::high);
+  EXPECT_EQ(p->find_rule("etco2-invalid")->priority, Priority::high);
+  EXPECT_EQ(p->find_rule("spo2-low")->safety_net_breaches, 3u);
+  EXPECT_EQ(p->find_rule("spo2-low")->safety_net_s, 60);
+  EXPECT_EQ(p->nibp_max_age_s, 300);
+}
+
+// Issue 26: each rule's comments say what its keys do. "clears at >= 91" must be the limit
+// plus the hysteresis; the first number in a delay_s or worsen_by comment is the value; the
+// minutes named beside escalate_after_s and reactivate_after_s are the values.
+TEST(Protocol, ShippedCommentsMatchTheirKeys) {
+  const std::string path = VITALSD_SOURCE_DIR "/config/protocols/ketamine-iv.toml";
+  const auto p = test::shipped_protocol("ketamine-iv");
+  ASSERT_TRUE(p);
+  std::ifstream in(path);
+  std::string text;
+  const Rule* rule = nullptr;
+  int checked = 0;
+  const std::regex number(R"(\b(\d+(?:\.\d+)?)\b)");  // not the 2 of SpO2
+  const std::regex clears(R"(clears at (<=|>=) (?:baseline \+ )?(\d+(?:\.\d+)?))");
+  const std::regex minutes(R"((\d+) min)");
+  for (int line = 1; std::getline(in, text); ++line) {
+    if (text.rfind("id = \"", 0) == 0) rule = p->find_rule(text.substr(6, text.find('"', 6) - 6));
+    const auto hash = text.find(" # ");
+    if (!rule || hash == std::string::npos) continue;
+    const std::string key = text.substr(0, text.find(" = "));
+    const std::string comment = text.substr(hash + 3);
+    const std::string where = path + ":" + std::to_string(line) + " (" + rule->id + "." + key + ")";
+    std::smatch m;
+    if (key == "clear_hysteresis" && std::regex_search(comment, m, clears)) {
+      const double amount = rule->condition.amount;
+      const double want = rule->condition.upward() ? amount - rule->clear_hysteresis
+                                                   : amount + rule->clear_hysteresis;
+      EXPECT_EQ(m[1].str(), rule->condition.upward() ? "<=" : ">=") << where;
+      EXPECT_EQ(std::stod(m[2].str()), want) << where << ": " << comment;
+      ++checked;
+    } else if ((key == "delay_s" || key == "worsen_by") &&
+               std::regex_search(comment, m, number)) {
+      const double value = key == "delay_s" ? rule->delay_s : rule->worsen_by.value_or(-1);
+      EXPECT_EQ(std::stod(m[1].str()), value) << where << ": " << comment;
+      ++checked;
+    } else if (key == "escalate_after_s" || key == "reactivate_after_s") {
+      std::vector<double> named;
+      for (auto it = std::sregex_iterator(comment.begin(), comment.end(), minutes);
+           it != std::sregex_iterator(); ++it)
+        named.push_back(std::stod((*it)[1].str()) * 60);
+      if (named.empty()) continue;
+      const std::vector<double> values =
+          key == "escalate_after_s" ? rule->escalate_after_s
+                                    : std::vector<double>{rule->reactivate_after_s.value_or(-1)};
+      EXPECT_EQ(named, values) << where << ": " << comment;
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 40);
 }
 
 // Issue 13: the breathing rules, the diastolic rise and the pre-dose baseline check are in the

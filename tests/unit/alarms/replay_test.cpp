@@ -167,31 +167,33 @@ INSTANTIATE_TEST_SUITE_P(
         // SpO2 falls below 90 from ~1512 s and below 85 at 1519 s: the deep tier raises at
         // once; spo2-low's saturation seconds reach 50 at 1524 s, superseded by the deep
         // tier (one announcement). Nobody acknowledges: levels at 30 s and 90 s. Both clear
-        // at >= 92 % (1713 s).
+        // after 10 s at >= 91 % (1720 s).
         ReplayCase{"desaturation",
                    {"1519 raised spo2-critical high", "1524 raised spo2-low high (superseded)",
                     "1549 escalated spo2-critical high level 1",
                     "1609 escalated spo2-critical high level 2",
-                    "1713 cleared spo2-low high (superseded)", "1713 cleared spo2-critical high"}},
+                    "1720 cleared spo2-low high (superseded)", "1720 cleared spo2-critical high"}},
         // No answer from 600 s; acquisition reports offline after 3 s (602 s), comm-lost
-        // raises 10 s later, clears at the first answer. The 600 s cuff was lost in the
+        // raises 10 s later (high: losing the monitor hides its high alerts), clears at the
+        // first answer. The 600 s cuff was lost in the
         // dropout: 5 min + 2 min after the 300 s cuff the measurement is overdue (720 s), until
         // the 900 s cuff.
         ReplayCase{"dropout",
-                   {"612 raised comm-lost medium", "660 cleared comm-lost medium",
+                   {"612 raised comm-lost high", "660 cleared comm-lost high",
                     "720 raised nibp-overdue medium", "900 cleared nibp-overdue medium"}},
         // Issue 13: from 1200 s RR falls to ~6/min and EtCO2 rises to ~58 mm[Hg] over 60 s,
         // SpO2 falls to ~86 % over 120 s. The breathing rules speak first: EtCO2 >= 50 from
         // ~1232 s + 30 s delay (1262 s), RR <= 8 from ~1245 s + 30 s (1275 s); SpO2's saturation
         // seconds reach 50 only at 1308 s, 46 s after EtCO2. Nobody acknowledges: levels at 60 s
-        // and 180 s. Back to normal over 60 s from 1500 s: each clears past its band.
+        // and 180 s. Back to normal over 60 s from 1500 s: each clears past its band (SpO2
+        // after 10 s there).
         ReplayCase{"respiratory-depression",
                    {"1262 raised etco2-high high", "1275 raised rr-low high",
                     "1308 raised spo2-low high", "1322 escalated etco2-high high level 1",
                     "1335 escalated rr-low high level 1", "1368 escalated spo2-low high level 1",
                     "1442 escalated etco2-high high level 2", "1455 escalated rr-low high level 2",
                     "1488 escalated spo2-low high level 2", "1526 cleared rr-low high",
-                    "1528 cleared spo2-low high", "1541 cleared etco2-high high"}}),
+                    "1537 cleared spo2-low high", "1541 cleared etco2-high high"}}),
     [](const auto& param_info) {
       std::string n = param_info.param.scenario;
       for (auto& ch : n)

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "support/protocols.hpp"
 
 namespace vitalsd::sessions {
@@ -218,6 +220,33 @@ TEST_F(ManagerTest, AnEndedSessionKeepsItsBaselineAndPeaks) {
   EXPECT_EQ(x.at(core::Parameter::nibp_sys).min, 120);
   EXPECT_EQ(x.at(core::Parameter::nibp_dia).max, 99);
   EXPECT_EQ(x.at(core::Parameter::hr).min, 72);  // the test-data 20 is not a trough
+}
+
+// Issue 26: a value the monitor vouched for that vitalsd's range table calls implausible (HR 0,
+// an asystole the rules raised hr-severe-low for) is in the session's trough; an invalid value
+// the monitor itself flagged is not.
+TEST_F(ManagerTest, TheTroughIncludesAnAlarmedAsystole) {
+  const auto id = start_with_baseline();
+  ASSERT_TRUE(m.set_phase(id, "infusing", "", "nurse-a", T0 + 60s).ok());
+  auto flagged = reading("chair-1", core::Parameter::hr, 10, T0 + 100s);
+  flagged.validity = core::Validity::invalid;  // the monitor said: no value
+  std::vector<core::Observation> v{flagged};
+  m.observe(v);
+  EXPECT_EQ(m.find(id)->extremes.at(core::Parameter::hr).min, 72);
+  std::vector<core::Observation> asystole;
+  for (int s = 0; s <= 60; ++s) {
+    auto o = reading("chair-1", core::Parameter::hr, 0, T0 + 120s + std::chrono::seconds(s));
+    core::invalidate_if_implausible(o);  // as acquisition does: stored invalid, flagged
+    asystole.push_back(o);
+  }
+  ASSERT_TRUE(asystole[0].implausible);
+  const auto c = m.observe(asystole);
+  EXPECT_TRUE(std::any_of(c.transitions.begin(), c.transitions.end(),
+                          [](const auto& t) { return t.rule == "hr-severe-low"; }));
+  const auto& hr = m.find(id)->extremes.at(core::Parameter::hr);
+  EXPECT_EQ(hr.min, 0);
+  EXPECT_EQ(hr.min_at, T0 + 120s);
+  EXPECT_EQ(hr.max, 72);
 }
 
 }  // namespace

@@ -125,6 +125,14 @@ INSTANTIATE_TEST_SUITE_P(
                     "[[monitors]]\nid = \"c\"\ndriver = \"simulator\"\n[[monitors]]\nid = \"c\"\n"
                     "driver = \"simulator\"\n",
                 7, "duplicate monitor id 'c' (first on line 4)"},
+        BadCase{"unknown_monitor_parameter",
+                kHead + "[[monitors]]\nid = \"c\"\ndriver = \"simulator\"\n"
+                        "parameters = [\"spo2\", \"sp02\"]\n",
+                6, "monitors[c].parameters: unknown parameter 'sp02' (known: nibp_sys"},
+        BadCase{"send_interval_zero",
+                kHead + "[[monitors]]\nid = \"c\"\ndriver = \"hl7\"\nsource = \"S\"\n"
+                        "send_interval_s = 0\n",
+                7, "out of range [0.1, 3600]"},
         BadCase{"poll_too_fast",
                 kHead + "[[monitors]]\nid = \"c\"\ndriver = \"simulator\"\npoll_ms = 5\n", 6,
                 "out of range [100, 600000]"},
