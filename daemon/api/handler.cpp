@@ -495,6 +495,14 @@ asio::awaitable<Outcome> dispatch(const Ctx& c) {
       f.session = int_param(c.query, "session", 1, err);
       f.before = int_param(c.query, "before", 1, err);
       f.limit = static_cast<int>(int_param(c.query, "limit", 1, err).value_or(200));
+      // What a nurse reads first: priority, then escalation level, then newest (docs/api.md).
+      f.order = queries::AlertOrder::urgency;
+      if (const auto* o = c.query.get("order")) {
+        if (*o == "newest")
+          f.order = queries::AlertOrder::newest;
+        else if (*o != "urgency")
+          co_return Outcome{error(400, "bad_request", "order must be urgency or newest"), {}};
+      }
       if (err) co_return Outcome{*err, {}};
       co_return Outcome{json_response(200, queries::alerts(*st.db, f)), {}};
     }
