@@ -212,9 +212,13 @@ int run(int argc, char** argv) {
   });
   auto* end = session->add_subcommand("end", "end a session");
   end->add_option("id", s_id, "session id")->required()->check(CLI::PositiveNumber);
+  end->add_option("--override", s_override,
+                  "reason for ending though the discharge guard holds the session (journaled)");
   set(end, [&](Ctl& c) {
     if (online_only(c, "session end")) return int(kUsage);
-    return c.call("POST", "/api/v1/sessions/" + std::to_string(s_id) + "/end", json::object(),
+    json body = json::object();
+    if (!s_override.empty()) body["override"] = s_override;
+    return c.call("POST", "/api/v1/sessions/" + std::to_string(s_id) + "/end", body,
                   [](const json& j) {
                     fmt::print("session {}: {}\n", core::json_text(j.value("id", json())),
                                core::printable(j.value("phase", "ended")));
