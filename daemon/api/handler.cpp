@@ -348,6 +348,28 @@ Response from_reply(Reply r) {
   return json_response(status, r.body);
 }
 
+// A 409 that an override reason would pass (the baseline gate, the discharge guard) says how to
+// give one, for the API and for vitalsctl, which prints `detail` (docs/api.md).
+void say_how_to_override(Reply& r, std::int64_t session) {
+  if (r.status != 409 || !r.body.is_object()) return;
+  const auto code = r.body.value("error", std::string());
+  const auto id = std::to_string(session);
+  std::string how;
+  if (code == "discharge_blocked")
+    how = "To end anyway give an override reason: {\"override\": \"REASON\"} " +
+          ("(vitalsctl session end " + id + " --override REASON).");
+  else if (code == "gate_blocked")
+    how =
+        "To start infusing anyway give an override reason: {\"phase\": \"infusing\", "
+        "\"override\": \"REASON\"} (vitalsctl session phase " +
+        id + " infusing --override REASON).";
+  else
+    return;
+  auto detail = r.body.value("detail", std::string());
+  if (!detail.empty() && detail.back() != '.') detail += '.';
+  r.body["detail"] = detail.empty() ? how : detail + " " + how;
+}
+
 // GET /api/v1/events is the live stream (DESIGN.md's contract) unless the client asks for a
 // JSON page of the journal with `Accept: application/json` (vitalsctl does).
 bool wants_event_stream(const Request& req) {
@@ -458,6 +480,7 @@ asio::awaitable<Outcome> dispatch(const Ctx& c) {
       auto reply = co_await act(c.state, [&](Done done) {
         st.actions.set_phase(id, phase, reason, actor, std::move(done));
       });
+      say_how_to_override(reply, id);
       if (reply.status < 300)
         spdlog::info("api: {} moved session {} to {}{}", actor, id, phase,
                      reason.empty() ? "" : " (override)");
@@ -469,6 +492,7 @@ asio::awaitable<Outcome> dispatch(const Ctx& c) {
       const std::string reason = body.value("override", std::string());
       auto reply = co_await act(
           c.state, [&](Done done) { st.actions.end_session(id, reason, actor, std::move(done)); });
+      say_how_to_override(reply, id);
       if (reply.status < 300)
         spdlog::info("api: {} ended session {}{}", actor, id, reason.empty() ? "" : " (override)");
       co_return Outcome{from_reply(std::move(reply)), {}};
@@ -495,6 +519,14 @@ asio::awaitable<Outcome> dispatch(const Ctx& c) {
       f.session = int_param(c.query, "session", 1, err);
       f.before = int_param(c.query, "before", 1, err);
       f.limit = static_cast<int>(int_param(c.query, "limit", 1, err).value_or(200));
+      // What a nurse reads first: priority, then escalation level, then newest (docs/api.md).
+      f.order = queries::AlertOrder::urgency;
+      if (const auto* o = c.query.get("order")) {
+        if (*o == "newest")
+          f.order = queries::AlertOrder::newest;
+        else if (*o != "urgency")
+          co_return Outcome{error(400, "bad_request", "order must be urgency or newest"), {}};
+      }
       if (err) co_return Outcome{*err, {}};
       co_return Outcome{json_response(200, queries::alerts(*st.db, f)), {}};
     }

@@ -72,7 +72,7 @@ inline constexpr std::array kRoutes{
     Route{Endpoint::session_observations, Method::get, "sessions/{id}/observations", true,
           roles::kEveryone, "since,until,parameter,after,limit"},
     Route{Endpoint::alerts_list, Method::get, "alerts", true, roles::kEveryone,
-          "state,monitor,session,before,limit"},
+          "state,monitor,session,before,limit,order"},
     Route{Endpoint::alert_show, Method::get, "alerts/{id}", true, roles::kEveryone, ""},
     Route{Endpoint::alert_ack, Method::post, "alerts/{id}/ack", true, roles::kNurseActions, ""},
     Route{Endpoint::alert_pause, Method::post, "alerts/{id}/pause", true, roles::kNurseActions, ""},

@@ -87,13 +87,14 @@ void print_object(const json& object) {
 }
 
 void print_alerts(const json& body) {
-  fmt::print("{:<6} {:<8} {:<13} {:<10} {:<7} {:<16} {:<10} {:>8} {:>8}  {}\n", "ID", "PRIORITY",
-             "STATE", "MONITOR", "SESSION", "RULE", "PARAMETER", "VALUE", "LIMIT", "RAISED");
+  fmt::print("{:<6} {:<8} {:<5} {:<13} {:<10} {:<7} {:<16} {:<10} {:>8} {:>8}  {}\n", "ID",
+             "PRIORITY", "LEVEL", "STATE", "MONITOR", "SESSION", "RULE", "PARAMETER", "VALUE",
+             "LIMIT", "RAISED");
   for (const auto& a : body.value("alerts", json::array()))
-    fmt::print("{:<6} {:<8} {:<13} {:<10} {:<7} {:<16} {:<10} {:>8} {:>8}  {}\n", str(a, "id"),
-               str(a, "priority"), str(a, "state"), str(a, "monitor"), str(a, "session"),
-               str(a, "rule"), str(a, "parameter"), str(a, "value"), str(a, "limit"),
-               str(a, "raised_at"));
+    fmt::print("{:<6} {:<8} {:<5} {:<13} {:<10} {:<7} {:<16} {:<10} {:>8} {:>8}  {}\n",
+               str(a, "id"), str(a, "priority"), str(a, "level"), str(a, "state"),
+               str(a, "monitor"), str(a, "session"), str(a, "rule"), str(a, "parameter"),
+               str(a, "value"), str(a, "limit"), str(a, "raised_at"));
   if (body.contains("next") && !body["next"].is_null())
     fmt::print("(more: --before {})\n", core::json_text(body["next"]));
 }

@@ -212,9 +212,13 @@ int run(int argc, char** argv) {
   });
   auto* end = session->add_subcommand("end", "end a session");
   end->add_option("id", s_id, "session id")->required()->check(CLI::PositiveNumber);
+  end->add_option("--override", s_override,
+                  "reason for ending though the discharge guard holds the session (journaled)");
   set(end, [&](Ctl& c) {
     if (online_only(c, "session end")) return int(kUsage);
-    return c.call("POST", "/api/v1/sessions/" + std::to_string(s_id) + "/end", json::object(),
+    json body = json::object();
+    if (!s_override.empty()) body["override"] = s_override;
+    return c.call("POST", "/api/v1/sessions/" + std::to_string(s_id) + "/end", body,
                   [](const json& j) {
                     fmt::print("session {}: {}\n", core::json_text(j.value("id", json())),
                                core::printable(j.value("phase", "ended")));
@@ -255,16 +259,21 @@ int run(int argc, char** argv) {
   });
 
   // alerts [ID]
-  auto* alerts = app.add_subcommand("alerts", "alerts, newest first; or one alert by id");
+  auto* alerts = app.add_subcommand(
+      "alerts", "alerts, most urgent first (priority, level, newest); or one alert by id");
   std::optional<std::int64_t> a_id, a_session, a_before;
-  std::string a_state, a_monitor;
+  std::string a_state, a_monitor, a_order;
   int a_limit = 0;
   alerts->add_option("id", a_id, "show this alert only")->check(CLI::PositiveNumber);
   alerts->add_option("--state", a_state,
                      "comma list of active, acknowledged, paused, latched, cleared, open");
   alerts->add_option("--monitor,-m", a_monitor, "only these monitors (comma list)");
   alerts->add_option("--session,-s", a_session, "only this session");
-  alerts->add_option("--before", a_before, "page cursor: alerts older than this id");
+  alerts->add_option("--before", a_before, "page cursor: the alerts after this one in the order");
+  alerts
+      ->add_option("--order", a_order,
+                   "urgency (default: priority, escalation level, newest) or newest (by id)")
+      ->check(CLI::IsMember({"urgency", "newest"}));
   alerts->add_option("--limit", a_limit, "page size (max 1000)")->check(CLI::Range(1, 1000));
   set(alerts, [&](Ctl& c) {
     if (a_id) {
@@ -283,6 +292,8 @@ int run(int argc, char** argv) {
             f.session = a_session;
             f.before = a_before;
             if (a_limit) f.limit = a_limit;
+            f.order = a_order == "newest" ? store::queries::AlertOrder::newest
+                                          : store::queries::AlertOrder::urgency;
             return store::queries::alerts(db, f);
           },
           print_alerts);
@@ -291,7 +302,8 @@ int run(int argc, char** argv) {
                                             {"monitor", a_monitor},
                                             {"session", num(a_session)},
                                             {"before", num(a_before)},
-                                            {"limit", a_limit ? std::to_string(a_limit) : ""}}),
+                                            {"limit", a_limit ? std::to_string(a_limit) : ""},
+                                            {"order", a_order}}),
                   {}, print_alerts);
   });
 

@@ -133,8 +133,18 @@ json alerts(store::Db& db, const AlertFilter& f) {
     sql += " AND state IN (" + placeholders(states.size()) + ")";
   if (!f.monitors.empty()) sql += " AND monitor IN (" + placeholders(f.monitors.size()) + ")";
   if (f.session) sql += " AND session = ?";
-  if (f.before) sql += " AND id < ?";
-  sql += " ORDER BY id DESC LIMIT ?";
+  // Urgency: (rank, -level, -id) ascending; a page starts after the cursor's alert in that
+  // order (its rank and level as they are now).
+  constexpr std::string_view kRank =
+      "CASE priority WHEN 'high' THEN 0 WHEN 'medium' THEN 1 WHEN 'low' THEN 2 ELSE 3 END";
+  const bool urgency = f.order == AlertOrder::urgency;
+  if (f.before && urgency)
+    sql += " AND (" + std::string(kRank) + ", -escalation_level, -id) > (SELECT " +
+           std::string(kRank) + ", -escalation_level, -id FROM alerts WHERE id = ?)";
+  else if (f.before)
+    sql += " AND id < ?";
+  sql += urgency ? " ORDER BY " + std::string(kRank) + ", escalation_level DESC, id DESC LIMIT ?"
+                 : std::string(" ORDER BY id DESC LIMIT ?");
   store::Stmt s(db, sql);
   Binder b{s};
   for (const auto& st : states) b(st);

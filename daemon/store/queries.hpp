@@ -16,14 +16,21 @@ namespace vitalsd::store::queries {
 
 inline constexpr int kMaxPage = 1000;
 
+// The order of an alert list. `urgency` is what a nurse reads (the API's and vitalsctl's
+// default): priority (high, medium, low), then escalation level (higher first), then newest
+// first. `newest` is the journal's order: by id, newest first.
+enum class AlertOrder { newest, urgency };
 struct AlertFilter {
   std::vector<std::string> states;  // empty: any; "open" = any state but cleared
   std::vector<std::string> monitors;
   std::optional<std::int64_t> session;
-  std::optional<std::int64_t> before;  // cursor: alerts with a smaller id (newest first)
+  // Cursor: the previous page's `next`, the id of its last alert; this page starts after that
+  // alert in `order`. With `newest`: alerts with a smaller id.
+  std::optional<std::int64_t> before;
   int limit = 200;
+  AlertOrder order = AlertOrder::newest;
 };
-// {"alerts": [...], "next": id|null}; newest first.
+// {"alerts": [...], "next": id|null}; in filter.order.
 nlohmann::json alerts(store::Db& db, const AlertFilter& filter);
 std::optional<nlohmann::json> alert(store::Db& db, std::int64_t id);
 

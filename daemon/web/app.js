@@ -28,6 +28,7 @@ const st = {
   monitors: new Map(),   // id -> monitor (as GET /monitors shows it, kept live)
   sessions: new Map(),   // id -> active session
   alerts: new Map(),     // id -> alert (open ones; closed ones are dropped)
+  gates: new Map(),      // session id -> {gate, fetched, loading}: sessions in baseline only
   technical: new Map(),  // daemon-level alerts (storage_failed) from the stream or /health
   protocols: new Map(),
   lastSeq: 0, applied: 0, gaps: 0, duplicates: 0,
@@ -149,6 +150,7 @@ async function signOut() {
 
 function signedOut(message) {
   st.me = null;
+  st.gates.clear();
   closeStream();
   stopSound();
   st.soundLevel = null;
@@ -202,6 +204,7 @@ async function loadSnapshot() {
   st.technical.clear();
   for (const a of health.alerts || []) st.technical.set(a.rule, a);
   if (st.lastSeq === 0) st.lastSeq = page.last;
+  refreshGates();
   render();
 }
 
@@ -344,6 +347,9 @@ function onAlert(ev) {
   if (ev.by) cur.last_action = { what: ev.type.slice(6), by: ev.by, at: ev.at };
   if (OPEN_STATES.has(cur.state)) st.alerts.set(a.id, cur);
   else st.alerts.delete(a.id);
+  // An alert can hold (or free) the baseline gate: read the session's gate again on the next tick.
+  const gate = st.gates.get(a.session);
+  if (gate) gate.fetched = 0;
   if (st.trend && a.session === st.trend.session) {
     st.trend.alerts.set(a.id, cur);
     st.trend.dirty = true;
@@ -359,17 +365,55 @@ function queueRender() {
 }
 
 function tick() {
+  refreshGates();
   render();
   if (st.selected && st.trend && (st.trend.dirty || Date.now() - st.trend.drawn > 15000)) drawTrend();
 }
 
-function openAlerts() {
-  const list = [...st.alerts.values()].filter((a) => OPEN_STATES.has(a.state));
-  // An alert announced by another (superseded_by) follows the ones that are announced.
-  list.sort((x, y) => ((x.superseded_by ? 1 : 0) - (y.superseded_by ? 1 : 0)) || (RANK[x.priority] - RANK[y.priority]) ||
+// The order GET alerts gives (docs/api.md): priority, then escalation level (higher first), then
+// newest first. On the page, within a priority, an alert that sounds comes before a silenced one,
+// and an alert announced by another (superseded_by) follows the ones that are announced.
+function byUrgency(x, y) {
+  return ((x.superseded_by ? 1 : 0) - (y.superseded_by ? 1 : 0)) || (RANK[x.priority] - RANK[y.priority]) ||
     ((x.state === 'active' ? 0 : 1) - (y.state === 'active' ? 0 : 1)) ||
-    (ms(y.raised_at || y.updated_at) - ms(x.raised_at || x.updated_at)));
-  return list;
+    ((y.level || 0) - (x.level || 0)) ||
+    (ms(y.raised_at || y.updated_at) - ms(x.raised_at || x.updated_at)) || (y.id - x.id);
+}
+
+// Why a chair in baseline cannot start infusing, for its tile. The baseline gate follows the
+// baseline readings and is no event of its own, so it is read (GET sessions/{id}) every few
+// seconds while a session is in baseline.
+const GATE_POLL_MS = 3000;
+function refreshGates() {
+  if (!st.me) return;
+  for (const id of [...st.gates.keys()]) {
+    const s = st.sessions.get(id);
+    if (!s || s.phase !== 'baseline') st.gates.delete(id);
+  }
+  for (const s of st.sessions.values()) {
+    if (s.phase !== 'baseline') continue;
+    const g = st.gates.get(s.id) || {};
+    st.gates.set(s.id, g);
+    if (g.loading || Date.now() - (g.fetched || 0) < GATE_POLL_MS) continue;
+    g.loading = true;
+    api('GET', `sessions/${s.id}`).then((d) => { g.gate = d.gate || null; })
+      .catch(() => { /* the next poll */ })
+      .finally(() => { g.loading = false; g.fetched = Date.now(); queueRender(); });
+  }
+}
+
+// A gate reason as the engine words it ("nibp_sys: 1 of 3 valid baseline readings"), with the
+// parameter's label ("SBP: 1 of 3 valid baseline readings").
+const gateReason = (r) => String(r).replace(/^([a-z0-9_]+):/, (m, p) => (PARAMS[p] ? `${PARAMS[p].label}:` : m));
+
+function gateHtml(gate) {
+  if (!gate || !gate.reasons || !gate.reasons.length) return '';
+  const title = gate.blocked ? 'Cannot start infusing' : 'Baseline check';
+  return `<div class="gate${gate.blocked ? ' blocked' : ''}"><strong>${title}:</strong><ul>${gate.reasons.map((r) => `<li>${esc(gateReason(r))}</li>`).join('')}</ul></div>`;
+}
+
+function openAlerts() {
+  return [...st.alerts.values()].filter((a) => OPEN_STATES.has(a.state)).sort(byUrgency);
 }
 
 // The alert a chair shows: its most urgent open alert that is not announced by another.
@@ -462,7 +506,7 @@ function renderAlerts() {
     li.querySelector('[data-act="reset"]').hidden = a.state !== 'latched';
     if (!li.parentNode) ul.appendChild(li);
   }
-  // priority, then time (moving a few nodes; focus stays on a button that stays)
+  // in openAlerts' order (moving a few nodes; focus stays on a button that stays)
   const want = [...tech.map((t) => `tech-${t.rule}`), ...list.map((a) => `a-${a.id}`)];
   const have = [...ul.children].map((li) => li.dataset.key).filter((k) => keep.has(k));
   if (want.join() !== have.join()) for (const k of want) ul.appendChild(ul.querySelector(`[data-key="${k}"]`));
@@ -480,7 +524,7 @@ function valueCell(m, key, label) {
   if (!v) return '';
   const age = (now() - ms(v.at)) / 1000;
   const stale = age > (STALE_S[key] || STALE_DEFAULT_S) || v.validity !== 'valid';
-  return `<span class="lbl">${label}</span><span class="v${stale ? ' stale' : ''}">${v.value === null ? '–' : esc(fmtNum(v.value))} <small>${esc(v.unit || '')}</small>${stale ? `<span class="age">${esc(v.validity !== 'valid' ? v.validity + ', ' : '')}${esc(ago(v.at))} ago</span>` : ''}</span>`;
+  return `<span class="lbl">${label}</span><span class="v${stale ? ' stale' : ''}"><span class="reading"><span class="num">${v.value === null ? '–' : esc(fmtNum(v.value))}</span> <small class="unit">${esc(v.unit || '')}</small></span>${stale ? `<span class="age">${esc(v.validity !== 'valid' ? v.validity + ', ' : '')}${esc(ago(v.at))} ago</span>` : ''}</span>`;
 }
 
 function renderWall() {
@@ -502,6 +546,7 @@ function renderWall() {
     }
     const s = sessionOf(m);
     const a = chairAlert(id);
+    const gate = s && s.phase === 'baseline' && st.gates.get(s.id);
     const conn = m.state || 'unknown';
     const cls = ['tile', conn];
     if (a) cls.push(`a-${a.priority}`);
@@ -515,13 +560,16 @@ function renderWall() {
     if (nibp) {
       const age = (now() - ms(nibp.at)) / 1000;
       const stale = age > STALE_S.nibp_sys || nibp.validity !== 'valid';
-      bp = `<span class="lbl">NIBP</span><span class="v${stale ? ' stale' : ''}">${esc(fmtNum(nibp.value))}/${esc(fmtNum(dia && dia.value))}${map ? ` <small>(${esc(fmtNum(map.value))})</small>` : ''} <small>mmHg</small><span class="age">${esc(ago(nibp.at))} ago</span></span>`;
+      // "198/115 mmHg" on one line on the narrowest tile (the unit never wraps on its own); the
+      // MAP goes with the cuff's age on the small line below.
+      bp = `<span class="lbl">NIBP</span><span class="v nibp${stale ? ' stale' : ''}"><span class="reading"><span class="num">${esc(fmtNum(nibp.value))}/${esc(fmtNum(dia && dia.value))}</span> <small class="unit">mmHg</small></span><span class="age">${map ? `<span class="map">MAP ${esc(fmtNum(map.value))}</span> · ` : ''}${esc(ago(nibp.at))} ago</span></span>`;
     }
     tile.querySelector('.body').innerHTML = `
       <div class="head"><span class="id">${esc(id)}</span><span class="conn ${esc(conn)}">${esc(conn === 'online' ? 'online' : conn.toUpperCase())}</span></div>
       <div class="loc">${esc(m.location || '')}</div>
       ${s ? `<div class="phase">Session ${esc(s.id)} · <strong>${esc(s.phase || '')}</strong> for ${esc(ago(s.phase_since))}</div><div class="patient">Patient ${esc(s.patient || '')}</div>` : '<div class="phase">No session</div>'}
       ${conn !== 'online' ? `<div class="phase">${esc(conn)} since ${esc(clock(m.state_since))}${m.detail ? ': ' + esc(m.detail) : ''}</div>` : ''}
+      ${gate ? gateHtml(gate.gate) : ''}
       <div class="vals">${bp}${valueCell(m, 'hr', 'HR')}${valueCell(m, 'spo2', 'SpO2')}${valueCell(m, 'rr', 'RR')}${valueCell(m, 'etco2', 'EtCO2')}</div>
       <div class="flag">${a ? esc(`${MARK[a.priority]} ${a.priority.toUpperCase()}: ${alertText(a)}${a.state !== 'active' ? ' (' + a.state + ')' : ''}`) : ''}</div>`;
     tile.querySelector('.start').hidden = !!s || !canAct();
@@ -619,7 +667,10 @@ async function endAction(id, override) {
 }
 
 function overrideDialog(id, title, e, again) {
-  openDialog(title, `<p>${esc(e.message)}</p><ul>${e.body.reasons.map((r) => `<li>${esc(r)}</li>`).join('')}</ul>
+  // The API's detail also says how to override from vitalsctl; here the reason field does it.
+  const why = e.body.error === 'discharge_blocked' ? 'The discharge guard holds the session:'
+    : e.body.error === 'gate_blocked' ? 'The baseline gate blocks infusing:' : e.message;
+  openDialog(title, `<p>${esc(why)}</p><ul>${e.body.reasons.map((r) => `<li>${esc(gateReason(r))}</li>`).join('')}</ul>
     <label>Override reason (journaled with your name)<textarea id="override-reason" rows="2" maxlength="500"></textarea></label>`,
   async () => {
     const reason = $('override-reason').value.trim();
@@ -673,6 +724,7 @@ async function loadSessionDetail(id) {
     const s = await api('GET', `sessions/${id}`);
     if (s.phase === 'ended') st.sessions.delete(id); else st.sessions.set(id, Object.assign(st.sessions.get(id) || {}, s));
     if (st.trend && st.trend.session === id) { st.trend.detail = s; st.trend.dirty = true; }
+    if (s.phase === 'baseline' && s.gate) st.gates.set(id, Object.assign(st.gates.get(id) || {}, { gate: s.gate, fetched: Date.now() }));
     renderSessionHead();
   } catch (e) { /* shown on the next tick */ }
 }
@@ -732,7 +784,7 @@ function renderSessionHead() {
   if (s.gate && s.gate.blocked && live.phase === 'baseline') {
     const g = document.createElement('span');
     g.className = 'gate';
-    g.textContent = `Baseline gate: ${s.gate.reasons.join('; ')}`;
+    g.textContent = `Baseline gate: ${s.gate.reasons.map(gateReason).join('; ')}`;
     c.appendChild(g);
   }
 }

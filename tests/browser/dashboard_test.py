@@ -2,11 +2,14 @@
 """The nurse station in a real headless Chromium (Debian's chromium + chromedriver, driven by
 python3-selenium) against a real vitalsd on 127.0.0.1 with simulated chairs.
 
-Steps, in order (one daemon, one browser): a wrong token is refused with a message; sign-in;
+Steps, in order (one daemon, one browser): the sign-in page shows no Sign out or Sound button;
+a wrong token is refused with a message; sign-in;
 a simulated hypertensive spike raises a high alert and the chair's tile turns red within 2 s of
 the alert event on the stream; one click acknowledges it and the API and the event stream show it
 acknowledged by the nurse's token name; the session trend draws; the daemon stops and the banner
-says so, it starts again and the banner clears with no event missed or applied twice; no
+says so, it starts again and the banner clears with no event missed or applied twice; a chair
+whose baseline gate blocks infusing says why on its tile; the alert list puts an escalated alert
+above a newer one of the same priority; an NIBP value and its unit stay on one line; no
 horizontal scroll at 1366x768 and 1024x768; sign-out. Screenshots go to --out (the README's
 pictures are made with --out docs/).
 
@@ -237,6 +240,20 @@ class Dashboard(unittest.TestCase):
     def visible(self, element_id):
         return self.js(f"const e = document.getElementById('{element_id}'); return !!e && !e.hidden;")
 
+    def shown(self, element_id):
+        # Rendered with a size, whatever the hidden attribute says (a class's display can
+        # override it).
+        return self.js(f"const e = document.getElementById('{element_id}');"
+                       "return !!e && e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden';")
+
+    def test_00_the_sign_in_page_shows_no_sign_out_or_sound_button(self):
+        self.browser.get(self.daemon.url + "/")
+        wait_until("the sign-in form", lambda: self.visible("signin-view"))
+        self.assertTrue(self.shown("token"))
+        for element in ("signout", "sound", "whoami"):
+            self.assertFalse(self.shown(element), f"#{element} is shown before anyone signed in")
+        self.shot("dashboard-signin.png")
+
     def shot(self, name):
         path = os.path.join(ARGS.out, name)
         self.browser.save_screenshot(path)
@@ -263,6 +280,8 @@ class Dashboard(unittest.TestCase):
         b.find_element(By.CSS_SELECTOR, "#signin button[type=submit]").click()
         wait_until("the station view", lambda: self.visible("station-view"))
         self.assertIn("station-1", b.find_element(By.ID, "whoami").text)
+        for element in ("signout", "sound", "whoami"):
+            self.assertTrue(self.shown(element), f"#{element} is not shown once signed in")
         wait_until("the three chairs", lambda: len(b.find_elements(By.CSS_SELECTOR, ".tile")) == 3)
         wait_until("the stream", lambda: self.js("return window.vitalsd.connected"))
         # The token is nowhere in the page's storage or the cookie script can read.
@@ -369,6 +388,119 @@ class Dashboard(unittest.TestCase):
             By.CSS_SELECTOR, '[data-monitor="chair-4"] .conn').text.lower(), 10)
         self.assertEqual(self.js("return window.vitalsd.gaps"), 0)
 
+    def test_06c_a_blocked_gate_says_why_on_the_tile(self):
+        # chair-4 (added by the reload) takes a cuff every 300 s: a session started there stays in
+        # baseline with an incomplete baseline, and its tile, not only a log line, says why it
+        # cannot start infusing, without the session being opened.
+        code, body = self.daemon.call("POST", "sessions", body={
+            "monitor": "chair-4", "patient": "P-1004", "protocol": "ketamine-iv"})
+        self.assertEqual(code, 201, body)
+        sid = body["id"]
+        code, refused = self.daemon.call("POST", f"sessions/{sid}/phase", body={"phase": "infusing"})
+        self.assertEqual(code, 409, refused)
+        self.assertEqual(refused["error"], "gate_blocked")
+        tile = '[data-monitor="chair-4"]'
+        text = wait_until("the gate's reasons on chair-4's tile", lambda: self.js(
+            f"const g = document.querySelector('{tile} .gate'); return g && g.getClientRects().length && g.innerText;"), 20)
+        self.assertIn("Cannot start infusing", text)
+
+        def same_as_the_api():
+            # The engine's words, the parameter by its label ("SBP: 1 of 3 valid baseline
+            # readings"); the tile reads the gate every few seconds while readings come in.
+            gate = self.daemon.get(f"sessions/{sid}")["gate"]
+            items = self.js(f"return [...document.querySelectorAll('{tile} .gate li')].map((li) => li.textContent)")
+            if not gate["blocked"] or len(items) != len(gate["reasons"]):
+                return None
+            for reason, item in zip(gate["reasons"], items):
+                if not item.endswith(reason.split(":", 1)[-1].strip()):
+                    return None
+            return items
+        items = wait_until("the tile's reasons to be the API's", same_as_the_api, 20, 0.5)
+        self.assertTrue(any(i.startswith("SBP: ") and i.endswith(" of 3 valid baseline readings")
+                            for i in items), items)
+        self.assertFalse(self.visible("session-view"))
+        self.browser.execute_script(f"document.querySelector('{tile}').scrollIntoView()")
+        self.shot("dashboard-gate.png")
+        self.browser.execute_script("window.scrollTo(0, 0)")
+        # Overridden: infusing, and the tile no longer shows the gate.
+        code, body = self.daemon.call("POST", f"sessions/{sid}/phase", body={
+            "phase": "infusing", "override": "cuff reading taken by hand: 128/80"})
+        self.assertEqual(code, 200, body)
+        wait_until("the gate gone from chair-4's tile", lambda: self.js(
+            f"return !document.querySelector('{tile} .gate') && document.querySelector('{tile} .phase').textContent.includes('infusing')"), 10)
+        code, body = self.daemon.call("POST", f"sessions/{sid}/end", body={"override": "browser test done"})
+        self.assertEqual(code, 200, body)
+
+    def test_06d_an_escalated_alert_stays_above_a_newer_one(self):
+        # Three high alerts, all active: the oldest at escalation level 2 on chair-1, newer ones
+        # at level 0 on chair-3 and chair-1. The list and chair-1's tile follow priority, then
+        # level, then time (newest first).
+        # They go through the page's own onAlert, and are taken out again in the same script.
+        order, flag = self.js("""
+            const old = new Date(Date.now() - 300000).toISOString(), recent = new Date().toISOString();
+            onAlert({type: 'alert.escalated', at: recent, alert: {id: 900001, session: 0, monitor: 'chair-1',
+              rule: 'spo2-low', parameter: 'spo2', value: 86, limit: 90, unit: '%', priority: 'high',
+              state: 'active', level: 2, escalated: true, raised_at: old}});
+            onAlert({type: 'alert.raised', at: recent, alert: {id: 900002, session: 0, monitor: 'chair-3',
+              rule: 'hr-low', parameter: 'hr', value: 38, limit: 40, unit: '/min', priority: 'high',
+              state: 'active', level: 0, raised_at: new Date(Date.now() - 1000).toISOString()}});
+            onAlert({type: 'alert.raised', at: recent, alert: {id: 900003, session: 0, monitor: 'chair-1',
+              rule: 'hr-high', parameter: 'hr', value: 151, limit: 150, unit: '/min', priority: 'high',
+              state: 'active', level: 0, raised_at: recent}});
+            render();
+            const order = [...document.querySelectorAll('#alerts li[data-alert]')].map((li) => Number(li.dataset.alert))
+              .filter((id) => id >= 900001);
+            const flag = document.querySelector('[data-monitor="chair-1"] .flag').textContent;
+            for (const id of [900001, 900002, 900003]) st.alerts.delete(id);
+            render();
+            return [order, flag];
+        """)
+        self.assertEqual(order, [900001, 900003, 900002])
+        self.assertIn("SpO2 86", flag)  # the escalated alert, not the newer HR one
+        self.assertFalse(self.browser.find_elements(By.CSS_SELECTOR, 'li[data-alert="900001"]'))
+
+    def test_06e_nibp_value_and_unit_on_one_line(self):
+        # "198/115 mmHg" (MAP 143 below it) on one line on every tile, the widest a 3-digit cuff
+        # reading gets, at 1366x768, at 1024x768, and at 1210 and 960 wide, where the tiles are
+        # their narrowest; on a quiet tile and on an alarming one (thicker border).
+        for w, h in ((1366, 768), (1024, 768), (1210, 768), (960, 768)):
+            self.browser.set_window_size(w, h)
+            time.sleep(0.3)
+            rows = self.js("""
+                const at = new Date(now()).toISOString();  // current, not stale
+                const set = (m, p, v) => { m.last = m.last || {}; m.last[p] = {value: v, unit: 'mm[Hg]', validity: 'valid', at}; };
+                const saved = new Map();
+                for (const [id, m] of st.monitors) {
+                  saved.set(id, JSON.stringify(m.last || {}));
+                  set(m, 'nibp_sys', 198); set(m, 'nibp_dia', 115); set(m, 'nibp_mean', 143);
+                }
+                render();
+                const out = [];
+                for (const tile of document.querySelectorAll('.tile')) {
+                  const num = tile.querySelector('.v.nibp .num'), unit = tile.querySelector('.v.nibp .unit');
+                  const n = num.getBoundingClientRect(), u = unit.getBoundingClientRect(), t = tile.getBoundingClientRect();
+                  const map = tile.querySelector('.v.nibp .map');
+                  out.push({tile: tile.dataset.monitor, cls: tile.className, text: num.parentNode.textContent,
+                            map: map ? map.textContent : null,
+                            numTop: n.top, numBottom: n.bottom, unitTop: u.top, unitBottom: u.bottom,
+                            unitRight: u.right, tileRight: t.right});
+                }
+                for (const [id, m] of st.monitors) m.last = JSON.parse(saved.get(id));
+                render();
+                return out;
+            """)
+            self.assertGreaterEqual(len(rows), 3)
+            for r in rows:
+                self.assertIn("198/115", r["text"])
+                self.assertEqual(r["map"], "MAP 143")
+                # Same line: the unit's box lies within the value's line, not below it.
+                self.assertLess(r["unitTop"], r["numBottom"], f"{w}x{h}: {r}")
+                self.assertGreater(r["unitBottom"], r["numTop"], f"{w}x{h}: {r}")
+                self.assertLessEqual(r["unitRight"], r["tileRight"], f"{w}x{h}: the unit leaves the tile: {r}")
+            if w == 1366:
+                print("NIBP rows at 1366x768:", [(r["tile"], round(r["unitTop"] - r["numTop"], 1)) for r in rows])
+        self.browser.set_window_size(1366, 768)
+
     def test_07_no_horizontal_scroll(self):
         for w, h in ((1366, 768), (1024, 768)):
             self.browser.set_window_size(w, h)
@@ -438,9 +570,13 @@ class Dashboard(unittest.TestCase):
         b = self.browser
         b.find_element(By.ID, "signout").click()
         wait_until("the sign-in form", lambda: self.visible("signin-view"))
+        for element in ("signout", "sound"):
+            self.assertFalse(self.shown(element), f"#{element} is shown after signing out")
         # The cookie is gone, and the page reads nothing any more.
         b.get(self.daemon.url + "/")
         wait_until("the sign-in form after reload", lambda: self.visible("signin-view"))
+        for element in ("signout", "sound"):
+            self.assertFalse(self.shown(element), f"#{element} is shown on a fresh sign-in page")
 
 
 def main():

@@ -83,6 +83,10 @@ class DaemonApi : public ::testing::Test {
     EXPECT_EQ(s.status, 201u) << s.body;
     if (s.status != 201) return {};
     const auto sid = std::to_string(s.j()["id"].get<std::int64_t>());
+    return start_infusion_of(sid) ? sid : std::string();
+  }
+  // Moves session `sid` to infusing once the baseline gate allows it.
+  bool start_infusion_of(const std::string& sid) {
     unsigned phase = 0;
     for (int i = 0; i < 40 && phase != 200; ++i) {
       phase = call(http::verb::post, "/api/v1/sessions/" + sid + "/phase", "nurse",
@@ -94,7 +98,7 @@ class DaemonApi : public ::testing::Test {
       }
     }
     EXPECT_EQ(phase, 200u);
-    return phase == 200 ? sid : std::string();
+    return phase == 200;
   }
   void TearDown() override {
     if (!daemon) return;
@@ -393,6 +397,56 @@ TEST_F(DaemonApi, ASpikeIsOneAnnouncementAndHoldsTheDischarge) {
             1);
   EXPECT_EQ(db.scalar_int("SELECT count(*) FROM events WHERE type = 'alert.acknowledged' AND "
                           "json_extract(payload, '$.reason') = 'superseding_acknowledged'"),
+            1);
+}
+
+// Issue 26: `vitalsctl session end ID --override REASON` works as the API does, and both the
+// gate's and the discharge guard's 409 say how to override, in the API's detail and in what
+// vitalsctl prints.
+TEST_F(DaemonApi, VitalsctlSaysHowToOverrideAndEndsWithAReason) {
+  auto ctl = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv{kBin + "/vitalsctl", "--url",
+                                  "http://127.0.0.1:" + std::to_string(port), "--token",
+                                  token("nurse")};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return test::run(argv, dir / "ctl.out");
+  };
+  // Just started: no baseline yet, the gate blocks infusing.
+  auto [rc, out] = ctl({"--json", "session", "start", "-m", "chair-a", "-p", "P-26"});
+  ASSERT_EQ(rc, 0) << out;
+  const auto sid = std::to_string(json::parse(out)["id"].get<std::int64_t>());
+  std::tie(rc, out) = ctl({"session", "phase", sid, "infusing"});
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_NE(out.find("409 gate_blocked"), std::string::npos) << out;
+  EXPECT_NE(out.find("vitalsctl session phase " + sid + " infusing --override REASON"),
+            std::string::npos)
+      << out;
+  ASSERT_TRUE(start_infusion_of(sid));
+
+  // Infusing, so recovery has not begun: the discharge guard holds the session.
+  auto refused = call(http::verb::post, "/api/v1/sessions/" + sid + "/end", "nurse", "{}");
+  ASSERT_EQ(refused.status, 409u) << refused.body;
+  const auto detail = refused.j()["detail"].get<std::string>();
+  EXPECT_NE(detail.find("recovery"), std::string::npos) << detail;  // the reason
+  EXPECT_NE(detail.find("vitalsctl session end " + sid + " --override REASON"), std::string::npos)
+      << detail;
+  std::tie(rc, out) = ctl({"session", "end", sid});
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_NE(out.find("409 discharge_blocked"), std::string::npos) << out;
+  EXPECT_NE(out.find("vitalsctl session end " + sid + " --override REASON"), std::string::npos)
+      << out;
+  EXPECT_EQ(call(http::verb::get, "/api/v1/sessions/" + sid, "nurse").j()["phase"], "infusing");
+
+  std::tie(rc, out) = ctl({"session", "end", sid, "--override", "patient left against advice"});
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("session " + sid + ": ended"), std::string::npos) << out;
+  EXPECT_EQ(call(http::verb::get, "/api/v1/sessions/" + sid, "nurse").j()["phase"], "ended");
+  store::Db db(dir / "state/vitals.db", store::Db::Mode::read_only);
+  EXPECT_EQ(db.scalar_int("SELECT count(*) FROM events WHERE type = 'session.discharge_override' "
+                          "AND json_extract(payload, '$.by') = 'it-nurse' AND "
+                          "json_extract(payload, '$.override_reason') = 'patient left against "
+                          "advice' AND session = " +
+                          sid),
             1);
 }
 

@@ -60,6 +60,8 @@ TEST_F(CtlTest, ActionsCarryTheTokenName) {
   EXPECT_EQ(ctl({"reset", "1"}).first, 0);
   EXPECT_EQ(ctl({"session", "end", "1"}).first, 0);
   EXPECT_EQ(actions.calls().back(), "end 1 by acc-nurse");
+  EXPECT_EQ(ctl({"session", "end", "1", "--override", "handed over to the ED"}).first, 0);
+  EXPECT_EQ(actions.calls().back(), "end 1 by acc-nurse override handed over to the ED");
 }
 
 TEST_F(CtlTest, ExitCodes) {

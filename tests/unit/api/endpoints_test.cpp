@@ -1,5 +1,6 @@
 // Every endpoint against a real server and database.
 #include "api_fixture.hpp"
+#include "store/sqlite.hpp"
 
 namespace vitalsd::api::test {
 namespace {
@@ -111,7 +112,10 @@ TEST_F(ApiTest, AlertsFilterByStateListMonitorAndSession) {
   auto all = get("/api/v1/alerts");
   ASSERT_EQ(all.status, 200u) << all.body;
   ASSERT_EQ(all.j()["alerts"].size(), 3u);
-  EXPECT_EQ(all.j()["alerts"][0]["id"], 3);  // newest first
+  // Most urgent first: the high alert 1, the medium 2, the low 3; by id with order=newest.
+  EXPECT_EQ(all.j()["alerts"][0]["id"], 1);
+  EXPECT_EQ(all.j()["alerts"][2]["id"], 3);
+  EXPECT_EQ(get("/api/v1/alerts?order=newest").j()["alerts"][0]["id"], 3);
   auto active = get("/api/v1/alerts?state=active");
   ASSERT_EQ(active.j()["alerts"].size(), 1u);
   const auto a = active.j()["alerts"][0];
@@ -128,6 +132,63 @@ TEST_F(ApiTest, AlertsFilterByStateListMonitorAndSession) {
   EXPECT_EQ(get("/api/v1/alerts?session=1").j()["alerts"].size(), 2u);
   EXPECT_EQ(get("/api/v1/alerts?state=bogus").status, 400u);
   EXPECT_EQ(get("/api/v1/alerts?session=x").status, 400u);
+}
+
+// Issue 26: with two chairs alarming, the escalated alert does not sink below a newer one of
+// the same priority. Three more alerts beside the fixture's 1 (high, level 0), 2 (medium,
+// acknowledged) and 3 (low, cleared): 4 high at level 2, 5 high and newest, 6 medium at level 1.
+class AlertOrderTest : public ApiTest {
+ protected:
+  void configure() override {
+    store::Db db(dir / "vitals.db", store::Db::Mode::read_write);
+    const auto failed = db.exec(
+        "INSERT INTO alerts (id, session, monitor, rule, kind, parameter, value, limit_value, "
+        "unit, priority, state, escalated, escalation_level, raised_at, active_since, updated_at) "
+        "VALUES (4, 1, 'chair-1', 'spo2_low', 'physiological', 'spo2', 86, 90, '%', 'high', "
+        "'active', 1, 2, 'D', 'D', 'D'), "
+        "(5, 2, 'chair-2', 'sys_high', 'physiological', 'nibp_sys', 190, 180, 'mm[Hg]', 'high', "
+        "'active', 0, 0, 'E', 'E', 'E'), "
+        "(6, 2, 'chair-2', 'rr_high', 'physiological', 'rr', 26, 24, '/min', 'medium', "
+        "'active', 1, 1, 'F', 'F', 'F')");
+    ASSERT_FALSE(failed) << *failed;
+  }
+  std::vector<std::int64_t> ids(const json& page) {
+    std::vector<std::int64_t> out;
+    for (const auto& a : page["alerts"]) out.push_back(a["id"].get<std::int64_t>());
+    return out;
+  }
+};
+
+TEST_F(AlertOrderTest, PriorityThenEscalationLevelThenNewest) {
+  using Ids = std::vector<std::int64_t>;
+  auto all = get("/api/v1/alerts", "nurse");
+  ASSERT_EQ(all.status, 200u) << all.body;
+  EXPECT_EQ(ids(all.j()), (Ids{4, 5, 1, 6, 2, 3}));
+  EXPECT_EQ(all.j()["alerts"][0]["level"], 2);
+  // The open list the dashboard and vitalsctl read: the level-2 alert above the newer one.
+  EXPECT_EQ(ids(get("/api/v1/alerts?state=open").j()), (Ids{4, 5, 1, 6, 2}));
+  EXPECT_EQ(ids(get("/api/v1/alerts?state=open&order=urgency").j()), (Ids{4, 5, 1, 6, 2}));
+  EXPECT_EQ(ids(get("/api/v1/alerts?order=newest").j()), (Ids{6, 5, 4, 3, 2, 1}));
+  EXPECT_EQ(get("/api/v1/alerts?order=oldest").status, 400u);
+}
+
+TEST_F(AlertOrderTest, PagesFollowTheOrder) {
+  using Ids = std::vector<std::int64_t>;
+  Ids seen;
+  std::string cursor;
+  for (int page = 0; page < 10; ++page) {
+    auto r = get("/api/v1/alerts?limit=2" + (cursor.empty() ? "" : "&before=" + cursor));
+    ASSERT_EQ(r.status, 200u) << r.body;
+    const auto body = r.j();
+    for (auto id : ids(body)) seen.push_back(id);
+    if (body["next"].is_null()) break;
+    cursor = std::to_string(body["next"].get<std::int64_t>());
+  }
+  EXPECT_EQ(seen, (Ids{4, 5, 1, 6, 2, 3}));
+  // By id, as before.
+  auto newest = get("/api/v1/alerts?order=newest&limit=2&before=5");
+  EXPECT_EQ(ids(newest.j()), (Ids{4, 3}));
+  EXPECT_EQ(newest.j()["next"], 3);
 }
 
 TEST_F(ApiTest, OneAlertIsTheObjectItself) {
