@@ -82,6 +82,16 @@ Acquisition::~Acquisition() {
   stop();
 }
 
+void Acquisition::remember_measurement(const std::string& id, core::Parameter parameter,
+                                       std::optional<std::uint64_t> measurement_id,
+                                       std::optional<core::Timestamp> device_time) {
+  for (auto& m : monitors_) {
+    if (m->config.id != id) continue;
+    if (measurement_id) m->last_measurement[parameter] = *measurement_id;
+    if (device_time) m->last_measurement_time[parameter] = *device_time;
+  }
+}
+
 void Acquisition::add(const core::MonitorConfig& config, std::unique_ptr<drivers::Driver> driver) {
   monitors_.push_back(std::make_unique<Monitor>(this, config, std::move(driver)));
   auto& m = *monitors_.back();

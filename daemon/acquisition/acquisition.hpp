@@ -64,6 +64,11 @@ class Acquisition {
 
   // Before start() or, on a reload, after it (then the monitor is polled at once).
   void add(const core::MonitorConfig& config, std::unique_ptr<drivers::Driver> driver);
+  // The last cuff measurement stored for a monitor's parameter before a restart (store's
+  // last_measurements): the same measurement sent again is not stored twice. After add().
+  void remember_measurement(const std::string& id, core::Parameter parameter,
+                            std::optional<std::uint64_t> measurement_id,
+                            std::optional<core::Timestamp> device_time);
   // Reload: stops polling `id` and stops its driver; nothing of it reaches the sink
   // afterwards. False when there is no such monitor.
   bool remove(const std::string& id);

@@ -182,8 +182,15 @@ int main(int argc, char** argv) {
     pipeline = std::make_unique<app::Pipeline>(io, *journal, *sessions, config->monitors);
     acquisition = std::make_unique<acquisition::Acquisition>(io, *pipeline);
     pipeline->set_acquisition(acquisition.get());
-    for (const auto& m : config->monitors)
+    // The cuff a monitor sends again after the restart is the one already stored.
+    const auto last_cuffs = store::last_measurements(reader);
+    for (const auto& m : config->monitors) {
       acquisition->add(m, drivers::find_driver(m.driver)->make(m, driver_context));
+      if (auto it = last_cuffs.find(m.id); it != last_cuffs.end())
+        for (const auto& last : it->second)
+          acquisition->remember_measurement(m.id, last.parameter, last.measurement_id,
+                                            last.device_time);
+    }
     api_server = std::make_unique<api::Server>(io, config->api, *pipeline, journal->database());
     api_server->start();
     spdlog::info("API listening on {}:{}", api_server->local_endpoint().address().to_string(),

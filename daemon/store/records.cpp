@@ -371,6 +371,32 @@ void journal_protocols_applied(
     if (p) journal.record(protocol_applied(*p, why, at), Durability::urgent);
 }
 
+std::map<std::string, std::vector<LastMeasurement>> last_measurements(Db& db,
+                                                                    std::int64_t rows) {
+  std::map<std::string, std::vector<LastMeasurement>> out;
+  // One pass over the newest `rows` readings (the table has no index by monitor): per monitor
+  // and NIBP parameter, the row with the highest id (SQLite takes the bare columns from it).
+  Stmt s(db,
+         "SELECT src.monitor, k.parameter, r.measurement_id, r.device_ms, max(r.id) "
+         "FROM readings r JOIN observation_sources src ON src.id = r.source "
+         "JOIN observation_kinds k ON k.id = r.kind "
+         "WHERE r.id > (SELECT coalesce(max(id), 0) FROM readings) - ?1 "
+         "AND k.parameter IN ('nibp_sys', 'nibp_dia', 'nibp_mean') "
+         "GROUP BY r.source, r.kind");
+  s.bind(1, rows);
+  while (s.step()) {
+    const auto parameter = core::parameter_from_name(s.text(1));
+    if (!parameter) continue;
+    LastMeasurement m;
+    m.parameter = *parameter;
+    if (!s.is_null(2)) m.measurement_id = static_cast<std::uint64_t>(s.int64(2));
+    if (!s.is_null(3))
+      m.device_time = core::Timestamp{std::chrono::milliseconds{s.int64(3)}};
+    out[s.text(0)].push_back(m);
+  }
+  return out;
+}
+
 Restored restore(Db& db) {
   Restored out;
   out.next_session_id = db.scalar_int("SELECT coalesce(max(id), 0) + 1 FROM sessions");

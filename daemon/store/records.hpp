@@ -71,4 +71,15 @@ struct Restored {
 // StoreError when the rows cannot be read.
 Restored restore(Db& db);
 
+// The last cuff measurement stored per monitor and NIBP parameter among the newest `rows`
+// readings: what acquisition compares the next one with, so a monitor sending its last cuff
+// again after a restart is not stored twice. Start-up only (one pass over those rows).
+struct LastMeasurement {
+  core::Parameter parameter{};
+  std::optional<std::uint64_t> measurement_id;
+  std::optional<core::Timestamp> device_time;
+};
+std::map<std::string, std::vector<LastMeasurement>> last_measurements(Db& db,
+                                                                    std::int64_t rows = 1'000'000);
+
 }  // namespace vitalsd::store

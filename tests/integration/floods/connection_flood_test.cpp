@@ -363,7 +363,10 @@ TEST(ConnectionFlood, Hl7SenderIsAckedWithIdleConnectionsHeldAndReopened) {
   std::ofstream(dir / "c.toml") << "[daemon]\nstate_dir = \"" << (dir / "state").string()
                                 << "\"\nsite = \"test\"\n\n[api]\nlisten = \"127.0.0.1:"
                                 << test::free_port() << "\"\n\n[hl7]\nlisten = \"127.0.0.1:" << port
-                                << "\"\n\n[[monitors]]\nid = \"bed-7\"\ndriver = \"hl7\"\n"
+                                << "\"\n"
+                                   // The caps of issue 23 (the defaults are higher since 26).
+                                   "max_clients = 64\nmax_clients_per_address = 16\n"
+                                   "\n[[monitors]]\nid = \"bed-7\"\ndriver = \"hl7\"\n"
                                    "source = \"BEDMON-7\"\npoll_ms = 200\n";
   test::Process daemon({kVitalsd, "--config", (dir / "c.toml").string()}, dir / "log");
   ASSERT_TRUE(daemon.started());
@@ -420,6 +423,16 @@ TEST(ConnectionFlood, Hl7SenderIsAckedWithIdleConnectionsHeldAndReopened) {
     // its ACK, so the next finds room).
     EXPECT_GE(idle.closed(), 25u) << "the longest idle of the sender's address made room";
   }
+  // Thousands of evictions, one warning per address at its cap (issue 26: logged once per
+  // state change, not silently and not per connection).
+  const auto log = daemon.output();
+  auto count = [&](const std::string& what) {
+    std::size_t n = 0;
+    for (auto at = log.find(what); at != std::string::npos; at = log.find(what, at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count("127.0.0.2 has max_clients_per_address (16) connections open"), 1u) << log;
+  EXPECT_EQ(count("127.0.0.1 has max_clients_per_address (16) connections open"), 1u) << log;
 
   std::this_thread::sleep_for(600ms);  // a few polls
   daemon.signal(SIGTERM);

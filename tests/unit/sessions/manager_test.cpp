@@ -128,9 +128,11 @@ TEST_F(ManagerTest, EndingClearsOpenAlertsAndFurtherActionsAreRefused) {
   auto refused = m.end(id, "nurse-a", T0 + 700s);
   EXPECT_EQ(refused.error, Errc::discharge_blocked);
   EXPECT_EQ(http_status(refused.error), 409);
-  ASSERT_EQ(refused.reasons.size(), 2u);
-  EXPECT_NE(refused.reasons[0].find("sbp-severe-high"), std::string::npos) << refused.reasons[0];
-  EXPECT_NE(refused.reasons[1].find("min_recovery_s 3600"), std::string::npos);
+  // The chair sent no EtCO2 (etco2-invalid is high since issue 26), then the SBP 196 cuff.
+  ASSERT_EQ(refused.reasons.size(), 3u);
+  EXPECT_NE(refused.reasons[0].find("etco2-invalid"), std::string::npos) << refused.reasons[0];
+  EXPECT_NE(refused.reasons[1].find("sbp-severe-high"), std::string::npos) << refused.reasons[1];
+  EXPECT_NE(refused.reasons[2].find("min_recovery_s 7200"), std::string::npos);
   EXPECT_TRUE(refused.change.empty());
   ASSERT_NE(m.find(id), nullptr);
   auto ended = m.end(id, "nurse-a", T0 + 700s, "transferred to the ED");
