@@ -34,7 +34,8 @@ std::string number_text(double v) {
 }  // namespace
 
 bool MonitorCapabilities::has(core::Parameter p) const {
-  return parameters.empty() || std::find(parameters.begin(), parameters.end(), p) != parameters.end();
+  return parameters.empty() ||
+         std::find(parameters.begin(), parameters.end(), p) != parameters.end();
 }
 
 double MonitorCapabilities::stale_after_s() const {

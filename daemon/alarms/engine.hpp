@@ -245,8 +245,7 @@ class Engine {
   void advance(core::Timestamp at, std::vector<Transition>& out);
   void evaluate_physiological(std::size_t r, const core::Observation& o,
                               std::vector<Transition>& out);
-  void clear_from_fallback(std::size_t r, const core::Observation& o,
-                           std::vector<Transition>& out);
+  void clear_from_fallback(std::size_t r, const core::Observation& o, std::vector<Transition>& out);
   bool measurable(const Rule& rule) const;
   bool absent(core::Parameter p) const;  // no valid value within stale_after_s
   bool beyond_limit(const Alert& a) const;
@@ -293,7 +292,7 @@ class Engine {
   Baseline baseline_;
   core::MonitorState monitor_ = core::MonitorState::online;
   core::Timestamp monitor_since_{};
-  std::optional<core::Timestamp> last_nibp_at_;  // measurement time of the last cuff applied
+  std::optional<core::Timestamp> last_nibp_at_;    // measurement time of the last cuff applied
   std::map<int, std::uint64_t> last_measurement_;  // parameter -> last NIBP measurement identity
   std::map<int, core::Timestamp> last_valid_;      // parameter -> last valid reading
   std::map<int, core::Validity> last_seen_;        // parameter -> validity of its last reading

@@ -406,8 +406,8 @@ void Parser::parse_rule(const toml::table& t, const std::string& path, Protocol&
     } else if (*f != "none") {
       const auto fp = core::parameter_from_name(*f);
       if (!fp)
-        error(*n, label + ": unknown fallback parameter '" + *f + "' (known: " +
-                      known_parameters() + ", or none)");
+        error(*n, label + ": unknown fallback parameter '" + *f +
+                      "' (known: " + known_parameters() + ", or none)");
       else if (*fp == *r.parameter)
         error(*n, label + ": fallback is the rule's own parameter");
       else if (core::info(*fp).intermittent != core::info(*r.parameter).intermittent ||

@@ -37,8 +37,8 @@ constexpr int kExitStartup = 1;
 // What each chair's monitor measures and how often it sends, for the sessions started on it
 // (docs/alarms.md, "What a chair measures"). A sender without a declared list is logged once:
 // every rule applies to it, including those on parameters it may not have.
-void describe_monitors(sessions::Manager& sessions, const std::vector<core::MonitorConfig>& monitors,
-                       bool log) {
+void describe_monitors(sessions::Manager& sessions,
+                       const std::vector<core::MonitorConfig>& monitors, bool log) {
   for (const auto& m : monitors) {
     alarms::MonitorCapabilities caps;
     caps.parameters = drivers::monitor_parameters(m);

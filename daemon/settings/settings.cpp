@@ -215,10 +215,10 @@ void read_monitor(const toml::table& t, Settings& s, const std::string& file,
         std::string known;
         for (const auto& i : core::all_parameters())
           known += (known.empty() ? "" : ", ") + std::string(i.name);
-        out.push_back({core::position(e, file),
-                       context + ".parameters: " +
-                           (name ? "unknown parameter '" + *name + "'" : std::string("expected names")) +
-                           " (known: " + known + ")"});
+        out.push_back({core::position(e, file), context + ".parameters: " +
+                                                    (name ? "unknown parameter '" + *name + "'"
+                                                          : std::string("expected names")) +
+                                                    " (known: " + known + ")"});
         continue;
       }
       if (std::find(m.parameters.begin(), m.parameters.end(), *p) == m.parameters.end())

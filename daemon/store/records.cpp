@@ -371,8 +371,7 @@ void journal_protocols_applied(
     if (p) journal.record(protocol_applied(*p, why, at), Durability::urgent);
 }
 
-std::map<std::string, std::vector<LastMeasurement>> last_measurements(Db& db,
-                                                                    std::int64_t rows) {
+std::map<std::string, std::vector<LastMeasurement>> last_measurements(Db& db, std::int64_t rows) {
   std::map<std::string, std::vector<LastMeasurement>> out;
   // One pass over the newest `rows` readings (the table has no index by monitor): per monitor
   // and NIBP parameter, the row with the highest id (SQLite takes the bare columns from it).
@@ -390,8 +389,7 @@ std::map<std::string, std::vector<LastMeasurement>> last_measurements(Db& db,
     LastMeasurement m;
     m.parameter = *parameter;
     if (!s.is_null(2)) m.measurement_id = static_cast<std::uint64_t>(s.int64(2));
-    if (!s.is_null(3))
-      m.device_time = core::Timestamp{std::chrono::milliseconds{s.int64(3)}};
+    if (!s.is_null(3)) m.device_time = core::Timestamp{std::chrono::milliseconds{s.int64(3)}};
     out[s.text(0)].push_back(m);
   }
   return out;

@@ -79,7 +79,7 @@ struct LastMeasurement {
   std::optional<std::uint64_t> measurement_id;
   std::optional<core::Timestamp> device_time;
 };
-std::map<std::string, std::vector<LastMeasurement>> last_measurements(Db& db,
-                                                                    std::int64_t rows = 1'000'000);
+std::map<std::string, std::vector<LastMeasurement>> last_measurements(
+    Db& db, std::int64_t rows = 1'000'000);
 
 }  // namespace vitalsd::store

@@ -497,9 +497,10 @@ int main() {
       if (!item.empty()) hl7_polls.push_back(std::stoi(item));
   }
   const int hl7_rounds = env_int("VITALSD_BENCH_HL7_ROUNDS", rounds);
-  // Each message's cuff is measured one second after the previous one and a few minutes ago:
-  // within the protocol's nibp_max_age_s (300 s), so the engine applies it (issue 26).
-  const auto base_time = std::chrono::system_clock::now() - std::chrono::seconds{250};
+  // Each message's cuff is measured one second after the previous one, after the cuffs of the
+  // rounds above: the engine applies a cuff only if it is newer than the last one applied and
+  // not older than nibp_max_age_s (issue 26). Time stamps ahead of now count as now.
+  const auto base_time = std::chrono::system_clock::now();
   int message = 0;
   for (const int poll_ms : hl7_polls) {
     std::shared_ptr<drivers::hl7::Listener> listener;

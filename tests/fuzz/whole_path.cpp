@@ -198,7 +198,7 @@ class Harness {
     while (sent < bytes.size()) {
       const auto n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
       if (n < 0 && errno == EINTR) continue;  // libFuzzer's -timeout timer (SIGALRM)
-      if (n <= 0) break;  // closed by the listener (garbage): fine
+      if (n <= 0) break;                      // closed by the listener (garbage): fine
       sent += static_cast<std::size_t>(n);
     }
     hl7::MllpDecoder answers;

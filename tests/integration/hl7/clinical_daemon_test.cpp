@@ -11,8 +11,8 @@
 
 #include <chrono>
 #include <ctime>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -51,18 +51,26 @@ struct Value {
   std::chrono::system_clock::time_point at = std::chrono::system_clock::now();
 };
 
-Value hr(double v) { return {147842, "MDC_ECG_HEART_RATE", v, 264864, "MDC_DIM_BEAT_PER_MIN"}; }
+Value hr(double v) {
+  return {147842, "MDC_ECG_HEART_RATE", v, 264864, "MDC_DIM_BEAT_PER_MIN"};
+}
 Value pr(double v) {
   return {149530, "MDC_PULS_OXIM_PULS_RATE", v, 264864, "MDC_DIM_BEAT_PER_MIN"};
 }
-Value spo2(double v) { return {150456, "MDC_PULS_OXIM_SAT_O2", v, 262688, "MDC_DIM_PERCENT"}; }
-Value rr(double v) { return {151562, "MDC_RESP_RATE", v, 264928, "MDC_DIM_RESP_PER_MIN"}; }
-Value etco2(double v) { return {151708, "MDC_AWAY_CO2_ET", v, 266016, "MDC_DIM_MMHG"}; }
+Value spo2(double v) {
+  return {150456, "MDC_PULS_OXIM_SAT_O2", v, 262688, "MDC_DIM_PERCENT"};
+}
+Value rr(double v) {
+  return {151562, "MDC_RESP_RATE", v, 264928, "MDC_DIM_RESP_PER_MIN"};
+}
+Value etco2(double v) {
+  return {151708, "MDC_AWAY_CO2_ET", v, 266016, "MDC_DIM_MMHG"};
+}
 std::vector<Value> cuff(double sys, double dia, std::chrono::system_clock::time_point measured) {
-  return {{150021, "MDC_PRESS_BLD_NONINV_SYS", sys, 266016, "MDC_DIM_MMHG", measured},
-          {150022, "MDC_PRESS_BLD_NONINV_DIA", dia, 266016, "MDC_DIM_MMHG", measured},
-          {150023, "MDC_PRESS_BLD_NONINV_MEAN", (sys + 2 * dia) / 3, 266016, "MDC_DIM_MMHG",
-           measured}};
+  return {
+      {150021, "MDC_PRESS_BLD_NONINV_SYS", sys, 266016, "MDC_DIM_MMHG", measured},
+      {150022, "MDC_PRESS_BLD_NONINV_DIA", dia, 266016, "MDC_DIM_MMHG", measured},
+      {150023, "MDC_PRESS_BLD_NONINV_MEAN", (sys + 2 * dia) / 3, 266016, "MDC_DIM_MMHG", measured}};
 }
 
 std::string oru(const std::string& source, int control, const std::vector<Value>& values) {
@@ -75,9 +83,8 @@ std::string oru(const std::string& source, int control, const std::vector<Value>
   for (const auto& v : values) {
     const auto n = std::to_string(++i);
     m += "OBX|" + n + "|NM|" + std::to_string(v.code) + "^" + v.refid + "^MDC|1.1.1." + n + "|" +
-         std::to_string(static_cast<int>(v.number)) +
-         "|" + std::to_string(v.unit_code) + "^" + v.unit + "^MDC|||||R|||" + hl7_time(v.at) +
-         "\r";
+         std::to_string(static_cast<int>(v.number)) + "|" + std::to_string(v.unit_code) + "^" +
+         v.unit + "^MDC|||||R|||" + hl7_time(v.at) + "\r";
   }
   return m;
 }
@@ -199,10 +206,9 @@ class ClinicalDaemon : public ::testing::Test {
     return id;
   }
   json alerts(std::int64_t session) {
-    const auto body =
-        call(http::verb::get,
-             "/api/v1/alerts?state=open&order=newest&session=" + std::to_string(session))
-            .j();
+    const auto body = call(http::verb::get, "/api/v1/alerts?state=open&order=newest&session=" +
+                                                std::to_string(session))
+                          .j();
     const auto list = body.is_object() ? body.value("alerts", json::array()) : json::array();
     EXPECT_TRUE(list.is_array()) << body.dump();
     return list.is_array() ? list : json::array();
@@ -223,7 +229,8 @@ class ClinicalDaemon : public ::testing::Test {
     return nullptr;
   }
   // Sends `values` every second for `seconds`, returning when `until` holds (or after them).
-  static void every_second(Sender& s, int seconds, const std::function<std::vector<Value>()>& values,
+  static void every_second(Sender& s, int seconds,
+                           const std::function<std::vector<Value>()>& values,
                            const std::function<bool()>& until = {}) {
     for (int i = 0; i < seconds; ++i) {
       EXPECT_TRUE(s.send(values()));
@@ -277,8 +284,8 @@ TEST_F(ClinicalDaemon, TheSecondReviewsCasesThroughTheRealDaemon) {
     const auto list = alerts(s1);
     if (const auto* a = find(list, "hr-severe-low")) {
       if (!acknowledged && t < 10) {
-        const auto r = call(http::verb::post,
-                            "/api/v1/alerts/" + std::to_string(a->value("id", 0)) + "/ack");
+        const auto r =
+            call(http::verb::post, "/api/v1/alerts/" + std::to_string(a->value("id", 0)) + "/ack");
         EXPECT_EQ(r.status, 200u) << r.body;
         acknowledged = true;
       }
@@ -324,7 +331,8 @@ TEST_F(ClinicalDaemon, TheSecondReviewsCasesThroughTheRealDaemon) {
   bed2.hang_up();
   every_second(bed1, 6, [&] { return normal; });
   for (const auto* rule : {"spo2-invalid", "hr-invalid", "etco2-invalid", "rr-invalid"}) {
-    EXPECT_EQ(find(alerts(s1), rule), nullptr) << rule << " after the restart: " << alerts(s1).dump();
+    EXPECT_EQ(find(alerts(s1), rule), nullptr)
+        << rule << " after the restart: " << alerts(s1).dump();
   }
   stop();
 
@@ -345,11 +353,11 @@ TEST_F(ClinicalDaemon, TheSecondReviewsCasesThroughTheRealDaemon) {
                           "json_extract(payload, '$.rule') = 'sbp-low' AND "
                           "json_extract(payload, '$.alert.value') = 121"),
             1);
-  EXPECT_EQ(db.scalar_int("SELECT count(*) FROM events WHERE type = 'protocol.applied' AND "
-                          "session = " +
-                          std::to_string(s2) +
-                          " AND json_array_length(payload, '$.not_applicable') = 7"),
-            1);
+  EXPECT_EQ(
+      db.scalar_int("SELECT count(*) FROM events WHERE type = 'protocol.applied' AND "
+                    "session = " +
+                    std::to_string(s2) + " AND json_array_length(payload, '$.not_applicable') = 7"),
+      1);
 }
 
 }  // namespace

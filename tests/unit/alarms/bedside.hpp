@@ -101,7 +101,8 @@ struct Bedside {
   // HR goes as ECG heart rate where the monitor has it, else as pulse rate.
   void vitals(double t, std::optional<double> hr, std::optional<double> spo2,
               core::Validity spo2_validity = core::Validity::valid) {
-    if (hr) add(e.observe(reading(caps.has(Parameter::hr) ? Parameter::hr : Parameter::pr, *hr, t)));
+    if (hr)
+      add(e.observe(reading(caps.has(Parameter::hr) ? Parameter::hr : Parameter::pr, *hr, t)));
     if (spo2 && caps.has(Parameter::spo2))
       add(e.observe(reading(Parameter::spo2, *spo2, t, spo2_validity)));
     // Capnography where the monitor has it: normal breathing unless a case says otherwise.

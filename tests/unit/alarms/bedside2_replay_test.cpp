@@ -194,10 +194,8 @@ TEST(Bedside2, TechnicalAlertsRemind) {
       b.add(b.e.acknowledge(a->id, "nurse", at(t)));
   });
   const std::vector<std::string> want{
-      "30 raised spo2-invalid no_data",
-      "35 acknowledged spo2-invalid by nurse",
-      "155 reactivated spo2-invalid ack_expired",
-      "160 acknowledged spo2-invalid by nurse",
+      "30 raised spo2-invalid no_data",           "35 acknowledged spo2-invalid by nurse",
+      "155 reactivated spo2-invalid ack_expired", "160 acknowledged spo2-invalid by nurse",
       "280 reactivated spo2-invalid ack_expired",
   };
   EXPECT_EQ(b.lines(), want) << dump(b.lines());
@@ -268,8 +266,7 @@ TEST(Bedside2, Spo2AlertsEndAt91) {
     b.vitals(t, 70, t < 30 ? 87 : 91);
     if (t == 20) b.add(b.e.acknowledge(b.open("spo2-low")->id, "nurse", at(t)));
   });
-  const std::vector<std::string> want{"16 raised spo2-low",
-                                      "20 acknowledged spo2-low by nurse",
+  const std::vector<std::string> want{"16 raised spo2-low", "20 acknowledged spo2-low by nurse",
                                       "40 cleared spo2-low"};
   EXPECT_EQ(b.lines(), want) << dump(b.lines());
 
@@ -297,7 +294,8 @@ TEST(Bedside2, NoRemindersOrEscalationInsideTheClearBand) {
 // infusion raises nothing, and the breathing rules are listed as not applicable.
 TEST(Bedside2, AChairWithNibpAndSpo2OnlyIsQuiet) {
   Bedside b(chair(with({Parameter::spo2, Parameter::pr})), false);
-  EXPECT_FALSE(b.e.gate().blocked) << (b.e.gate().reasons.empty() ? "" : b.e.gate().reasons[0].message);
+  EXPECT_FALSE(b.e.gate().blocked)
+      << (b.e.gate().reasons.empty() ? "" : b.e.gate().reasons[0].message);
   b.add(b.e.set_phase(Phase::infusing, at(0)));
   b.routine_cuffs = true;
   b.run(0, 2400, [&](int t) { b.vitals(t, 70, 97); });
@@ -324,8 +322,8 @@ TEST(Bedside2, AChairWithNibpAndSpo2OnlyIsQuiet) {
 
 // 11. With capnography (and ECG): the shipped protocol as it was; an uneventful infusion is quiet.
 TEST(Bedside2, AChairWithCapnographyIsQuiet) {
-  Bedside b(chair(with({Parameter::hr, Parameter::spo2, Parameter::pr, Parameter::rr,
-                        Parameter::etco2})));
+  Bedside b(chair(
+      with({Parameter::hr, Parameter::spo2, Parameter::pr, Parameter::rr, Parameter::etco2})));
   b.routine_cuffs = true;
   b.run(0, 2400, [&](int t) { b.vitals(t, 70, 97); });
   EXPECT_TRUE(b.lines().empty()) << dump(b.lines());
@@ -336,7 +334,8 @@ TEST(Bedside2, AChairWithCapnographyIsQuiet) {
 // and the session ends after recovery without an override.
 TEST(Bedside2, AChairWithoutSpo2StartsAndEnds) {
   Bedside b(chair(with({Parameter::hr})), false);
-  EXPECT_FALSE(b.e.gate().blocked) << (b.e.gate().reasons.empty() ? "" : b.e.gate().reasons[0].message);
+  EXPECT_FALSE(b.e.gate().blocked)
+      << (b.e.gate().reasons.empty() ? "" : b.e.gate().reasons[0].message);
   b.add(b.e.set_phase(Phase::infusing, at(0)));
   b.routine_cuffs = true;
   b.run(0, 2400, [&](int t) { b.vitals(t, 70, 97); });
@@ -359,7 +358,8 @@ TEST(Bedside2, ARestartDoesNotRaiseForTheReconnectingMonitor) {
     if (t == 60) b.cuff(120, t, 0);
   });
   auto counter = std::make_shared<std::int64_t>(100);
-  Engine e = Engine::restore(shipped(), 1, [counter] { return (*counter)++; }, b.e.snapshot());
+  Engine e = Engine::restore(
+      shipped(), 1, [counter] { return (*counter)++; }, b.e.snapshot());
   std::vector<Transition> after;
   auto add = [&](std::vector<Transition> ts) { after.insert(after.end(), ts.begin(), ts.end()); };
   for (int t = 101; t <= 200; ++t) {
@@ -381,8 +381,10 @@ TEST(Bedside2, ARestartDoesNotRaiseForTheReconnectingMonitor) {
   EXPECT_TRUE(lines.empty()) << dump(lines);
   // The overdue clock still runs from the 60 s cuff: due at 60 + 420 = 480 s.
   for (int t = 201; t <= 480; ++t) {
-    for (auto [p, v] : {std::pair{Parameter::hr, 70.0}, {Parameter::spo2, 97.0},
-                        {Parameter::rr, 14.0}, {Parameter::etco2, 38.0}})
+    for (auto [p, v] : {std::pair{Parameter::hr, 70.0},
+                        {Parameter::spo2, 97.0},
+                        {Parameter::rr, 14.0},
+                        {Parameter::etco2, 38.0}})
       add(e.observe(reading(p, v, t)));
     add(e.tick(at(t)));
   }

@@ -138,8 +138,7 @@ TEST(Protocol, ShippedCommentsMatchTheirKeys) {
       EXPECT_EQ(m[1].str(), rule->condition.upward() ? "<=" : ">=") << where;
       EXPECT_EQ(std::stod(m[2].str()), want) << where << ": " << comment;
       ++checked;
-    } else if ((key == "delay_s" || key == "worsen_by") &&
-               std::regex_search(comment, m, number)) {
+    } else if ((key == "delay_s" || key == "worsen_by") && std::regex_search(comment, m, number)) {
       const double value = key == "delay_s" ? rule->delay_s : rule->worsen_by.value_or(-1);
       EXPECT_EQ(std::stod(m[1].str()), value) << where << ": " << comment;
       ++checked;
