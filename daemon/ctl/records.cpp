@@ -122,6 +122,16 @@ std::optional<Records> read_records(store::Db& db, const Selection& sel, std::st
       db.exec("COMMIT");
       return std::nullopt;
     }
+    if (sel.session) {
+      store::Stmt applied(db,
+                          "SELECT json_extract(payload, '$.not_applicable') FROM events WHERE "
+                          "type = 'protocol.applied' AND session = ?1 ORDER BY seq LIMIT 1");
+      applied.bind(1, *sel.session);
+      if (applied.step() && !applied.is_null(0)) {
+        auto na = json::parse(applied.text(0), nullptr, false);
+        if (na.is_array()) out.not_applicable = std::move(na);
+      }
+    }
     if (!sel.session)
       for (auto id : sessions)
         if (auto row = store::queries::session(db, id)) out.sessions.push_back(std::move(*row));

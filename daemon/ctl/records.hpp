@@ -23,6 +23,9 @@ struct Records {
   // the API shows it with seq, type and at) in seq order, each as the API shows an event:
   // seq, type, at, monitor, session and the payload's fields.
   std::vector<nlohmann::json> events;
+  // One session selected: the rules that did not apply to it because its monitor does not
+  // measure their parameter (its protocol.applied event's not_applicable; issue 26), else empty.
+  nlohmann::json not_applicable = nlohmann::json::array();
 };
 
 // nullopt with `error` set: not a vitalsd journal, unreadable, or an unknown session.

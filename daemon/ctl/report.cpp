@@ -431,6 +431,18 @@ std::string render(const Records& r, const std::string& db) {
     }
     h += "</p>\n";
   }
+  // What the chair's monitor does not measure: the rules that did not apply (issue 26), as the
+  // session's protocol.applied event recorded them.
+  if (!r.not_applicable.empty()) {
+    h += "<p><b>Not watched on this chair</b> (the monitor does not measure it; the rule did not "
+         "apply): ";
+    bool first = true;
+    for (const auto& n : r.not_applicable) {
+      h += fmt::format("{}{} ({})", first ? "" : ", ", esc(str(n, "rule")), esc(str(n, "reason")));
+      first = false;
+    }
+    h += "</p>\n";
+  }
   h += "<h2>Vital signs</h2>\n";
   for (const auto& c : charts()) h += chart_svg(c, data, phases, limits, baseline, marks, t0, t1);
   std::vector<AlertLine> lines;

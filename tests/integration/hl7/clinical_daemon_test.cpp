@@ -10,9 +10,11 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -358,6 +360,16 @@ TEST_F(ClinicalDaemon, TheSecondReviewsCasesThroughTheRealDaemon) {
                     "session = " +
                     std::to_string(s2) + " AND json_array_length(payload, '$.not_applicable') = 7"),
       1);
+  // The auditor's printed report names what the chair did not measure.
+  const auto report = dir / "report.html";
+  const std::string cmd = std::string(VITALSD_BIN_DIR "/vitalsctl report --db ") +
+                          (dir / "state/vitals.db").string() + " --session " + std::to_string(s2) +
+                          " --out " + report.string();
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  std::ifstream in(report);
+  const std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(html.find("Not watched on this chair"), std::string::npos);
+  EXPECT_NE(html.find("etco2-no-breath (the monitor does not measure etco2)"), std::string::npos);
 }
 
 }  // namespace
