@@ -31,6 +31,30 @@ std::string number_text(double v) {
   return core::format_value(v);
 }
 
+// Whether `v` breaches a physiological rule whose limit is `limit` ("SBP > 180": strict for
+// above/below, inclusive for the baseline-relative kinds).
+bool past_limit(const Rule& rule, double v, double limit) {
+  switch (rule.condition.kind) {
+    case ConditionKind::above:
+      return v > limit;
+    case ConditionKind::below:
+      return v < limit;
+    case ConditionKind::rise_by:
+    case ConditionKind::rise_by_percent:
+      return v >= limit;
+    case ConditionKind::fall_by:
+    case ConditionKind::fall_by_percent:
+      return v <= limit;
+  }
+  return false;
+}
+
+// Whether `v` is past the rule's clear band: where its alert's condition may end.
+bool on_clear_side(const Rule& rule, double v, double limit) {
+  const double h = rule.clear_hysteresis;
+  return rule.condition.upward() ? v <= limit - h : v >= limit + h;
+}
+
 }  // namespace
 
 bool MonitorCapabilities::has(core::Parameter p) const {
@@ -283,19 +307,7 @@ bool Engine::absent(core::Parameter p) const {
 bool Engine::beyond_limit(const Alert& a) const {
   const Rule* rule = rule_of(a.id);
   if (!rule || rule->kind != RuleKind::physiological || !a.value || !a.limit) return true;
-  switch (rule->condition.kind) {
-    case ConditionKind::above:
-      return *a.value > *a.limit;
-    case ConditionKind::below:
-      return *a.value < *a.limit;
-    case ConditionKind::rise_by:
-    case ConditionKind::rise_by_percent:
-      return *a.value >= *a.limit;
-    case ConditionKind::fall_by:
-    case ConditionKind::fall_by_percent:
-      return *a.value <= *a.limit;
-  }
-  return true;
+  return past_limit(*rule, *a.value, *a.limit);
 }
 
 // A continuous parameter is missing after delay_s, but never before two of the monitor's
@@ -719,9 +731,7 @@ void Engine::clear_from_fallback(std::size_t r, const core::Observation& o,
   Alert* a = open_alert({r, static_cast<int>(*rule.parameter)});
   const auto limit = limit_of(rule);
   if (!a || !a->condition_present || !limit) return;
-  const double h = rule.clear_hysteresis;
-  const bool clear_side = rule.condition.upward() ? o.value <= *limit - h : o.value >= *limit + h;
-  if (cleared_for_long_enough(rule, *a, clear_side))
+  if (cleared_for_long_enough(rule, *a, on_clear_side(rule, o.value, *limit)))
     condition_ended(*a, std::nullopt, "condition_ended", out);
 }
 
@@ -744,25 +754,8 @@ void Engine::evaluate_physiological(std::size_t r, const core::Observation& o,
   if (!limit) return;  // baseline-relative without a complete baseline
   const double v = o.value;
   const double L = *limit;
-  const double h = rule.clear_hysteresis;
-  bool breach = false;
-  switch (rule.condition.kind) {
-    case ConditionKind::above:
-      breach = v > L;
-      break;
-    case ConditionKind::below:
-      breach = v < L;
-      break;
-    case ConditionKind::rise_by:
-    case ConditionKind::rise_by_percent:
-      breach = v >= L;
-      break;
-    case ConditionKind::fall_by:
-    case ConditionKind::fall_by_percent:
-      breach = v <= L;
-      break;
-  }
-  const bool clear_side = rule.condition.upward() ? v <= L - h : v >= L + h;
+  const bool breach = past_limit(rule, v, L);
+  const bool clear_side = on_clear_side(rule, v, L);
   const Key key{r, static_cast<int>(o.parameter)};
 
   if (Alert* a = open_alert(key)) {
