@@ -68,6 +68,15 @@ struct Hl7MonitorConfig {
   TlsConfig tls;
 };
 
+// driver = "intellivue": a Philips IntelliVue monitor's Data Export over the LAN (UDP).
+struct IntellivueConfig {
+  std::string host;  // the monitor's address (name or IP)
+  int port = 24105;  // the monitor's Data Export port
+  // How the monitor's own clock reads: "local" (the host's time zone, as IntelliVue monitors
+  // are normally set) or "utc".
+  std::string clock = "local";
+};
+
 struct MonitorConfig {
   std::string id;
   std::string driver;
@@ -84,6 +93,7 @@ struct MonitorConfig {
   SimulatorConfig simulator;
   ModbusConfig modbus;
   Hl7MonitorConfig hl7;
+  IntellivueConfig intellivue;
   SourcePos table;                         // the [[monitors]] header
   std::map<std::string, SourcePos> where;  // key -> position of its value
 

@@ -174,6 +174,7 @@ const std::map<std::string, std::set<std::string>>& driver_keys() {
       {"modbus-tcp", {"endpoint", "unit", "profile"}},
       {"modbus-rtu", {"device", "baud", "parity", "data_bits", "stop_bits", "unit", "profile"}},
       {"hl7", {"source"}},
+      {"intellivue", {"host", "port", "clock"}},
   };
   return keys;
 }
@@ -283,6 +284,18 @@ void read_monitor(const toml::table& t, Settings& s, const std::string& file,
   }
   if (has("source"))
     if (auto v = r.string("source", true)) m.hl7.source = *v;
+  if (has("host"))
+    if (auto v = r.string("host", true)) m.intellivue.host = *v;
+  if (has("port"))
+    if (auto v = r.integer("port", 1, 65535)) m.intellivue.port = static_cast<int>(*v);
+  if (has("clock")) {
+    if (auto v = r.string("clock")) {
+      if (*v != "local" && *v != "utc")
+        r.error("clock", "'" + *v + "' is not one of local, utc");
+      else
+        m.intellivue.clock = *v;
+    }
+  }
   r.finish();
   // Kept even when it had errors, so that duplicate ids are still reported.
   if (!m.id.empty()) s.monitors.push_back(std::move(m));

@@ -31,6 +31,10 @@ TEST(FuzzCorpus, Hl7Parser) {
   EXPECT_GE(replay("hl7_parser", vitalsd::fuzz::hl7_parser_one), 10u);
 }
 
+TEST(FuzzCorpus, Intellivue) {
+  EXPECT_GE(replay("intellivue", vitalsd::fuzz::intellivue_one), 5u);
+}
+
 TEST(FuzzCorpus, MllpFramer) {
   EXPECT_GE(replay("mllp_framer", vitalsd::fuzz::mllp_framer_one), 5u);
 }

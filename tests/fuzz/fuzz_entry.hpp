@@ -15,4 +15,8 @@ int hl7_parser_one(const std::uint8_t* data, std::size_t size);
 // itself) and checks both give the same events and that memory stays bounded.
 int mllp_framer_one(const std::uint8_t* data, std::size_t size);
 
+// Decodes the bytes as one IntelliVue Data Export datagram (intellivue_entry.cpp); a poll
+// result's numerics become observations, each valid one with a finite value in its unit.
+int intellivue_one(const std::uint8_t* data, std::size_t size);
+
 }  // namespace vitalsd::fuzz

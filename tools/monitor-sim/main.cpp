@@ -8,6 +8,7 @@
 
 #include "drivers/modbus/profile.hpp"
 #include "drivers/simulator/simulator.hpp"
+#include "intellivue.hpp"
 #include "server.hpp"
 
 namespace {
@@ -19,7 +20,13 @@ void on_signal(int) {
 
 int main(int argc, char** argv) {
   using namespace vitalsd;
-  CLI::App app{"vitals-monitor-sim: a Modbus TCP/RTU server playing patient monitors"};
+  // Other monitors than a Modbus one: each mode has its own options.
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--intellivue") return monitor_sim::intellivue_main(argc, argv);
+  }
+  CLI::App app{
+      "vitals-monitor-sim: a Modbus TCP/RTU server playing patient monitors (or, with "
+      "--intellivue, a Philips IntelliVue over UDP: see --intellivue --help)"};
   std::string listen, rtu, profile_path, scenario = "steady", parity = "E", fault_name = "none";
   std::vector<int> units;
   std::uint64_t seed = 1;
