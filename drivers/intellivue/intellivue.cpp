@@ -191,8 +191,13 @@ Decoded to_observations(const std::vector<Numeric>& numerics, std::uint32_t rel_
 namespace {
 
 constexpr auto kMaxBackoff = std::chrono::seconds{30};
-constexpr auto kAssociateTimeout = std::chrono::seconds{5};  // accept and MDS Create, each
+// Waiting for the accept, the request is sent again at every poll (a datagram can be lost, a
+// monitor can come back) for up to kAcceptTimeout; the MDS Create follows the accept at once.
+constexpr auto kAcceptTimeout = std::chrono::seconds{10};
+constexpr auto kMdsTimeout = std::chrono::seconds{3};
 constexpr std::size_t kMaxDatagram = 65536;
+// The client's longest silence: a message at least every 3–4 s (open clients keep ~5 s).
+constexpr auto kKeepAlive = std::chrono::seconds{3};
 
 // The association with one monitor. Shared with its own handlers, so a handler that runs after
 // the driver is gone finds it stopped rather than freed.
@@ -209,6 +214,7 @@ class Link : public std::enable_shared_from_this<Link> {
         resolver_(io),
         timer_(io),
         reply_timer_(io),
+        keep_alive_timer_(io),
         anchor_(m.intellivue.clock != "utc"),
         buffer_(kMaxDatagram) {}
 
@@ -220,6 +226,10 @@ class Link : public std::enable_shared_from_this<Link> {
     }
     if (phase_ != Phase::ready) {
       if (phase_ == Phase::idle && now >= next_attempt_) associate();
+      if (phase_ == Phase::accept && now - last_request_ >= std::chrono::milliseconds{900}) {
+        send(association_request());
+        last_request_ = now;
+      }
       std::string why = phase_ == Phase::idle ? "not associated: " + last_problem_
                                               : "associating with " + host_ + ":" + port_;
       return finish(std::move(done), fail(errc::timeout, why));
@@ -233,6 +243,7 @@ class Link : public std::enable_shared_from_this<Link> {
     pending_->done = std::move(done);
     pending_->invoke_id = ++invoke_id_;
     send(extended_poll(pending_->invoke_id, ++poll_number_, nom::kMocVmoMetricNu));
+    last_tx_ = SteadyClock::now();
     const auto wait = std::min<std::chrono::milliseconds>(poll_period_, comm_timeout_);
     reply_timer_.expires_after(wait);
     reply_timer_.async_wait(
@@ -253,6 +264,7 @@ class Link : public std::enable_shared_from_this<Link> {
     boost::system::error_code ec;
     timer_.cancel();
     reply_timer_.cancel();
+    keep_alive_timer_.cancel();
     resolver_.cancel();
     socket_.close(ec);
     if (pending_) {
@@ -306,12 +318,13 @@ class Link : public std::enable_shared_from_this<Link> {
           if (e) return self->drop("cannot open a UDP socket: " + e.message());
           self->phase_ = Phase::accept;
           self->send(association_request());
+          self->last_request_ = SteadyClock::now();
           self->arm_association_timer();
         });
   }
 
   void arm_association_timer() {
-    timer_.expires_after(kAssociateTimeout);
+    timer_.expires_after(phase_ == Phase::accept ? kAcceptTimeout : kMdsTimeout);
     timer_.async_wait(
         [self = shared_from_this(), phase = phase_](const boost::system::error_code& ec) {
           if (ec || self->stopped_ || self->phase_ != phase) return;
@@ -421,9 +434,30 @@ class Link : public std::enable_shared_from_this<Link> {
     phase_ = Phase::ready;
     attempts_ = 0;
     timer_.cancel();
+    last_tx_ = SteadyClock::now();
+    keep_alive();
+  }
+
+  // The monitor ends an association that hears nothing from its client for some seconds: with
+  // polls further apart than kKeepAlive, an alert poll in between keeps it (its answer is read
+  // and dropped).
+  void keep_alive() {
+    keep_alive_timer_.expires_after(std::chrono::seconds{1});
+    keep_alive_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (ec || self->stopped_ || self->phase_ != Phase::ready) return;
+      if (SteadyClock::now() - self->last_tx_ >= kKeepAlive) {
+        self->keep_alive_invoke_ = ++self->invoke_id_;
+        self->send(
+            extended_poll(self->keep_alive_invoke_, ++self->poll_number_, nom::kMocVmoAlMon));
+        self->last_tx_ = SteadyClock::now();
+      }
+      self->keep_alive();
+    });
   }
 
   void handle(PollReply& p) {
+    if (p.invoke_id == keep_alive_invoke_ && (!pending_ || pending_->invoke_id != p.invoke_id))
+      return;  // the keep-alive's answer
     if (!pending_ || p.invoke_id != pending_->invoke_id)
       return count_bad("poll result for invoke id " + std::to_string(p.invoke_id) +
                        (pending_ ? " while waiting for " + std::to_string(pending_->invoke_id)
@@ -471,7 +505,7 @@ class Link : public std::enable_shared_from_this<Link> {
   std::chrono::milliseconds poll_period_, comm_timeout_;
   asio::ip::udp::socket socket_;
   asio::ip::udp::resolver resolver_;
-  asio::steady_timer timer_, reply_timer_;
+  asio::steady_timer timer_, reply_timer_, keep_alive_timer_;
   asio::ip::udp::endpoint endpoint_, sender_;
   TimeAnchor anchor_;
   Bytes buffer_;
@@ -480,6 +514,9 @@ class Link : public std::enable_shared_from_this<Link> {
   int attempts_ = 0;
   SteadyClock::time_point next_attempt_{};
   SteadyClock::time_point last_rx_{};
+  SteadyClock::time_point last_tx_{};
+  SteadyClock::time_point last_request_{};
+  std::uint16_t keep_alive_invoke_ = 0;
   std::optional<Pending> pending_;
   std::uint16_t invoke_id_ = 0;
   std::uint16_t poll_number_ = 0;

@@ -438,10 +438,12 @@ void IntellivueEmulator::answer_poll(std::uint16_t invoke_id, std::uint16_t poll
         cmp.insert(cmp.end(), e.begin(), e.end());
       }
       ava(obj, 0x094B, cmp);  // NOM_ATTR_NU_CMPD_VAL_OBS
-      const auto age = wall - std::chrono::system_clock::time_point(*cuff_time);
-      const auto ticks = std::chrono::duration_cast<std::chrono::microseconds>(age).count() / 125;
+      // The cuff's relative time: fixed for the measurement, as the monitor keeps it.
+      const auto since_start = std::chrono::system_clock::time_point(*cuff_time) - start_wall_;
+      const auto ticks =
+          std::chrono::duration_cast<std::chrono::microseconds>(since_start).count() / 125;
       Buf stamp;
-      put32(stamp, rel - static_cast<std::uint32_t>(ticks));
+      put32(stamp, 0x00100000u + static_cast<std::uint32_t>(ticks));
       ava(obj, 0x0991, stamp);  // NOM_ATTR_TIME_STAMP_REL
       Buf abs;
       absolute_time(abs, options_.absolute_time, options_.utc,

@@ -229,6 +229,23 @@ TEST(IntellivueDriver, AMonitorThatAbortsIsAssociatedAgain) {
   EXPECT_GE(emu->associations(), 2u);
 }
 
+TEST(IntellivueDriver, KeepsTheAssociationBetweenRarePolls) {
+  IntellivueOptions o;
+  o.timeout_s = 5;  // the monitor aborts after 5 s without a message
+  auto emu = emulator(o);
+  Harness h;
+  auto m = monitor("mx", emu->port(), 20000ms);
+  m.poll = 10000ms;
+  auto d = h.make(m);
+  ASSERT_FALSE(h.poll_until_data(*d).error);
+  const auto associations = emu->associations();
+  h.run_until([] { return false; }, 9s);  // no poll: the driver's keep-alive speaks
+  EXPECT_TRUE(emu->associated());
+  const auto r = h.poll(*d);
+  EXPECT_FALSE(r.error) << r.detail;
+  EXPECT_EQ(emu->associations(), associations);
+}
+
 TEST(IntellivueDriver, ConfigChecks) {
   core::MonitorConfig m = monitor("mx", 24105);
   m.intellivue.host.clear();
