@@ -150,6 +150,12 @@ class Hl7AlarmDaemon : public ::testing::Test {
 };
 
 TEST_F(Hl7AlarmDaemon, OneConnectionCarriesVitalsAndAlarmsBackToBackEachAckedInOrder) {
+  // A session open on the monitor's chair: the alarm events name it.
+  const auto started = test::http_call(
+      api_port, http::verb::post, "/api/v1/sessions", kToken,
+      json{{"monitor", "mindray"}, {"patient", "P-1"}, {"protocol", "ketamine-iv"}}.dump());
+  ASSERT_EQ(started.status, 201u) << started.body;
+  const auto session = started.j().value("id", std::int64_t{0});
   Connection c(hl7_port);
   ASSERT_TRUE(c.ok()) << daemon->output();
   const auto now = std::chrono::system_clock::now();
@@ -254,6 +260,10 @@ TEST_F(Hl7AlarmDaemon, OneConnectionCarriesVitalsAndAlarmsBackToBackEachAckedInO
   store::Db db(dir / "state/vitals.db", store::Db::Mode::read_only);
   EXPECT_EQ(db.scalar_int("SELECT count(*) FROM events WHERE type = 'monitor.alarm' AND "
                           "monitor = 'mindray'"),
+            5);
+  EXPECT_EQ(db.scalar_int("SELECT count(*) FROM events WHERE type = 'monitor.alarm' AND "
+                          "session = " +
+                          std::to_string(session)),
             5);
   EXPECT_EQ(db.scalar_int("SELECT count(*) FROM events WHERE type = 'monitor.alarm' AND "
                           "json_extract(payload, '$.text') = '" +
