@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -211,6 +212,21 @@ TEST_F(Hl7AlarmDaemon, OneConnectionCarriesVitalsAndAlarmsBackToBackEachAckedInO
   EXPECT_EQ(alarms[1]["key"], "ALM-2");
   EXPECT_EQ(alarms[1]["priority"], "medium");
   EXPECT_EQ(alarms[1]["unit"], "/min");
+
+  // vitalsctl shows them under their monitor, as the monitor's.
+  {
+    const std::string cmd = std::string(VITALSD_BIN_DIR) +
+                            "/vitalsctl --url http://127.0.0.1:" + std::to_string(api_port) +
+                            " --token " + kToken + " monitors";
+    std::string out;
+    if (FILE* p = ::popen(cmd.c_str(), "r")) {
+      char buf[4096];
+      while (auto n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+      ::pclose(p);
+    }
+    EXPECT_NE(out.find("monitor alarm: high " + text), std::string::npos) << out;
+    EXPECT_NE(out.find("monitor alarm: medium HR High"), std::string::npos) << out;
+  }
 
   // The monitor ends the first: gone from the API; a later 'continue' of the other keeps it.
   low.control_id = "R40-3";
