@@ -48,7 +48,8 @@ tcp::endpoint resolve(asio::io_context& io, const std::string& listen) {
   return results.begin()->endpoint();
 }
 
-// One message's observations for one source, with the receipt that answers its sender.
+// One message's observations (and, from an ORU^R40, alarms) for one source, with the receipt
+// that answers its sender.
 struct Parcel {
   std::vector<core::Observation> observations;
   std::vector<MonitorAlarm> alarms;  // ORU^R40: the monitor's own alarms
