@@ -4,13 +4,13 @@
 // strand), decodes MLLP frames, parses each message with vitalsd::hl7, routes it to the monitor
 // whose source matches (drivers/hl7/convert.hpp), buffers the observations (and ORU^R40 alarms)
 // per monitor and wakes that monitor's driver, and answers every message with an ACK (AA / AE /
-// AR). A message whose observations or alarms are taken is answered AA only once the taker settles their receipt as
-// committed (persist before acknowledge); many messages may wait for their commit at once
-// (pipelining), and each client's ACKs go out in the order its messages came. Each client is
-// bounded on its own: message size, bytes of garbage, unread ACKs, idle time; a bad client is
-// answered or closed and never delays the others. Idle clients never lock a sender out: at
-// max_clients (or max_clients_per_address for the new client's address) the client idle
-// longest is closed to make room. Rules: docs/hl7-monitors.md.
+// AR). A message whose observations or alarms are taken is answered AA only once the taker
+// settles their receipt as committed (persist before acknowledge); many messages may wait for
+// their commit at once (pipelining), and each client's ACKs go out in the order its messages
+// came. Each client is bounded on its own: message size, bytes of garbage, unread ACKs, idle
+// time; a bad client is answered or closed and never delays the others. Idle clients never lock
+// a sender out: at max_clients (or max_clients_per_address for the new client's address) the
+// client idle longest is closed to make room. Rules: docs/hl7-monitors.md.
 #pragma once
 
 #include <chrono>
