@@ -11,6 +11,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -119,6 +120,14 @@ class Hl7AlarmDaemon : public ::testing::Test {
         << "\"\n\n[[monitors]]\nid = \"mindray\"\ndriver = \"hl7\"\nsource = \"MINDRAY-1\"\n"
            "poll_ms = 200\ncomm_timeout_ms = 60000\n";
     start();
+  }
+  // The monitor's entry of GET /monitors.
+  json mindray() {
+    const auto j = get("/api/v1/monitors").j();
+    if (j.is_object())
+      for (const auto& m : j.value("monitors", json::array()))
+        if (m.value("id", "") == "mindray") return m;
+    return json::object();
   }
   void start() {
     daemon = std::make_unique<test::Process>(
@@ -295,6 +304,48 @@ TEST_F(Hl7AlarmDaemon, OneConnectionCarriesVitalsAndAlarmsBackToBackEachAckedInO
                 "parameter = 'hr' AND value = 81");
   ASSERT_TRUE(q.step());
   EXPECT_EQ(q.text(0).substr(0, 19), iso(now));
+}
+
+// The monitor falls silent with its alarm present: the alarm stays shown, marked stale (vitalsd
+// cannot know it ended; a nurse must not read its absence as "all clear").
+TEST_F(Hl7AlarmDaemon, AnAlarmOfAMonitorThatWentOfflineStaysShownAndIsMarkedStale) {
+  // A short comm timeout for this test.
+  stop();
+  {
+    std::ifstream in(dir / "c.toml");
+    std::string config((std::istreambuf_iterator<char>(in)), {});
+    config.replace(config.find("comm_timeout_ms = 60000"), 23, "comm_timeout_ms = 1500");
+    std::ofstream(dir / "c.toml") << config;
+  }
+  start();
+  Connection c(hl7_port);
+  ASSERT_TRUE(c.ok());
+  msg::Alarm a;
+  a.id = "ALM-OFF";
+  a.flags = "PH~SP";
+  ASSERT_TRUE(c.send({msg::r40(a)}));
+  ASSERT_EQ(c.acks(1).size(), 1u);
+  auto m = mindray();
+  EXPECT_EQ(m.value("state", ""), "online") << m.dump();
+  ASSERT_EQ(m["monitor_alarms"].size(), 1u) << m.dump();
+  EXPECT_EQ(m["monitor_alarms"][0]["stale"], false);
+  for (int i = 0; i < 100 && mindray().value("state", "") != "offline"; ++i)
+    std::this_thread::sleep_for(100ms);
+  m = mindray();
+  ASSERT_EQ(m.value("state", ""), "offline") << m.dump();
+  ASSERT_EQ(m["monitor_alarms"].size(), 1u) << m.dump();
+  EXPECT_EQ(m["monitor_alarms"][0]["key"], "ALM-OFF");
+  EXPECT_EQ(m["monitor_alarms"][0]["stale"], true);
+  // It speaks again (the alarm continues): current again.
+  a.control_id = "A2";
+  a.phase = "continue";
+  ASSERT_TRUE(c.send({msg::r40(a)}));
+  ASSERT_EQ(c.acks(1).size(), 1u);
+  for (int i = 0; i < 50 && mindray().value("state", "") != "online"; ++i)
+    std::this_thread::sleep_for(100ms);
+  m = mindray();
+  EXPECT_EQ(m["monitor_alarms"][0]["stale"], false) << m.dump();
+  stop();
 }
 
 }  // namespace
