@@ -21,6 +21,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <type_traits>
@@ -42,6 +43,45 @@ struct UnmappedCode {
   std::string name;  // its text, "MDC_TEMP_SOMEWHERE", when it gave one
 };
 
+// An alarm the monitor itself raised and reported (HL7 ORU^R40 / IHE PCD-04, an IntelliVue alert
+// poll): the device's own words, passed on as received. It never goes through vitalsd's alarm
+// engine; the app journals it as a `monitor.alarm` event and shows it as the monitor's
+// (DESIGN.md "monitor alarm", docs/events.md).
+struct MonitorAlarm {
+  // Identifies one alarm across its phases (start, continue, end): the device's unique id when
+  // it sends one (ORU^R40: OBR-3), else its event code and source parameter code.
+  std::string key;
+  std::string event_code;   // what happened, as the device codes it: "196616" (MDC_EVT_ALARM)
+  std::string event_name;   // "MDC_EVT_ALARM", when given
+  std::string source_code;  // the parameter (or device part) it is about: "150456", when given
+  std::string source_name;  // "MDC_PULS_OXIM_SAT_O2", when given
+  std::string text;         // the device's alarm text, as shown on its screen
+  // The device's priority as sent ("PH", "PM", "PL", "PN"; empty when not sent) and in vitalsd's
+  // priority words: high, medium, low, none (the device says it is no alarm), unknown.
+  std::string device_priority;
+  std::string priority = "unknown";
+  std::string kind;  // physiological | technical | advisory; empty when not sent
+  // start, start_only, continue, end, present, update, escalate, inactivate, deescalate,
+  // reset, stop (IHE PCD ACM event phases).
+  std::string phase;
+  std::string state;         // active | inactive | latched; empty when not sent
+  std::string inactivation;  // enabled, audio-paused, alarm-paused, ...; empty when not sent
+  std::optional<core::Parameter> parameter;  // when the source maps to one (the MDC table)
+  std::optional<double> value;               // the source's value when the device gives it
+  std::string unit;                          // its unit as sent (UCUM or MDC), when given
+  std::optional<core::Timestamp> device_time;
+  core::Timestamp received_at{};
+  bool test = false;  // sent as training or debugging data (HL7 MSH-11 T or D), not the patient's
+
+  // Whether, after this report, the alarm is present on the device (shown as the monitor's
+  // alarm) or over: end, stop and reset end it, as does the state `inactive`; a start_only
+  // announces an event that has no duration and is not kept as present either.
+  bool present() const {
+    return phase != "end" && phase != "stop" && phase != "reset" && phase != "start_only" &&
+           state != "inactive";
+  }
+};
+
 struct PollResult {
   // Empty when the device answered. A device that answered with unusable data sets
   // errc::bad_answer (the monitor goes to `error`); a device that did not answer sets any other
@@ -55,6 +95,10 @@ struct PollResult {
   std::vector<std::function<void(bool committed)>> receipts;
   // Codes with values that map to no parameter, each reported once per monitor.
   std::vector<UnmappedCode> unmapped;
+  // The monitor's own alarms reported since the last poll, in the order they came. Their
+  // messages' receipts are in `receipts` like the observations': settled once they are
+  // committed.
+  std::vector<MonitorAlarm> alarms;
 };
 
 // A callback that is cheap to copy: a handle to a shared target. A caller that polls the same

@@ -247,6 +247,9 @@ void Acquisition::on_result(Monitor& m, drivers::PollResult r) {
       for (const auto& each : receipts) each(committed);
     };
   for (const auto& u : r.unmapped) sink_.parameter_unmapped(m.config.id, u, clock_());
+  // A device's own alarm is never dropped, whatever else the answer held; it is handed on
+  // before the receipt of the message it came in is settled.
+  if (!r.alarms.empty()) sink_.monitor_alarms(m.config.id, std::move(r.alarms), clock_());
   if (r.error) {
     if (receipt) receipt(false);
     ++m.status.failed_polls;

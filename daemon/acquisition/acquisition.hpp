@@ -45,6 +45,14 @@ class Sink {
     (void)code;
     (void)at;
   }
+  // The monitor's own alarms (drivers::MonitorAlarm), before the observations that came with
+  // them: the receipt handed to observations() next settles only after these are committed.
+  virtual void monitor_alarms(const std::string& monitor, std::vector<drivers::MonitorAlarm> alarms,
+                              core::Timestamp at) {
+    (void)monitor;
+    (void)alarms;
+    (void)at;
+  }
 };
 
 struct MonitorStatus {

@@ -182,6 +182,8 @@ int main(int argc, char** argv) {
     pipeline = std::make_unique<app::Pipeline>(io, *journal, *sessions, config->monitors);
     acquisition = std::make_unique<acquisition::Acquisition>(io, *pipeline);
     pipeline->set_acquisition(acquisition.get());
+    // The monitors' own alarms shown as they last reported them until they report again.
+    pipeline->restore_monitor_alarms(store::present_monitor_alarms(reader));
     // The cuff a monitor sends again after the restart is the one already stored.
     const auto last_cuffs = store::last_measurements(reader);
     for (const auto& m : config->monitors) {

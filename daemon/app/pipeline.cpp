@@ -2,6 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cmath>
+
+#include "core/text.hpp"
 #include "core/value_text.hpp"
 #include "store/records.hpp"
 
@@ -165,6 +169,98 @@ void Pipeline::parameter_unmapped(const std::string& monitor, const drivers::Unm
                                  "values under this code map to no vitalsd parameter and are "
                                  "not stored (journaled once per monitor and code)"}}},
                   store::Durability::batched);
+}
+
+json Pipeline::monitor_alarm_payload(const drivers::MonitorAlarm& a) {
+  auto text_or_null = [](const std::string& v) { return v.empty() ? json() : json(v); };
+  json p{{"origin", "monitor"},
+         {"key", a.key},
+         {"text", a.text},
+         {"priority", a.priority},
+         {"device_priority", text_or_null(a.device_priority)},
+         {"kind", text_or_null(a.kind)},
+         {"phase", a.phase},
+         {"state", text_or_null(a.state)},
+         {"inactivation", text_or_null(a.inactivation)},
+         {"present", a.present()},
+         {"event_code", text_or_null(a.event_code)},
+         {"event_name", text_or_null(a.event_name)},
+         {"source_code", text_or_null(a.source_code)},
+         {"source_name", text_or_null(a.source_name)},
+         {"parameter", a.parameter ? json(core::to_string(*a.parameter)) : json()},
+         {"value", a.value && std::isfinite(*a.value) ? json(*a.value) : json()},
+         {"unit", text_or_null(a.unit)},
+         {"device_time", a.device_time ? json(core::format_iso8601(*a.device_time)) : json()},
+         {"received_at", core::format_iso8601(a.received_at)}};
+  if (a.test) p["test"] = true;
+  return p;
+}
+
+void Pipeline::monitor_alarms(const std::string& monitor, std::vector<drivers::MonitorAlarm> alarms,
+                              core::Timestamp at) {
+  auto& v = view_[monitor];
+  const auto* s = sessions_.active_on(monitor);
+  const std::optional<std::int64_t> session = s ? std::optional<std::int64_t>(s->id) : std::nullopt;
+  for (const auto& a : alarms) {
+    auto payload = monitor_alarm_payload(a);
+    auto it = v.alarms.find(a.key);
+    // `since`: when the monitor first reported this alarm present (kept across its phases).
+    const auto since = it != v.alarms.end() ? it->second.payload.value("since", json())
+                                            : json(core::format_iso8601(a.received_at));
+    if (a.present()) payload["since"] = since;
+    spdlog::log(a.present() ? spdlog::level::warn : spdlog::level::info,
+                "monitor {}: its own alarm '{}' ({} priority, {}{}) {}", monitor,
+                core::printable(a.text),
+                core::printable(a.device_priority.empty() ? a.priority : a.device_priority),
+                a.phase, a.state.empty() ? "" : ", " + a.state, a.present() ? "present" : "over");
+    // Persist before publish: the event is committed, then published to every feed.
+    journal_.record(store::Event{"monitor.alarm", at, monitor, session, payload},
+                    store::Durability::urgent);
+    if (a.present()) {
+      if (it == v.alarms.end()) {
+        if (v.alarms.size() >= kMaxMonitorAlarms) {
+          auto oldest = std::min_element(v.alarms.begin(), v.alarms.end(), [](auto& x, auto& y) {
+            return x.second.order < y.second.order;
+          });
+          v.alarms.erase(oldest);
+        }
+        v.alarms.emplace(a.key, MonitorView::Present{++alarm_order_, std::move(payload)});
+      } else {
+        it->second.payload = std::move(payload);
+      }
+    } else if (it != v.alarms.end()) {
+      v.alarms.erase(it);
+    }
+  }
+}
+
+void Pipeline::restore_monitor_alarms(const std::map<std::string, std::vector<json>>& present) {
+  for (const auto& [monitor, list] : present) {
+    auto& v = view_[monitor];
+    for (const auto& p : list) {
+      const auto key = p.value("key", std::string());
+      if (key.empty() || v.alarms.size() >= kMaxMonitorAlarms) continue;
+      v.alarms[key] = MonitorView::Present{++alarm_order_, p};
+    }
+  }
+}
+
+json Pipeline::monitor_alarms_json(const std::string& monitor) {
+  json out = json::array();
+  auto it = view_.find(monitor);
+  if (it == view_.end()) return out;
+  const auto& v = it->second;
+  std::vector<const MonitorView::Present*> list;
+  for (const auto& [key, p] : v.alarms) list.push_back(&p);
+  std::sort(list.begin(), list.end(), [](auto* x, auto* y) { return x->order < y->order; });
+  const bool stale = !v.state || *v.state != core::MonitorState::online;
+  for (const auto* p : list) {
+    auto j = p->payload;
+    j["monitor"] = monitor;
+    j["stale"] = stale;
+    out.push_back(std::move(j));
+  }
+  return out;
 }
 
 void Pipeline::log_status() {
@@ -408,7 +504,8 @@ json Pipeline::monitors() {
                    {"state_since", v.state ? json(core::format_iso8601(v.state_since)) : json()},
                    {"detail", v.detail},
                    {"session", s ? json(s->id) : json()},
-                   {"last", last}});
+                   {"last", last},
+                   {"monitor_alarms", monitor_alarms_json(m.id)}});
   }
   return out;
 }
@@ -427,6 +524,7 @@ json Pipeline::session(std::int64_t id) {
   json alerts = json::array();
   for (const auto& a : engine->open_alerts()) alerts.push_back(a.id);
   j["open_alerts"] = alerts;
+  j["monitor_alarms"] = monitor_alarms_json(s->monitor);
   return j;
 }
 

@@ -37,6 +37,19 @@ class Pipeline final : public acquisition::Sink, public api::Actions {
   void clock_skew(const std::string& monitor, core::Duration skew, core::Timestamp at) override;
   void parameter_unmapped(const std::string& monitor, const drivers::UnmappedCode& code,
                           core::Timestamp at) override;
+  // Journals each as a `monitor.alarm` event (persist before publish) and keeps the monitor's
+  // present alarms for GET /monitors and the session view.
+  void monitor_alarms(const std::string& monitor, std::vector<drivers::MonitorAlarm> alarms,
+                      core::Timestamp at) override;
+  // Start-up: the alarms each monitor last reported present (store::present_monitor_alarms).
+  void restore_monitor_alarms(const std::map<std::string, std::vector<nlohmann::json>>& present);
+  // A monitor's present alarms as the API shows them (oldest first); `stale` when the monitor
+  // is not online (what it last said, not known to be current).
+  nlohmann::json monitor_alarms_json(const std::string& monitor);
+  // The payload of a `monitor.alarm` event (docs/events.md).
+  static nlohmann::json monitor_alarm_payload(const drivers::MonitorAlarm& alarm);
+  // Present alarms kept per monitor at most (the oldest goes first beyond it).
+  static constexpr std::size_t kMaxMonitorAlarms = 64;
 
   // api::Actions
   void start_session(const std::string& monitor, const std::string& patient,
@@ -81,7 +94,14 @@ class Pipeline final : public acquisition::Sink, public api::Actions {
     core::Timestamp state_since{};
     std::string detail;
     std::map<core::Parameter, core::Observation> last;
+    // The monitor's own alarms present now, by key, with the order they first came in.
+    struct Present {
+      std::uint64_t order = 0;
+      nlohmann::json payload;
+    };
+    std::map<std::string, Present> alarms;
   };
+  std::uint64_t alarm_order_ = 0;
   std::map<std::string, MonitorView> view_;
   api::RefusalLog refusals_;
   asio::steady_timer tick_;

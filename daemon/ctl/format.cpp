@@ -62,6 +62,13 @@ void print_monitors(const json& body) {
     }
     fmt::print("{:<12} {:<8} {:<9} {}\n", str(m, "id"), str(m, "state"), str(m, "session"),
                last.empty() ? "-" : last);
+    // The monitor's own alarms (ORU^R40), as the monitor reported them: not vitalsd's alerts.
+    if (m.contains("monitor_alarms") && m["monitor_alarms"].is_array())
+      for (const auto& a : m["monitor_alarms"])
+        fmt::print(
+            "{:<12} monitor alarm: {} {} ({}, since {}){}\n", "", str(a, "priority"),
+            str(a, "text"), str(a, "phase"), str(a, "since"),
+            a.value("stale", false) ? " [last reported before the monitor went offline]" : "");
   }
 }
 

@@ -476,4 +476,20 @@ Restored restore(Db& db) {
   return out;
 }
 
+std::map<std::string, std::vector<json>> present_monitor_alarms(Db& db, std::int64_t rows) {
+  std::map<std::string, std::vector<json>> out;
+  Stmt q(db,
+         "SELECT e.monitor, e.payload FROM events e WHERE e.seq IN ("
+         " SELECT max(seq) FROM (SELECT seq, monitor, json_extract(payload, '$.key') AS k"
+         "  FROM events WHERE type = 'monitor.alarm' ORDER BY seq DESC LIMIT ?1)"
+         " GROUP BY monitor, k) ORDER BY e.seq");
+  q.bind(1, rows);
+  while (q.step()) {
+    auto payload = json::parse(q.text(1), nullptr, false);
+    if (!payload.is_object() || !payload.value("present", false)) continue;
+    out[q.text(0)].push_back(std::move(payload));
+  }
+  return out;
+}
+
 }  // namespace vitalsd::store

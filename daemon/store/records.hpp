@@ -82,4 +82,10 @@ struct LastMeasurement {
 std::map<std::string, std::vector<LastMeasurement>> last_measurements(
     Db& db, std::int64_t rows = 1'000'000);
 
+// The monitors' own alarms present when the daemon stopped: per monitor, the payload of the last
+// `monitor.alarm` event of each alarm key among the newest `rows` such events, where that event
+// left the alarm present ("present": true), oldest first. Start-up only.
+std::map<std::string, std::vector<nlohmann::json>> present_monitor_alarms(
+    Db& db, std::int64_t rows = 100'000);
+
 }  // namespace vitalsd::store

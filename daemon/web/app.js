@@ -292,7 +292,8 @@ function applyEvent(ev) {
   else if (t === 'monitor.state') {
     const m = st.monitors.get(ev.monitor);
     if (m) { m.state = ev.state; m.state_since = ev.at; m.detail = ev.detail; }
-  } else if (t.startsWith('session.')) onSession(ev);
+  } else if (t === 'monitor.alarm') onMonitorAlarm(ev);
+  else if (t.startsWith('session.')) onSession(ev);
   else if (t.startsWith('alert.')) onAlert(ev);
   else if (t === 'storage.failed') st.technical.set('storage_failed', { rule: 'storage_failed', priority: 'high', state: 'active', since: ev.at, detail: ev.error });
   else if (t === 'storage.recovered') st.technical.delete('storage_failed');
@@ -315,6 +316,35 @@ function onObservation(ev) {
     addPoint(st.trend, ev.parameter, ms(ev.device_time || at), ev.value);
     st.trend.dirty = true;
   }
+}
+
+// The monitor's own alarm (ORU^R40 from the device): shown as the monitor's, as received, until
+// the monitor says it is over. Never acknowledged here, never sounded here: the monitor does.
+function onMonitorAlarm(ev) {
+  const m = st.monitors.get(ev.monitor);
+  if (!m) return;
+  const list = (m.monitor_alarms || []).filter((x) => x.key !== ev.key);
+  if (ev.present) list.push(Object.assign({}, ev));
+  m.monitor_alarms = list;
+}
+
+// A monitor's present alarms, most urgent first (the device's priority; unknown last).
+const DEVICE_RANK = { high: 0, medium: 1, low: 2, none: 4, unknown: 3 };
+// `stale`: the monitor is not online, so this is what it last said, not known to be current.
+function monitorAlarms(m) {
+  const stale = !m || m.state !== 'online';
+  return ((m && m.monitor_alarms) || []).map((x) => Object.assign({}, x, { stale })).sort((x, y) =>
+    ((DEVICE_RANK[x.priority] ?? 3) - (DEVICE_RANK[y.priority] ?? 3)) || (ms(x.since) - ms(y.since)));
+}
+
+function monitorAlarmText(x) {
+  const p = PARAMS[x.parameter];
+  const val = x.value !== null && x.value !== undefined ? ` (${p ? p.label + ' ' : ''}${fmtNum(x.value)}${x.unit ? ' ' + x.unit : ''})` : '';
+  return `${x.text || x.event_name || x.event_code || 'alarm'}${val}`;
+}
+
+function monitorAlarmPriority(x) {
+  return x.priority && x.priority !== 'unknown' ? x.priority.toUpperCase() : 'PRIORITY NOT SENT';
 }
 
 function onSession(ev) {
@@ -457,8 +487,11 @@ function renderAlerts() {
   const ul = $('alerts');
   const list = openAlerts();
   const tech = [...st.technical.values()];
+  let monitorCount = 0;
+  for (const m of st.monitors.values()) monitorCount += (m.monitor_alarms || []).length;
   $('alert-count').textContent = list.length + tech.length ? `(${list.length + tech.length} open)` : '';
-  $('no-alerts').hidden = list.length + tech.length > 0;
+  if (monitorCount) $('alert-count').textContent += ` (${monitorCount} from monitors)`;
+  $('no-alerts').hidden = list.length + tech.length + monitorCount > 0;
   const keep = new Set();
   for (const t of tech) {
     const key = `tech-${t.rule}`;
@@ -507,9 +540,25 @@ function renderAlerts() {
     if (!li.parentNode) ul.appendChild(li);
   }
   // in openAlerts' order (moving a few nodes; focus stays on a button that stays)
-  const want = [...tech.map((t) => `tech-${t.rule}`), ...list.map((a) => `a-${a.id}`)];
+  // The monitors' own alarms, after vitalsd's alerts: shown as received, no action here.
+  const devs = [];
+  for (const m of st.monitors.values()) for (const x of monitorAlarms(m)) devs.push([m, x]);
+  for (const [m, x] of devs) {
+    const key = `m-${m.id}-${x.key}`;
+    keep.add(key);
+    let li = [...ul.children].find((e) => e.dataset.key === key);
+    if (!li) { li = document.createElement('li'); li.dataset.key = key; }
+    const pr = ['high', 'medium', 'low'].includes(x.priority) ? x.priority : 'none';
+    li.className = `alert monitor-alarm p-${pr}${x.stale ? ' stale' : ''}`;
+    li.dataset.monitorAlarm = x.key;
+    li.innerHTML = `<span class="mark" aria-hidden="true">${esc(MARK[x.priority] || '?')}</span>
+      <div class="what"><strong>Monitor alarm · ${esc(monitorAlarmPriority(x))} · ${esc(m.id)}${m.location ? ' (' + esc(m.location) + ')' : ''} · ${esc(monitorAlarmText(x))}</strong><span class="from-monitor">from the monitor</span>${x.state ? `<span class="state-chip">${esc(x.state)}</span>` : ''}
+      <div class="detail">reported by the monitor since ${esc(clock(x.since))} (${esc(ago(x.since))} ago) · ${esc(x.phase || '')}${x.inactivation && x.inactivation !== 'enabled' ? ' · ' + esc(x.inactivation) : ''} · acknowledge it at the monitor; it goes when the monitor ends it${x.stale ? ' · last reported before the monitor went ' + esc(m.state || 'offline') + ': check the monitor' : ''}</div></div><div class="actions"></div>`;
+    if (!li.parentNode) ul.appendChild(li);
+  }
+  const want = [...tech.map((t) => `tech-${t.rule}`), ...list.map((a) => `a-${a.id}`), ...devs.map(([m, x]) => `m-${m.id}-${x.key}`)];
   const have = [...ul.children].map((li) => li.dataset.key).filter((k) => keep.has(k));
-  if (want.join() !== have.join()) for (const k of want) ul.appendChild(ul.querySelector(`[data-key="${k}"]`));
+  if (want.join() !== have.join()) for (const k of want) ul.appendChild([...ul.children].find((e) => e.dataset.key === k));
   for (const li of [...ul.children]) if (!keep.has(li.dataset.key)) li.remove();
 }
 
@@ -571,7 +620,8 @@ function renderWall() {
       ${conn !== 'online' ? `<div class="phase">${esc(conn)} since ${esc(clock(m.state_since))}${m.detail ? ': ' + esc(m.detail) : ''}</div>` : ''}
       ${gate ? gateHtml(gate.gate) : ''}
       <div class="vals">${bp}${valueCell(m, 'hr', 'HR')}${valueCell(m, 'spo2', 'SpO2')}${valueCell(m, 'rr', 'RR')}${valueCell(m, 'etco2', 'EtCO2')}</div>
-      <div class="flag">${a ? esc(`${MARK[a.priority]} ${a.priority.toUpperCase()}: ${alertText(a)}${a.state !== 'active' ? ' (' + a.state + ')' : ''}`) : ''}</div>`;
+      <div class="flag">${a ? esc(`${MARK[a.priority]} ${a.priority.toUpperCase()}: ${alertText(a)}${a.state !== 'active' ? ' (' + a.state + ')' : ''}`) : ''}</div>
+      ${monitorAlarms(m).map((x) => `<div class="monitor-alarm p-${esc(x.priority)}${x.stale ? ' stale' : ''}" data-monitor-alarm="${esc(x.key)}">Monitor alarm · ${esc(monitorAlarmPriority(x))}: ${esc(monitorAlarmText(x))}${x.stale ? ' (last reported before the monitor went ' + esc(conn) + ')' : ''}</div>`).join('')}`;
     tile.querySelector('.start').hidden = !!s || !canAct();
   }
   for (const t of [...wall.children]) if (!st.monitors.has(t.dataset.monitor)) t.remove();

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "core/text.hpp"
+#include "drivers/hl7/alarm.hpp"
 #include "hl7/dtm.hpp"
 #include "hl7/msh.hpp"
 
@@ -270,11 +271,12 @@ Conversion convert(const h::Message& m, const SourceLookup& lookup, const CodeMa
                    core::Timestamp received_at) {
   Conversion out;
   const auto type = h::message_type(m);
-  if (type.code != "ORU" || type.trigger != "R01") {
+  const bool alarms = type.code == "ORU" && type.trigger == "R40";
+  if (type.code != "ORU" || (type.trigger != "R01" && !alarms)) {
     out.reject = true;
     out.errors.push_back({"MSH", 1, 9, h::err::unsupported_message_type,
-                          "only ORU^R01 (IHE PCD-01) is accepted, not " + std::string(type.code) +
-                              "^" + std::string(type.trigger)});
+                          "only ORU^R01 (IHE PCD-01) and ORU^R40 (IHE PCD-04) are accepted, not " +
+                              std::string(type.code) + "^" + std::string(type.trigger)});
     return out;
   }
   // MSH-11: P production; T training and D debugging are stored as `test` data (never
@@ -301,6 +303,36 @@ Conversion convert(const h::Message& m, const SourceLookup& lookup, const CodeMa
     }
   }
   if (target) out.heard.push_back(*target);
+
+  if (alarms) {
+    // The monitor's own alarms: routed by MSH-3 / PV1-3, else by the alarm OBX's OBX-18.1.
+    auto d = decode_alarms(m, codes, received_at, test_message);
+    out.errors = std::move(d.errors);
+    std::size_t unrouted_alarms = 0;
+    for (std::size_t i = 0; i < d.alarms.size(); ++i) {
+      auto dest = target;
+      if (!dest && !d.equipment[i].empty()) {
+        dest = lookup(d.equipment[i]);
+        if (dest && std::find(out.heard.begin(), out.heard.end(), *dest) == out.heard.end())
+          out.heard.push_back(*dest);
+      }
+      if (!dest) {
+        ++unrouted_alarms;
+        continue;
+      }
+      out.alarms.push_back({*dest, std::move(d.alarms[i])});
+    }
+    if (out.heard.empty())
+      out.errors.push_back({"MSH", 1, 3, h::err::unknown_key,
+                            "no monitor has source '" + tried +
+                                "' (MSH-3.1), nor PV1-3 or OBX-18.1 of this message"});
+    else if (unrouted_alarms)
+      out.errors.push_back({"OBX", 0, 18, h::err::unknown_key,
+                            std::to_string(unrouted_alarms) +
+                                " alarm(s) without a configured source in OBX-18.1 were not "
+                                "stored"});
+    return out;
+  }
 
   const char rep = m.encoding().repetition;
   std::optional<core::Timestamp> obr_time;

@@ -1,4 +1,6 @@
 // PCD-01 ORU^R01 → Observations: the pure part of the HL7 driver (no sockets, no clock).
+// PCD-04 ORU^R40 (the monitor's own alarms) is routed the same way and decoded by
+// drivers/hl7/alarm.hpp.
 //
 // One parsed message is checked (message type, processing id), routed to monitors by source
 // (MSH-3.1, else PV1-3, else per OBX OBX-18.1), and each OBX with a parameter code becomes one
@@ -19,6 +21,7 @@
 #include "core/observation.hpp"
 #include "core/parameter.hpp"
 #include "core/time.hpp"
+#include "drivers/driver.hpp"
 #include "hl7/ack.hpp"
 #include "hl7/message.hpp"
 
@@ -72,6 +75,11 @@ struct Unmapped {
   std::string name;         // OBX-3.2 (else OBX-3.5)
 };
 
+struct RoutedAlarm {
+  std::size_t monitor = 0;  // index returned by the source lookup
+  MonitorAlarm alarm;
+};
+
 struct Conversion {
   // AA when errors is empty, else AE (AR when `reject`).
   bool reject = false;
@@ -83,6 +91,8 @@ struct Conversion {
   // Numeric OBX with a value whose code maps to no parameter (once per monitor and code in
   // this message): not stored, and reported so that they are journaled, never silently lost.
   std::vector<Unmapped> unmapped;
+  // ORU^R40: the monitor's own alarms (drivers/hl7/alarm.hpp), in message order.
+  std::vector<RoutedAlarm> alarms;
 };
 
 // Source lookup: the index of the monitor whose `source` is `s`, or nullopt.

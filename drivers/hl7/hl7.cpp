@@ -27,7 +27,8 @@ class Hl7Driver final : public Driver {
       r.observations = std::move(d.observations);
       r.receipts = std::move(d.receipts);
       r.unmapped = std::move(d.unmapped);
-      if (!r.observations.empty()) {
+      r.alarms = std::move(d.alarms);
+      if (!r.observations.empty() || !r.alarms.empty()) {
         if (d.dropped)
           r.detail = std::to_string(d.dropped) + " observations dropped: polled too rarely";
       } else if (d.messages > 0 && !d.problem.empty()) {

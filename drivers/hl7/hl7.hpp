@@ -1,7 +1,8 @@
 // The HL7 driver (`driver = "hl7"`): monitors and gateways that push IHE PCD-01 ORU^R01 over
-// MLLP. One listener per daemon at `[hl7] listen`, shared by every hl7 monitor; each monitor
-// names its `source` (MSH-3.1, PV1-3 or OBX-18.1 of the messages). A poll hands over what
-// arrived for the source since the last poll (docs/hl7-monitors.md).
+// MLLP, and monitors' own alarms as IHE PCD-04 ORU^R40 on the same link. One listener per daemon
+// at `[hl7] listen`, shared by every hl7 monitor; each monitor names its `source` (MSH-3.1, PV1-3
+// or OBX-18.1 of the messages). A poll hands over what arrived for the source since the last
+// poll (docs/hl7-monitors.md).
 #pragma once
 
 #include <memory>

@@ -48,9 +48,11 @@ tcp::endpoint resolve(asio::io_context& io, const std::string& listen) {
   return results.begin()->endpoint();
 }
 
-// One message's observations for one source, with the receipt that answers its sender.
+// One message's observations (and, from an ORU^R40, alarms) for one source, with the receipt
+// that answers its sender.
 struct Parcel {
   std::vector<core::Observation> observations;
+  std::vector<MonitorAlarm> alarms;  // ORU^R40: the monitor's own alarms
   std::function<void(bool)> receipt;
 };
 
@@ -58,7 +60,7 @@ struct Source {
   std::string name;
   std::string monitor;
   std::deque<Parcel> parcels;
-  std::size_t buffered = 0;  // observations in `parcels`
+  std::size_t buffered = 0;  // observations and alarms in `parcels`
   std::function<void()> ready;
   std::optional<SteadyClock::time_point> last_message;
   std::size_t messages = 0;
@@ -537,7 +539,7 @@ void Listener::Server::handle(std::string_view payload, const std::shared_ptr<Cl
     const auto code = c.reject           ? h::AckCode::AR
                       : c.errors.empty() ? h::AckCode::AA
                                          : h::AckCode::AE;
-    if (c.observations.empty()) {
+    if (c.observations.empty() && c.alarms.empty()) {
       // Nothing to store: answered now.
       ++(code == h::AckCode::AA ? stats.aa : code == h::AckCode::AE ? stats.ae : stats.ar);
       answer = h::build_ack(m, code, ack_options(), c.errors);
@@ -553,14 +555,22 @@ void Listener::Server::handle(std::string_view payload, const std::shared_ptr<Cl
                         "not stored (storage unavailable or the daemon is stopping): resend"});
       d->ae = h::build_ack(m, h::AckCode::AE, ack_options(), errors);
       const bool ae_anyway = code == h::AckCode::AE;
-      std::map<std::size_t, std::vector<core::Observation>> shares;
-      for (auto& r : c.observations) shares[r.monitor].push_back(std::move(r.observation));
+      struct Share {
+        std::vector<core::Observation> observations;
+        std::vector<MonitorAlarm> alarms;
+      };
+      std::map<std::size_t, Share> shares;
+      for (auto& r : c.observations)
+        shares[r.monitor].observations.push_back(std::move(r.observation));
+      for (auto& r : c.alarms) shares[r.monitor].alarms.push_back(std::move(r.alarm));
       d->outstanding = static_cast<int>(shares.size());
-      for (auto& [index, observations] : shares) {
+      for (auto& [index, share] : shares) {
         auto& s = *sources[index];
+        auto& observations = share.observations;
         for (auto& o : observations) o.monitor = s.monitor;
         stats.observations += observations.size();
-        s.buffered += observations.size();
+        stats.alarms += share.alarms.size();
+        s.buffered += observations.size() + share.alarms.size();
         auto receipt = [self = shared_from_this(), d, ae_anyway](bool committed) {
           asio::post(self->strand, [self, d, committed, ae_anyway] {
             if (!committed) d->failed = true;
@@ -575,11 +585,12 @@ void Listener::Server::handle(std::string_view payload, const std::shared_ptr<Cl
             if (auto cl = d->client.lock()) cl->fill(d->slot, d->failed ? d->ae : d->aa);
           });
         };
-        s.parcels.push_back(Parcel{std::move(observations), std::move(receipt)});
+        s.parcels.push_back(
+            Parcel{std::move(observations), std::move(share.alarms), std::move(receipt)});
         // A full buffer (its driver is not taking): the oldest messages are answered AE.
         while (s.buffered > options.max_buffered_observations && s.parcels.size() > 1) {
           auto& old = s.parcels.front();
-          s.buffered -= old.observations.size();
+          s.buffered -= old.observations.size() + old.alarms.size();
           s.dropped += old.observations.size();
           stats.dropped_observations += old.observations.size();
           refused.push_back(std::move(old.receipt));
@@ -654,6 +665,8 @@ Delivery Listener::take(const std::string& source) {
   for (auto& p : s.parcels) {
     d.observations.insert(d.observations.end(), std::make_move_iterator(p.observations.begin()),
                           std::make_move_iterator(p.observations.end()));
+    d.alarms.insert(d.alarms.end(), std::make_move_iterator(p.alarms.begin()),
+                    std::make_move_iterator(p.alarms.end()));
     d.receipts.push_back(std::move(p.receipt));
   }
   s.parcels.clear();

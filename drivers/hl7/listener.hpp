@@ -1,16 +1,16 @@
-// The PCD-01 MLLP listener shared by every `driver = "hl7"` monitor of a daemon.
+// The PCD-01 / PCD-04 MLLP listener shared by every `driver = "hl7"` monitor of a daemon.
 //
 // It accepts many clients on the io_context (no thread per client; every handler runs on one
 // strand), decodes MLLP frames, parses each message with vitalsd::hl7, routes it to the monitor
-// whose source matches (drivers/hl7/convert.hpp), buffers the observations per monitor and
-// wakes that monitor's driver, and answers every message with an ACK (AA / AE / AR). A message
-// whose observations are taken is answered AA only once the taker settles their receipt as
-// committed (persist before acknowledge); many messages may wait for their commit at once
-// (pipelining), and each client's ACKs go out in the order its messages came. Each client is
-// bounded on its own: message size, bytes of garbage, unread ACKs, idle time; a bad client is
-// answered or closed and never delays the others. Idle clients never lock a sender out: at
-// max_clients (or max_clients_per_address for the new client's address) the client idle
-// longest is closed to make room. Rules: docs/hl7-monitors.md.
+// whose source matches (drivers/hl7/convert.hpp), buffers the observations (and ORU^R40 alarms)
+// per monitor and wakes that monitor's driver, and answers every message with an ACK (AA / AE /
+// AR). A message whose observations or alarms are taken is answered AA only once the taker
+// settles their receipt as committed (persist before acknowledge); many messages may wait for
+// their commit at once (pipelining), and each client's ACKs go out in the order its messages
+// came. Each client is bounded on its own: message size, bytes of garbage, unread ACKs, idle
+// time; a bad client is answered or closed and never delays the others. Idle clients never lock
+// a sender out: at max_clients (or max_clients_per_address for the new client's address) the
+// client idle longest is closed to make room. Rules: docs/hl7-monitors.md.
 #pragma once
 
 #include <chrono>
@@ -58,6 +58,7 @@ struct ListenerStats {
   std::uint64_t truncated = 0;
   std::uint64_t garbage_bytes = 0;
   std::uint64_t observations = 0;          // buffered for a monitor
+  std::uint64_t alarms = 0;                // the monitors' own alarms (ORU^R40) buffered
   std::uint64_t dropped_observations = 0;  // buffer full: the oldest were dropped (AE)
   std::uint64_t not_stored = 0;            // messages answered AE because they were not stored
   std::size_t clients = 0;                 // connected now
@@ -81,6 +82,9 @@ struct Delivery {
   // Codes with values that map to no parameter, new since the last take(); each code is
   // reported once per source for the life of the listener.
   std::vector<UnmappedCode> unmapped;
+  // The monitor's own alarms (ORU^R40), in the order they came; their messages' receipts are
+  // in `receipts`.
+  std::vector<MonitorAlarm> alarms;
 };
 
 class Listener {

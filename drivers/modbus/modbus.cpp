@@ -108,7 +108,7 @@ struct State final : ReadHandler::Target, std::enable_shared_from_this<State> {
                   std::span<const std::uint16_t> words) override {
     if (!active) return;
     if (ec) {
-      finish(PollResult{ec, std::move(detail), {}, {}, {}});
+      finish(PollResult{ec, std::move(detail), {}, {}, {}, {}});
       return;
     }
     image.add(profile.blocks[next], words);
@@ -129,11 +129,11 @@ class ModbusDriver final : public Driver {
     // in Asio's recycled handler memory.
     asio::dispatch(s_->link->executor(), [s = s_, done = std::move(done)]() mutable {
       if (s->stopped) {
-        done(PollResult{aborted_error(), "stopped", {}, {}, {}});
+        done(PollResult{aborted_error(), "stopped", {}, {}, {}, {}});
         return;
       }
       if (s->active) {
-        done(PollResult{errc::timeout, "the previous poll has not finished", {}, {}, {}});
+        done(PollResult{errc::timeout, "the previous poll has not finished", {}, {}, {}, {}});
         return;
       }
       s->active = true;
@@ -150,7 +150,7 @@ class ModbusDriver final : public Driver {
     stopped_ = true;
     asio::dispatch(s_->link->executor(), [s = s_] {
       s->stopped = true;
-      s->finish(PollResult{aborted_error(), "stopped", {}, {}, {}});
+      s->finish(PollResult{aborted_error(), "stopped", {}, {}, {}, {}});
     });
     s_->link->detach();
   }

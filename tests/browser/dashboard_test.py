@@ -6,7 +6,9 @@ Steps, in order (one daemon, one browser): the sign-in page shows no Sign out or
 a wrong token is refused with a message; sign-in;
 a simulated hypertensive spike raises a high alert and the chair's tile turns red within 2 s of
 the alert event on the stream; one click acknowledges it and the API and the event stream show it
-acknowledged by the nurse's token name; the session trend draws; the daemon stops and the banner
+acknowledged by the nurse's token name; the session trend draws; a monitor's own alarm (ORU^R40 over MLLP) shows on its tile and in the
+alert list marked "Monitor alarm · from the monitor", with no button, and goes when the monitor
+ends it; the daemon stops and the banner
 says so, it starts again and the banner clears with no event missed or applied twice; a chair
 whose baseline gate blocks infusing says why on its tile; the alert list puts an escalated alert
 above a newer one of the same priority; an NIBP value and its unit stay on one line; no
@@ -71,6 +73,7 @@ class Daemon:
         self.workdir = workdir
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
+        self.hl7_port = free_port()
         self.config = os.path.join(workdir, "vitalsd.toml")
         digest = lambda t: hashlib.sha256(t.encode()).hexdigest()
         src = ARGS.source
@@ -123,6 +126,17 @@ scenario = "steady"
 seed = 3
 poll_ms = 500
 nibp_interval_s = 5
+
+[[monitors]]
+id = "mindray"
+location = "Room 3, chair 5"
+driver = "hl7"
+source = "MINDRAY-1"
+poll_ms = 500
+comm_timeout_ms = 600000
+
+[hl7]
+listen = "127.0.0.1:{self.hl7_port}"
 """)
         self.proc = None
 
@@ -168,6 +182,34 @@ nibp_interval_s = 5
         if r is None:
             return None
         return r[1] if r[0] == 200 else None
+
+
+def r40(control_id, phase, state, text, flags="PH~SP", when=None):
+    """A monitor's own alarm, ORU^R40 (IHE PCD-04) as a Mindray monitor sends it."""
+    t = when or time.strftime("%Y%m%d%H%M%S+0000", time.gmtime())
+    return "\r".join([
+        f"MSH|^~\\&|MINDRAY-1|MR|||{t}||ORU^R40^ORU_R40|{control_id}|P|2.6|||AL|NE||UNICODE UTF-8",
+        "PID|||P-1",
+        f"OBR|1|{control_id}|ALM-77|196616^MDC_EVT_ALARM^MDC|||{t}",
+        f"OBX|1|ST|196616^MDC_EVT_ALARM^MDC|1.0.0.1|{text}|||{flags}|||F",
+        f"OBX|2|ST|68481^MDC_ATTR_EVENT_PHASE^MDC|1.0.0.2|{phase}|||||F",
+        f"OBX|3|ST|68482^MDC_ATTR_ALARM_STATE^MDC|1.0.0.3|{state}|||||F",
+        "OBX|4|ST|68483^MDC_ATTR_ALARM_INACTIVATION_STATE^MDC|1.0.0.4|enabled|||||F",
+        "OBX|5|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.0.0.5|85|%^%^UCUM|90-100|L|||F",
+    ]) + "\r"
+
+
+def mllp_send(port, message):
+    """Sends one message over MLLP and returns its ACK."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"\x0b" + message.encode() + b"\x1c\r")
+        buf = b""
+        while b"\x1c\r" not in buf:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            buf += chunk
+        return buf.decode(errors="replace")
 
 
 class StreamReader(threading.Thread):
@@ -282,7 +324,7 @@ class Dashboard(unittest.TestCase):
         self.assertIn("station-1", b.find_element(By.ID, "whoami").text)
         for element in ("signout", "sound", "whoami"):
             self.assertTrue(self.shown(element), f"#{element} is not shown once signed in")
-        wait_until("the three chairs", lambda: len(b.find_elements(By.CSS_SELECTOR, ".tile")) == 3)
+        wait_until("the four chairs", lambda: len(b.find_elements(By.CSS_SELECTOR, ".tile")) == 4)
         wait_until("the stream", lambda: self.js("return window.vitalsd.connected"))
         # The token is nowhere in the page's storage or the cookie script can read.
         self.assertNotIn(NURSE, self.js("return document.cookie + JSON.stringify(localStorage) + JSON.stringify(sessionStorage)"))
@@ -300,7 +342,8 @@ class Dashboard(unittest.TestCase):
         print(f"tile red {lag * 1000:.0f} ms after the alert event reached a stream reader")
         self.assertLess(lag, 2.0)
         type(self).alert_id = ev["alert"]["id"]
-        flag = b.find_element(By.CSS_SELECTOR, '[data-monitor="chair-2"] .flag').text
+        # Read in one go: the tile's body is redrawn every second (a found element goes stale).
+        flag = self.js("return document.querySelector('[data-monitor=\"chair-2\"] .flag').innerText")
         self.assertIn("HIGH", flag)  # never colour alone
         self.assertIn("!!!", flag)
         li = b.find_element(By.CSS_SELECTOR, f'li[data-alert="{self.alert_id}"]')
@@ -340,6 +383,40 @@ class Dashboard(unittest.TestCase):
         self.shot("dashboard-session.png")
         b.find_element(By.ID, "session-close").click()
         b.execute_script("window.scrollTo(0, 0)")
+
+    def test_05m_a_monitor_alarm_is_shown_as_the_monitors(self):
+        # The monitor's own alarm (ORU^R40): on its tile and in the alert list, marked as from
+        # the monitor, with its priority and text and no button; gone when the monitor ends it.
+        b = self.browser
+        text = "SpO₂ niedrig — Überwachung"
+        ack = mllp_send(self.daemon.hl7_port, r40("BR-1", "start", "active", text))
+        self.assertIn("MSA|AA|BR-1", ack)
+        tile_sel = '[data-monitor="mindray"] .monitor-alarm'
+        # Tiles and the list are redrawn every second: read their text in one go.
+        text_of = lambda sel: self.js(f"const e = document.querySelector('{sel}'); return e && e.innerText;")
+        flag = wait_until("the monitor alarm on mindray's tile", lambda: text_of(tile_sel), 10)
+        self.assertIn("Monitor alarm", flag)
+        self.assertIn("HIGH", flag)
+        self.assertIn(text, flag)
+        item = wait_until("the monitor alarm in the alert list", lambda: text_of("#alerts li.monitor-alarm"), 10)
+        self.assertIn("Monitor alarm", item)
+        self.assertIn("from the monitor", item)
+        self.assertIn(text, item)
+        self.assertIn("mindray", item)
+        # Nothing to do here: no button on it.
+        self.assertEqual(self.js("return document.querySelectorAll('#alerts li.monitor-alarm button').length"), 0)
+        # It is in the journal and the API as the monitor's, never as one of vitalsd's alerts.
+        alerts = self.daemon.get("alerts?state=open&limit=1000")["alerts"]
+        self.assertFalse([a for a in alerts if a.get("monitor") == "mindray"])
+        self.shot("dashboard-monitor-alarm.png")
+        ack = mllp_send(self.daemon.hl7_port, r40("BR-2", "end", "inactive", text))
+        self.assertIn("MSA|AA|BR-2", ack)
+        wait_until("the monitor alarm gone from the tile", lambda: not b.find_elements(By.CSS_SELECTOR, tile_sel), 10)
+        wait_until("the monitor alarm gone from the list", lambda: not b.find_elements(
+            By.CSS_SELECTOR, "#alerts li.monitor-alarm"), 10)
+        wait_until("the alarm's end on the event stream", lambda: self.stream.find(
+            lambda ev: ev.get("type") == "monitor.alarm" and ev.get("monitor") == "mindray"
+            and ev.get("phase") == "end" and ev.get("present") is False), 10)
 
     def test_06_daemon_stops_and_starts_no_event_lost(self):
         before = self.js("return window.vitalsd.lastSeq")

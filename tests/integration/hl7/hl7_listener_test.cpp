@@ -151,6 +151,8 @@ class Hl7Listener : public ::testing::Test {
       std::lock_guard lock(mutex_);
       auto& c = collected_[d];
       c.insert(c.end(), r.observations.begin(), r.observations.end());
+      auto& a = alarms_[d];
+      a.insert(a.end(), r.alarms.begin(), r.alarms.end());
       for (auto& receipt : r.receipts) {
         if (verdict_ == Verdict::hold)
           held_.push_back(std::move(receipt));
@@ -198,7 +200,65 @@ class Hl7Listener : public ::testing::Test {
   std::mutex mutex_;
   std::map<Driver*, std::vector<core::Observation>> collected_;
   std::vector<std::function<void(bool)>> held_;
+  std::map<Driver*, std::vector<MonitorAlarm>> alarms_;
 };
+
+// ORU^R40: the monitor's own alarms take the same path as its observations: handed to its
+// driver, answered only once the taker settles the receipt as committed.
+TEST_F(Hl7Listener, TheAckOfAnOruR40WaitsForTheCommitOfItsAlarms) {
+  start();
+  auto& d = driver("mindray", "MINDRAY-1");
+  verdict_ = Verdict::hold;
+  Client c(port_);
+  msg::Alarm alarm;
+  alarm.id = "ALM-9";
+  alarm.flags = "PM~SP";
+  ASSERT_TRUE(c.send(msg::r40(alarm)));
+  EXPECT_FALSE(c.ack(400ms));
+  ASSERT_EQ(held(), 1u);
+  {
+    std::lock_guard lock(mutex_);
+    ASSERT_EQ(alarms_[&d].size(), 1u);
+    EXPECT_EQ(alarms_[&d][0].key, "ALM-9");
+    EXPECT_EQ(alarms_[&d][0].priority, "medium");
+    EXPECT_TRUE(collected_[&d].empty());  // an alarm's value is no reading
+  }
+  settle_held(true);
+  auto a = info(c.ack());
+  EXPECT_EQ(a.code, h::AckCode::AA);
+  EXPECT_EQ(a.control_id, "A1");
+  EXPECT_EQ(listener_->stats().alarms, 1u);
+  // Not stored: AE, so that the monitor sends it again.
+  verdict_ = Verdict::refuse;
+  alarm.control_id = "A2";
+  ASSERT_TRUE(c.send(msg::r40(alarm)));
+  EXPECT_EQ(info(c.ack()).code, h::AckCode::AE);
+}
+
+// A Mindray monitor keeps its connection open for hours: a sender that keeps sending is never
+// closed as idle, whatever idle_timeout says, and ORU^R01 and ORU^R40 share the connection.
+TEST_F(Hl7Listener, AConnectionThatKeepsSendingOutlivesTheIdleTimeout) {
+  ListenerOptions o;
+  o.idle_timeout = 300ms;
+  start(o);
+  driver("mindray", "MINDRAY-1");
+  Client c(port_);
+  msg::Vitals v;
+  v.source = "MINDRAY-1";
+  msg::Alarm alarm;
+  for (int i = 0; i < 15; ++i) {  // 1.5 s: five idle timeouts
+    const bool r40 = i % 2 == 1;
+    v.control_id = alarm.control_id = "M" + std::to_string(i);
+    ASSERT_TRUE(c.send(r40 ? msg::r40(alarm) : msg::oru(v)));
+    auto a = info(c.ack(2s));
+    EXPECT_EQ(a.code, h::AckCode::AA) << i;
+    EXPECT_EQ(a.control_id, "M" + std::to_string(i));
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(listener_->stats().closed_idle, 0u);
+  // Silent for longer than idle_timeout: closed.
+  EXPECT_TRUE(c.closed_by_peer(3s));
+}
 
 TEST_F(Hl7Listener, TheAckWaitsForTheCommitOfItsObservations) {
   start();

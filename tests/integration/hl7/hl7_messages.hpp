@@ -71,4 +71,52 @@ inline std::string gateway(const std::string& control_id, const std::string& dev
   });
 }
 
+// A monitor's own alarm, IHE PCD-04 ORU^R40 as Mindray monitors send it: HL7 2.6, UTF-8, one
+// OBR group per alarm with the alarm OBX (event code, text, OBX-8 priority and type), its phase,
+// state and inactivation state, and the parameter with its value.
+struct Alarm {
+  std::string control_id = "A1";
+  std::string source = "MINDRAY-1";  // MSH-3.1
+  std::string time = "20261207120000+0000";
+  std::string id;  // OBR-3.1: the alarm's unique id ("" when not sent)
+  std::string event = "196616^MDC_EVT_ALARM^MDC";
+  std::string text = "SpO2 Low";
+  std::string flags;  // OBX-8 of the alarm OBX: "PH~SP"
+  std::string phase = "start";
+  std::string state = "active";
+  std::string inactivation = "enabled";
+  std::string parameter = "150456^MDC_PULS_OXIM_SAT_O2^MDC";
+  std::string value = "85";
+  std::string unit = "%^%^UCUM";
+  std::string alarm_time;  // OBX-14 of the alarm OBX
+};
+
+// One alarm's OBR group (OBR number `obr`, its OBX numbered from `first_obx`).
+inline std::vector<std::string> alarm_group(const Alarm& a, int obr = 1, int first_obx = 1) {
+  auto n = [&](int i) { return std::to_string(first_obx + i); };
+  return {
+      "OBR|" + std::to_string(obr) + "|" + a.control_id + "|" + a.id + "|" + a.event + "|||" +
+          a.time,
+      "OBX|" + n(0) + "|ST|" + a.event + "|1.0.0.1|" + a.text + "|||" + a.flags + "|||F|||" +
+          a.alarm_time,
+      "OBX|" + n(1) + "|ST|68481^MDC_ATTR_EVENT_PHASE^MDC|1.0.0.2|" + a.phase + "|||||F",
+      "OBX|" + n(2) + "|ST|68482^MDC_ATTR_ALARM_STATE^MDC|1.0.0.3|" + a.state + "|||||F",
+      "OBX|" + n(3) + "|ST|68483^MDC_ATTR_ALARM_INACTIVATION_STATE^MDC|1.0.0.4|" + a.inactivation +
+          "|||||F",
+      "OBX|" + n(4) + "|NM|" + a.parameter + "|1.0.0.5|" + a.value + "|" + a.unit + "|90-100|L|||F",
+  };
+}
+
+inline std::string r40_header(const Alarm& a) {
+  return "MSH|^~\\&|" + a.source + "|MR|||" + a.time + "||ORU^R40^ORU_R40|" + a.control_id +
+         "|P|2.6|||AL|NE||UNICODE UTF-8";
+}
+
+// One ORU^R40 with one alarm.
+inline std::string r40(const Alarm& a = {}) {
+  std::vector<std::string> segs{r40_header(a), "PID|||P-1"};
+  for (auto& s : alarm_group(a)) segs.push_back(std::move(s));
+  return join(segs);
+}
+
 }  // namespace vitalsd::test::hl7msg

@@ -192,5 +192,75 @@ TEST(Acquisition, NothingReachesTheSinkAfterStop) {
   EXPECT_TRUE(sink.seen.empty());
 }
 
+// A driver that answers one poll with a monitor's own alarm, a reading and their message's
+// receipt, as the HL7 driver does for an ORU^R40 and an ORU^R01 taken together.
+class AlarmingDriver final : public drivers::Driver {
+ public:
+  explicit AlarmingDriver(asio::io_context& io) : io_(io) {}
+  void poll(core::Timestamp, drivers::PollHandler done) override {
+    drivers::PollResult r;
+    if (!sent_) {
+      sent_ = true;
+      drivers::MonitorAlarm a;
+      a.key = "ALM-1";
+      a.text = "SpO2 Low";
+      a.priority = "high";
+      a.phase = "start";
+      a.state = "active";
+      r.alarms.push_back(a);
+      core::Observation o;
+      o.parameter = core::Parameter::spo2;
+      o.value = 85;
+      o.unit = "%";
+      o.received_at = Acquisition::system_now();
+      r.observations.push_back(o);
+      r.receipts.push_back([this](bool committed) { settled.push_back(committed); });
+    }
+    asio::post(io_, [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
+  }
+  void stop() override {}
+  std::vector<bool> settled;
+
+ private:
+  asio::io_context& io_;
+  bool sent_ = false;
+};
+
+TEST(Acquisition, AMonitorsOwnAlarmReachesTheSinkBeforeTheObservationsAndTheirReceipt) {
+  struct Ordered : Recording {
+    std::vector<std::string> calls;
+    std::vector<drivers::MonitorAlarm> alarms;
+    std::function<void(bool)> receipt;
+    void monitor_alarms(const std::string& monitor, std::vector<drivers::MonitorAlarm> a,
+                        core::Timestamp) override {
+      calls.push_back("alarms:" + monitor);
+      for (auto& x : a) alarms.push_back(std::move(x));
+    }
+    void observations(std::vector<core::Observation> obs, std::function<void(bool)> r) override {
+      calls.push_back("observations:" + std::to_string(obs.size()));
+      receipt = std::move(r);
+      Recording::observations(std::move(obs), {});
+    }
+  } sink;
+  asio::io_context io;
+  Acquisition a(io, sink);
+  auto m = simulated("mindray", "steady", 50);
+  auto driver = std::make_unique<AlarmingDriver>(io);
+  auto* d = driver.get();
+  a.add(m, std::move(driver));
+  a.start();
+  run_for(io, a, 200ms);
+  ASSERT_GE(sink.calls.size(), 2u);
+  EXPECT_EQ(sink.calls[0], "alarms:mindray");
+  EXPECT_EQ(sink.calls[1], "observations:1");
+  ASSERT_EQ(sink.alarms.size(), 1u);
+  EXPECT_EQ(sink.alarms[0].key, "ALM-1");
+  // The receipt goes with the observations, settled by whoever commits them (not acquisition).
+  EXPECT_TRUE(d->settled.empty());
+  ASSERT_TRUE(sink.receipt);
+  sink.receipt(true);
+  EXPECT_EQ(d->settled, std::vector<bool>{true});
+}
+
 }  // namespace
 }  // namespace vitalsd::acquisition

@@ -3,5 +3,6 @@
 # when that line is missing, so the target is defined exactly once.
 if(NOT TARGET hl7_driver_test)
   vitalsd_test(hl7_driver_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/hl7_convert_test.cpp
+                       ${CMAKE_CURRENT_LIST_DIR}/hl7_alarm_test.cpp
                DEPS vitalsd::drivers)
 endif()

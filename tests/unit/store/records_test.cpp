@@ -253,5 +253,44 @@ TEST(Records, TheProtocolAppliedEventCarriesTheHashAndEveryRule) {
             1);
 }
 
+// The monitors' own alarms at a restart: the last report of each alarm key decides, per monitor;
+// an alarm the monitor ended is not brought back, one it did not end is, with its `since`.
+TEST(Records, TheMonitorsOwnPresentAlarmsAreReadBackFromTheirLastReport) {
+  test::TempDir dir;
+  {
+    Journal j({dir.path()});
+    j.start(JournalHooks{});
+    auto alarm = [&](const std::string& monitor, const std::string& key, const std::string& phase,
+                     bool present, int s) {
+      nlohmann::json p{{"origin", "monitor"},
+                       {"key", key},
+                       {"text", key + " text"},
+                       {"phase", phase},
+                       {"present", present}};
+      if (present) p["since"] = "2026-12-07T12:00:00.000Z";
+      j.record(Event{"monitor.alarm", T0 + std::chrono::seconds{s}, monitor, std::nullopt, p},
+               Durability::urgent);
+    };
+    alarm("bed-1", "A", "start", true, 1);
+    alarm("bed-1", "B", "start", true, 2);
+    alarm("bed-2", "A", "start", true, 3);  // the same key on another monitor: another alarm
+    alarm("bed-1", "A", "continue", true, 4);
+    alarm("bed-1", "B", "end", false, 5);
+    alarm("bed-2", "C", "start_only", false, 6);
+    j.stop();
+  }
+  Db db(dir / "vitals.db", Db::Mode::read_only);
+  const auto present = present_monitor_alarms(db);
+  ASSERT_EQ(present.size(), 2u);
+  ASSERT_EQ(present.at("bed-1").size(), 1u);
+  EXPECT_EQ(present.at("bed-1")[0]["key"], "A");
+  EXPECT_EQ(present.at("bed-1")[0]["phase"], "continue");
+  EXPECT_EQ(present.at("bed-1")[0]["since"], "2026-12-07T12:00:00.000Z");
+  ASSERT_EQ(present.at("bed-2").size(), 1u);
+  EXPECT_EQ(present.at("bed-2")[0]["key"], "A");
+  // Only the newest `rows` reports are read: with 2, bed-1's A (4) is out of reach.
+  EXPECT_FALSE(present_monitor_alarms(db, 2).count("bed-1"));
+}
+
 }  // namespace
 }  // namespace vitalsd::store
