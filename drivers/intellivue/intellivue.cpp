@@ -199,6 +199,16 @@ constexpr std::size_t kMaxDatagram = 65536;
 // The client's longest silence: a message at least every 3–4 s (open clients keep ~5 s).
 constexpr auto kKeepAlive = std::chrono::seconds{3};
 
+// A poll waiting for its result (all its linked parts).
+struct Pending {
+  PollHandler done;
+  std::uint16_t invoke_id = 0;
+  std::vector<Numeric> numerics;
+  std::uint32_t rel_time = 0;
+  std::optional<AbsoluteTime> abs_time;
+  int parts = 0;
+};
+
 // The association with one monitor. Shared with its own handlers, so a handler that runs after
 // the driver is gone finds it stopped rather than freed.
 class Link : public std::enable_shared_from_this<Link> {
@@ -276,14 +286,6 @@ class Link : public std::enable_shared_from_this<Link> {
 
  private:
   enum class Phase { idle, resolving, accept, mds, ready };
-  struct Pending {
-    PollHandler done;
-    std::uint16_t invoke_id = 0;
-    std::vector<Numeric> numerics;
-    std::uint32_t rel_time = 0;
-    std::optional<AbsoluteTime> abs_time;
-    int parts = 0;
-  };
 
   static std::string ms(SteadyClock::duration d) {
     return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) + " ms";
