@@ -4,6 +4,7 @@
 #include <string>
 
 #include "drivers/hl7/hl7.hpp"
+#include "drivers/masimo/masimo.hpp"
 #include "drivers/modbus/modbus.hpp"
 #include "drivers/simulator/simulator.hpp"
 
@@ -15,6 +16,7 @@ const std::array kDrivers{
     DriverEntry{"modbus-tcp", &modbus::check_tcp, &modbus::make_tcp, &modbus::parameters, true},
     DriverEntry{"modbus-rtu", &modbus::check_rtu, &modbus::make_rtu, &modbus::parameters, true},
     DriverEntry{"hl7", &hl7::check, &hl7::make, &hl7::parameters, false},
+    DriverEntry{"masimo-serial", &masimo::check, &masimo::make, &masimo::parameters, true},
 };
 }  // namespace
 

@@ -174,6 +174,7 @@ const std::map<std::string, std::set<std::string>>& driver_keys() {
       {"modbus-tcp", {"endpoint", "unit", "profile"}},
       {"modbus-rtu", {"device", "baud", "parity", "data_bits", "stop_bits", "unit", "profile"}},
       {"hl7", {"source"}},
+      {"masimo-serial", {"device", "baud"}},
   };
   return keys;
 }
@@ -253,6 +254,7 @@ void read_monitor(const toml::table& t, Settings& s, const std::string& file,
   }
   if (has("device"))
     if (auto v = r.string("device", true)) m.modbus.device = *v;
+  if (m.driver == "masimo-serial") m.modbus.baud = 9600;  // the oximeters' default
   if (has("baud"))
     if (auto v = r.integer("baud", 300, 921600)) m.modbus.baud = static_cast<int>(*v);
   if (has("parity")) {

@@ -8,6 +8,7 @@
 
 #include "drivers/modbus/profile.hpp"
 #include "drivers/simulator/simulator.hpp"
+#include "modes.hpp"
 #include "server.hpp"
 
 namespace {
@@ -19,6 +20,10 @@ void on_signal(int) {
 
 int main(int argc, char** argv) {
   using namespace vitalsd;
+  // Serial modes (one file each); without one of these flags it is the Modbus server.
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--masimo") return masimo_main(argc, argv);
+  }
   CLI::App app{"vitals-monitor-sim: a Modbus TCP/RTU server playing patient monitors"};
   std::string listen, rtu, profile_path, scenario = "steady", parity = "E", fault_name = "none";
   std::vector<int> units;
