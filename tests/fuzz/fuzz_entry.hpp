@@ -15,4 +15,9 @@ int hl7_parser_one(const std::uint8_t* data, std::size_t size);
 // itself) and checks both give the same events and that memory stays bounded.
 int mllp_framer_one(const std::uint8_t* data, std::size_t size);
 
+// Serial monitors (serial_entry.cpp). First byte: the line cap; the rest a serial stream, split
+// into lines whole and in chunks (the same lines either way), each line parsed and decoded:
+// only SpO2 and pulse rate, in their ranges or invalid without a value.
+int masimo_line_one(const std::uint8_t* data, std::size_t size);
+
 }  // namespace vitalsd::fuzz
