@@ -175,6 +175,7 @@ const std::map<std::string, std::set<std::string>>& driver_keys() {
       {"modbus-rtu", {"device", "baud", "parity", "data_bits", "stop_bits", "unit", "profile"}},
       {"hl7", {"source"}},
       {"masimo-serial", {"device", "baud"}},
+      {"datex-s5", {"device"}},
   };
   return keys;
 }
