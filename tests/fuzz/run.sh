@@ -22,7 +22,7 @@ cmake -S "$repo" -B "$build" -G Ninja \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -DBOOST_ASIO_HAS_CO_AWAIT=1 -DBOOST_ASIO_HAS_STD_COROUTINE=1" \
   -DVITALSD_FUZZ=ON -DVITALSD_TESTS=ON >/dev/null
-targets="${TARGETS:-fuzz_hl7_parser fuzz_mllp_framer fuzz_whole_path_raw fuzz_whole_path_fields fuzz_masimo_line}"
+targets="${TARGETS:-fuzz_hl7_parser fuzz_mllp_framer fuzz_whole_path_raw fuzz_whole_path_fields fuzz_masimo_line fuzz_datex_frame}"
 # shellcheck disable=SC2086
 cmake --build "$build" --target $targets -j"$jobs"
 

@@ -1,11 +1,14 @@
 // Fuzz entry points of the serial monitor drivers' pure decoders (drivers/masimo/line.hpp,
 // drivers/datex/record.hpp). Each calls std::abort() when a property fails.
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "drivers/datex/frame.hpp"
+#include "drivers/datex/record.hpp"
 #include "drivers/masimo/line.hpp"
 #include "fuzz/fuzz_entry.hpp"
 
@@ -71,6 +74,53 @@ int masimo_line_one(const std::uint8_t* data, std::size_t size) {
     }
     for (const auto& u : d.unmapped) check(find_field(u.code) && !find_field(u.code)->parameter);
     (void)exception_names(line.exceptions.value_or(0));
+  }
+  return 0;
+}
+
+int datex_frame_one(const std::uint8_t* data, std::size_t size) {
+  using namespace drivers::datex;
+  const std::span<const std::uint8_t> in(data, size);
+  auto collect = [&](const std::vector<std::span<const std::uint8_t>>& chunks) {
+    FrameReader reader;
+    std::vector<std::vector<std::uint8_t>> records;
+    for (const auto c : chunks) {
+      reader.feed(c, [&](std::span<const std::uint8_t> r) {
+        check(r.size() <= kMaxRecordBytes);
+        records.emplace_back(r.begin(), r.end());
+      });
+      check(reader.pending() <= kMaxRecordBytes + 1);
+    }
+    const auto& n = reader.counts();
+    check(n.frames == records.size());
+    records.push_back({static_cast<std::uint8_t>(n.bad_checksum),
+                       static_cast<std::uint8_t>(n.oversized),
+                       static_cast<std::uint8_t>(n.stray_bytes)});
+    return records;
+  };
+  const auto whole = collect({in});
+  check(collect(chunks_of(in)) == whole);
+  const core::Timestamp at{std::chrono::milliseconds{1}};
+  for (std::size_t i = 0; i + 1 < whole.size(); ++i) {
+    const auto& record = whole[i];
+    // Re-framed, a record comes back as itself.
+    FrameReader again;
+    std::size_t n = 0;
+    again.feed(encode_frame(record), [&](std::span<const std::uint8_t> r) {
+      check(std::equal(r.begin(), r.end(), record.begin(), record.end()));
+      ++n;
+    });
+    check(n == 1 || record.size() > kMaxRecordBytes);
+    Header h;
+    Displayed d;
+    if (parse_displayed(record, h, d) != RecordError::none) continue;
+    for (const auto& o : observations(d, "fuzz", at, 1)) {
+      check(o.unit == core::info(o.parameter).ucum);
+      if (std::isnan(o.value))
+        check(o.validity == core::Validity::invalid);
+      else
+        check(std::isfinite(o.value) && o.validity == core::Validity::valid);
+    }
   }
   return 0;
 }
