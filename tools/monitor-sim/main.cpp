@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   // Serial modes (one file each); without one of these flags it is the Modbus server.
   for (int i = 1; i < argc; ++i) {
     if (std::string_view(argv[i]) == "--masimo") return masimo_main(argc, argv);
+    if (std::string_view(argv[i]) == "--datex-s5") return datex_main(argc, argv);
   }
   CLI::App app{"vitals-monitor-sim: a Modbus TCP/RTU server playing patient monitors"};
   std::string listen, rtu, profile_path, scenario = "steady", parity = "E", fault_name = "none";
