@@ -3,8 +3,10 @@
 #include <array>
 #include <string>
 
+#include "drivers/datex/datex.hpp"
 #include "drivers/hl7/hl7.hpp"
 #include "drivers/intellivue/intellivue.hpp"
+#include "drivers/masimo/masimo.hpp"
 #include "drivers/modbus/modbus.hpp"
 #include "drivers/simulator/simulator.hpp"
 
@@ -17,6 +19,8 @@ const std::array kDrivers{
     DriverEntry{"modbus-rtu", &modbus::check_rtu, &modbus::make_rtu, &modbus::parameters, true},
     DriverEntry{"hl7", &hl7::check, &hl7::make, &hl7::parameters, false},
     DriverEntry{"intellivue", &intellivue::check, &intellivue::make, &intellivue::parameters, true},
+    DriverEntry{"masimo-serial", &masimo::check, &masimo::make, &masimo::parameters, true},
+    DriverEntry{"datex-s5", &datex::check, &datex::make, &datex::parameters, true},
 };
 }  // namespace
 

@@ -41,9 +41,10 @@ struct SimulatorConfig {
   double clock_offset_s = 0;  // the simulated device's clock error (to exercise clock_skew)
 };
 
+// device and baud are also the serial port of the masimo-serial and datex-s5 drivers.
 struct ModbusConfig {
   std::string endpoint;  // modbus-tcp: "host:port"
-  std::string device;    // modbus-rtu: "/dev/ttyUSB0"
+  std::string device;    // modbus-rtu, masimo-serial, datex-s5: "/dev/ttyUSB0"
   int baud = 19200;
   char parity = 'E';  // 'N', 'E', 'O'
   int data_bits = 8;

@@ -175,6 +175,8 @@ const std::map<std::string, std::set<std::string>>& driver_keys() {
       {"modbus-rtu", {"device", "baud", "parity", "data_bits", "stop_bits", "unit", "profile"}},
       {"hl7", {"source"}},
       {"intellivue", {"host", "port", "clock"}},
+      {"masimo-serial", {"device", "baud"}},
+      {"datex-s5", {"device"}},
   };
   return keys;
 }
@@ -254,6 +256,7 @@ void read_monitor(const toml::table& t, Settings& s, const std::string& file,
   }
   if (has("device"))
     if (auto v = r.string("device", true)) m.modbus.device = *v;
+  if (m.driver == "masimo-serial") m.modbus.baud = 9600;  // the oximeters' default
   if (has("baud"))
     if (auto v = r.integer("baud", 300, 921600)) m.modbus.baud = static_cast<int>(*v);
   if (has("parity")) {

@@ -65,9 +65,19 @@ TEST(FuzzCorpus, WholePathFields) {
   EXPECT_EQ(s.oru - before.oru, s.alerts - before.alerts);
 }
 
+TEST(FuzzCorpus, MasimoLine) {
+  EXPECT_GE(replay("masimo_line", vitalsd::fuzz::masimo_line_one), 5u);
+}
+
+TEST(FuzzCorpus, DatexFrame) {
+  EXPECT_GE(replay("datex_frame", vitalsd::fuzz::datex_frame_one), 3u);
+}
+
 TEST(FuzzCorpus, EmptyInputs) {
   EXPECT_EQ(vitalsd::fuzz::hl7_parser_one(nullptr, 0), 0);
   EXPECT_EQ(vitalsd::fuzz::mllp_framer_one(nullptr, 0), 0);
+  EXPECT_EQ(vitalsd::fuzz::masimo_line_one(nullptr, 0), 0);
+  EXPECT_EQ(vitalsd::fuzz::datex_frame_one(nullptr, 0), 0);
 }
 
 }  // namespace

@@ -19,4 +19,13 @@ int mllp_framer_one(const std::uint8_t* data, std::size_t size);
 // result's numerics become observations, each valid one with a finite value in its unit.
 int intellivue_one(const std::uint8_t* data, std::size_t size);
 
+// Serial monitors (serial_entry.cpp). First byte: the line cap; the rest a serial stream, split
+// into lines whole and in chunks (the same lines either way), each line parsed and decoded:
+// only SpO2 and pulse rate, in their ranges or invalid without a value.
+int masimo_line_one(const std::uint8_t* data, std::size_t size);
+// A serial stream from a Datex S/5: framed whole and in chunks (the same records either way),
+// each record re-framed to itself, each displayed-values record decoded (values finite and
+// valid, or invalid without a value).
+int datex_frame_one(const std::uint8_t* data, std::size_t size);
+
 }  // namespace vitalsd::fuzz

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang (ASan + UBSan) in their own build directory and runs
 # each for a bounded time: the HL7 parser, the MLLP framer, and the whole path from a socket to
-# the feeds (raw bytes, and PCD-01 messages with fuzzed fields; tests/fuzz/whole_path.cpp), and
-# the IntelliVue Data Export decoder. Exit status is non-zero if a fuzzer finds a crash, a leak or a
+# the feeds (raw bytes, and PCD-01 messages with fuzzed fields; tests/fuzz/whole_path.cpp), the
+# IntelliVue Data Export decoder and the serial monitors' decoders (Masimo lines, Datex frames).
+# Exit status is non-zero if a fuzzer finds a crash, a leak or a
 # failed property; the reproducer is left in $WORK/<target>/ (crash-*, leak-*, ...).
 #
 #   tests/fuzz/run.sh [seconds-per-target]       default 60
-#   env: VITALSD_FUZZ_BUILD (default <repo>/build-fuzz), VITALSD_FUZZ_WORK (default
+#   env: TARGETS (default: all of them, space-separated), VITALSD_FUZZ_BUILD (default <repo>/build-fuzz), VITALSD_FUZZ_WORK (default
 #        $VITALSD_FUZZ_BUILD/fuzz-work), JOBS (default 2)
 set -euo pipefail
 
@@ -22,7 +23,7 @@ cmake -S "$repo" -B "$build" -G Ninja \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -DBOOST_ASIO_HAS_CO_AWAIT=1 -DBOOST_ASIO_HAS_STD_COROUTINE=1" \
   -DVITALSD_FUZZ=ON -DVITALSD_TESTS=ON >/dev/null
-targets="fuzz_hl7_parser fuzz_mllp_framer fuzz_whole_path_raw fuzz_whole_path_fields fuzz_intellivue"
+targets="${TARGETS:-fuzz_hl7_parser fuzz_mllp_framer fuzz_whole_path_raw fuzz_whole_path_fields fuzz_intellivue fuzz_masimo_line fuzz_datex_frame}"
 # shellcheck disable=SC2086
 cmake --build "$build" --target $targets -j"$jobs"
 

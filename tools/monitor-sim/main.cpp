@@ -9,6 +9,7 @@
 #include "drivers/modbus/profile.hpp"
 #include "drivers/simulator/simulator.hpp"
 #include "intellivue.hpp"
+#include "modes.hpp"
 #include "server.hpp"
 
 namespace {
@@ -20,13 +21,16 @@ void on_signal(int) {
 
 int main(int argc, char** argv) {
   using namespace vitalsd;
-  // Other monitors than a Modbus one: each mode has its own options.
+  // Other monitors than a Modbus one (one file each): each mode has its own options.
   for (int i = 1; i < argc; ++i) {
-    if (std::string_view(argv[i]) == "--intellivue") return monitor_sim::intellivue_main(argc, argv);
+    if (std::string_view(argv[i]) == "--intellivue")
+      return monitor_sim::intellivue_main(argc, argv);
+    if (std::string_view(argv[i]) == "--masimo") return masimo_main(argc, argv);
+    if (std::string_view(argv[i]) == "--datex-s5") return datex_main(argc, argv);
   }
   CLI::App app{
       "vitals-monitor-sim: a Modbus TCP/RTU server playing patient monitors (or, with "
-      "--intellivue, a Philips IntelliVue over UDP: see --intellivue --help)"};
+      "--intellivue, --masimo or --datex-s5, another monitor: see e.g. --intellivue --help)"};
   std::string listen, rtu, profile_path, scenario = "steady", parity = "E", fault_name = "none";
   std::vector<int> units;
   std::uint64_t seed = 1;
