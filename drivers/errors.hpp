@@ -1,6 +1,8 @@
 // One error category for what can go wrong talking to a device, whatever the transport.
 #pragma once
 
+#include <chrono>
+#include <string>
 #include <system_error>
 
 namespace vitalsd::drivers {
@@ -17,6 +19,11 @@ enum class errc {
 const std::error_category& category();
 inline std::error_code make_error_code(errc e) {
   return {static_cast<int>(e), category()};
+}
+
+// A duration as the drivers' details write it: "3042 ms".
+inline std::string ms_text(std::chrono::nanoseconds d) {
+  return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) + " ms";
 }
 
 }  // namespace vitalsd::drivers

@@ -20,10 +20,6 @@ namespace {
 
 using Steady = std::chrono::steady_clock;
 
-std::string ms(Steady::duration d) {
-  return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) + " ms";
-}
-
 struct State : std::enable_shared_from_this<State> {
   State(asio::io_context& context, const core::MonitorConfig& m)
       : io(context),
@@ -181,7 +177,7 @@ struct State : std::enable_shared_from_this<State> {
                  (level ? "" : " (asking at every DRI level)");
     } else {
       r.error = errc::timeout;
-      r.detail = "no displayed-values record from " + device + " for " + ms(now - *last_good);
+      r.detail = "no displayed-values record from " + device + " for " + ms_text(now - *last_good);
     }
     return r;
   }

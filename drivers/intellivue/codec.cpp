@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "core/hex.hpp"
+
 namespace vitalsd::drivers::intellivue {
 namespace {
 
@@ -298,10 +300,7 @@ std::variant<Message, ParseError> parse(std::span<const std::uint8_t> d) {
     case static_cast<std::uint8_t>(SessionPdu::data):
       break;
     default:
-      return ParseError{"unknown session PDU type 0x" + [&] {
-        static constexpr char hex[] = "0123456789ABCDEF";
-        return std::string{hex[d[0] >> 4], hex[d[0] & 15]};
-      }()};
+      return ParseError{"unknown session PDU type 0x" + core::to_hex(d.data(), 1)};
   }
   Reader r(d);
   if (r.u16() != 0xE100) return ParseError{"data export session id is not 0xE100"};

@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "core/hex.hpp"
 #include "drivers/errors.hpp"
 #include "drivers/hl7/convert.hpp"
 
@@ -66,8 +67,8 @@ Validity validity_of(std::uint16_t s) {
 }
 
 std::string hex4(std::uint16_t v) {
-  static constexpr char d[] = "0123456789ABCDEF";
-  return {'0', 'x', d[(v >> 12) & 15], d[(v >> 8) & 15], d[(v >> 4) & 15], d[v & 15]};
+  const unsigned char b[2] = {static_cast<unsigned char>(v >> 8), static_cast<unsigned char>(v)};
+  return "0x" + core::to_hex(b, 2);
 }
 
 core::Timestamp utc_of(const AbsoluteTime& a) {
@@ -232,7 +233,7 @@ class Link : public std::enable_shared_from_this<Link> {
     if (stopped_) return finish(std::move(done), fail(errc::stopped, "stopped"));
     const auto now = SteadyClock::now();
     if (phase_ == Phase::ready && now - last_rx_ > comm_timeout_) {
-      drop("no answer from the monitor for " + ms(now - last_rx_));
+      drop("no answer from the monitor for " + ms_text(now - last_rx_));
     }
     if (phase_ != Phase::ready) {
       if (phase_ == Phase::idle && now >= next_attempt_) associate();
@@ -261,9 +262,10 @@ class Link : public std::enable_shared_from_this<Link> {
           if (ec || !self->pending_ || self->pending_->invoke_id != id) return;
           auto p = std::move(*self->pending_);
           self->pending_.reset();
-          self->finish(std::move(p.done),
-                       self->fail(errc::timeout, "no poll result within " + ms(self->poll_period_) +
-                                                     " (invoke id " + std::to_string(id) + ")"));
+          self->finish(
+              std::move(p.done),
+              self->fail(errc::timeout, "no poll result within " + ms_text(self->poll_period_) +
+                                            " (invoke id " + std::to_string(id) + ")"));
         });
   }
 
@@ -287,9 +289,6 @@ class Link : public std::enable_shared_from_this<Link> {
  private:
   enum class Phase { idle, resolving, accept, mds, ready };
 
-  static std::string ms(SteadyClock::duration d) {
-    return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) + " ms";
-  }
   PollResult fail(errc e, std::string detail) {
     PollResult r;
     r.error = e;

@@ -26,10 +26,6 @@ std::string printable(std::string_view line) {
   return out;
 }
 
-std::string ms(Steady::duration d) {
-  return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) + " ms";
-}
-
 // Everything the port's and the polls' handlers touch, on one strand.
 struct State : std::enable_shared_from_this<State> {
   State(asio::io_context& context, const core::MonitorConfig& m)
@@ -140,7 +136,7 @@ struct State : std::enable_shared_from_this<State> {
       r.detail = "no Masimo line from " + device + " yet";
     } else {
       r.error = errc::timeout;
-      r.detail = "no Masimo line from " + device + " for " + ms(now - *last_good);
+      r.detail = "no Masimo line from " + device + " for " + ms_text(now - *last_good);
     }
     return r;
   }
